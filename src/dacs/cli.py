@@ -1,0 +1,36 @@
+"""The ``dacs`` command."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import logging
+
+from . import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser for all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="dacs", description="DACS-HW: hybrid heat pumps against grid congestion."
+    )
+    parser.add_argument("--version", action="version", version=f"dacs {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``dacs`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    result: int = handler(args)
+    return result
