@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import logging
 
 from . import __version__
+from .commands import demo, sim_device
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dacs {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.register(subparsers)
+    sim_device.register(subparsers)
     return parser
 
 
@@ -28,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # pymodbus narrates every connection at INFO.
+        logging.getLogger("pymodbus").setLevel(logging.WARNING)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

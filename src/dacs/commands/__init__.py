@@ -1,0 +1,1 @@
+"""Subcommands of the ``dacs`` command, one module each."""

@@ -1,0 +1,1 @@
+"""Physics of the hybrid heat pump simulator: weather, house, heat pump, boiler."""

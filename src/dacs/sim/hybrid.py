@@ -1,0 +1,846 @@
+"""A hybrid heat pump home: house, heat pump, boiler and their controls.
+
+The heat pump comes first: it covers as much of the thermostat's heat demand
+as its capacity and the electric limit allow, and the boiler tops up the
+rest. That division is what lets a grid operator cap the heat pump's power
+while the house stays warm. Below a switch-over outdoor temperature the
+boiler takes over entirely.
+
+Two ways to run it, with the same physics and the same control law:
+
+* :class:`HybridHome`, a mutable object stepped one step at a time, whose
+  limit, mode and setpoint may change between steps (the Modbus simulator);
+* :func:`simulate_year`, a fast path for long runs at fixed settings: all
+  weather-dependent quantities are computed as arrays up front and the
+  feedback loop is a tight scalar loop over precomputed coefficients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import math
+import random
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dacs.devices.models import OperatingMode
+
+from .boiler import GAS_HHV_J_PER_M3, BoilerSpec, burn
+from .checks import require_finite
+from .heat_pump_model import (
+    MIN_COP,
+    HeatPumpSpec,
+    modulating_heat_pump,
+    on_off_heat_pump,
+    operate,
+)
+from .house import (
+    DwellingType,
+    HouseParameters,
+    HouseState,
+    InsulationLevel,
+    discretise,
+    house_parameters,
+    steady_state_heat_w,
+    steady_state_house,
+    step_house,
+)
+from .weather import ArrayWeather, Weather, WeatherSample, epoch_seconds
+
+YEAR_S = 365 * 86_400.0
+_CHUNK_STEPS = 10_080  # one week of 1-minute steps: bounded memory, few NumPy calls
+_MIN_SETPOINT_C = 5.0
+_MAX_SETPOINT_C = 30.0
+
+
+def _check_setpoint(value: float) -> None:
+    if not (math.isfinite(value) and _MIN_SETPOINT_C <= value <= _MAX_SETPOINT_C):
+        raise ValueError(
+            f"room setpoint must be between {_MIN_SETPOINT_C} and"
+            f" {_MAX_SETPOINT_C} °C, got {value}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeatingCurve:
+    """Weather compensation: flow temperature as a straight line in outdoor temperature.
+
+    Clipped to ``mild_flow_c`` above ``mild_outdoor_c`` and to
+    ``design_flow_c`` below ``design_outdoor_c``.
+    """
+
+    mild_outdoor_c: float = 15.0
+    mild_flow_c: float = 35.0
+    design_outdoor_c: float = -10.0
+    design_flow_c: float = 55.0
+
+    def __post_init__(self) -> None:
+        """Reject curves that do not slope from mild to design."""
+        require_finite(
+            mild_outdoor_c=self.mild_outdoor_c,
+            mild_flow_c=self.mild_flow_c,
+            design_outdoor_c=self.design_outdoor_c,
+            design_flow_c=self.design_flow_c,
+        )
+        if self.design_outdoor_c >= self.mild_outdoor_c:
+            raise ValueError("design_outdoor_c must be below mild_outdoor_c")
+        if self.design_flow_c < self.mild_flow_c:
+            raise ValueError("design_flow_c must not be below mild_flow_c")
+
+    @property
+    def slope_k_per_k(self) -> float:
+        """Flow temperature rise per kelvin the outdoor temperature falls."""
+        return (self.design_flow_c - self.mild_flow_c) / (
+            self.mild_outdoor_c - self.design_outdoor_c
+        )
+
+    def flow_temp_c(self, outdoor_temp_c: float) -> float:
+        """Flow temperature for this outdoor temperature."""
+        flow = self.mild_flow_c + self.slope_k_per_k * (
+            self.mild_outdoor_c - outdoor_temp_c
+        )
+        return min(self.design_flow_c, max(self.mild_flow_c, flow))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Thermostat:
+    """Room thermostat: weather-compensated feed-forward plus proportional action.
+
+    Demand = steady-state heat at the setpoint and the current outdoor
+    temperature, plus ``gain_w_per_k`` per kelvin of error beyond half the
+    deadband, never negative. The feed-forward holds the setpoint exactly in
+    steady weather; the proportional part recovers from disturbances (sun,
+    the mass catching up after a cold spell, setpoint changes).
+    """
+
+    gain_w_per_k: float = 1000.0
+    deadband_k: float = 0.2
+
+    def __post_init__(self) -> None:
+        """Reject gains and deadbands that cannot control."""
+        require_finite(gain_w_per_k=self.gain_w_per_k, deadband_k=self.deadband_k)
+        if self.gain_w_per_k < 0 or self.deadband_k < 0:
+            raise ValueError("thermostat gain and deadband must be >= 0")
+
+    def demand_w(
+        self, feed_forward_w: float, setpoint_c: float, indoor_c: float
+    ) -> float:
+        """Heat demand for this error (W, >= 0)."""
+        half_band = self.deadband_k / 2
+        error = setpoint_c - indoor_c
+        if error > half_band:
+            demand = feed_forward_w + self.gain_w_per_k * (error - half_band)
+        elif error < -half_band:
+            demand = feed_forward_w + self.gain_w_per_k * (error + half_band)
+        else:
+            demand = feed_forward_w
+        return max(demand, 0.0)
+
+
+@dataclass(kw_only=True)
+class HybridHomeConfig:
+    """Everything that makes one home.
+
+    Attributes:
+        house: Thermal parameters of the dwelling.
+        heat_pump: The heat pump.
+        boiler: The boiler.
+        room_setpoint_c: Initial room setpoint.
+        heating_curve: Flow temperature against outdoor temperature.
+        thermostat: Heat demand from the room temperature error.
+        switch_over_outdoor_c: Below this outdoor temperature the boiler
+            heats alone (bivalent-alternative operation); None: never.
+        design_delta_t_k: Flow-return difference at design load; scales
+            linearly with the delivered heat.
+    """
+
+    house: HouseParameters
+    heat_pump: HeatPumpSpec
+    boiler: BoilerSpec = field(default_factory=BoilerSpec)
+    room_setpoint_c: float = 20.0
+    heating_curve: HeatingCurve = field(default_factory=HeatingCurve)
+    thermostat: Thermostat = field(default_factory=Thermostat)
+    switch_over_outdoor_c: float | None = -3.0
+    design_delta_t_k: float = 6.0
+
+    def __post_init__(self) -> None:
+        """Reject settings the controls cannot use."""
+        _check_setpoint(self.room_setpoint_c)
+        if self.switch_over_outdoor_c is not None:
+            require_finite(switch_over_outdoor_c=self.switch_over_outdoor_c)
+        if not (math.isfinite(self.design_delta_t_k) and self.design_delta_t_k >= 0):
+            raise ValueError(
+                f"design_delta_t_k must be finite and >= 0, got {self.design_delta_t_k}"
+            )
+
+    @property
+    def design_heat_w(self) -> float:
+        """Heat loss at the heating curve's design point with 20 °C inside."""
+        return self.house.design_heat_loss_w(20.0, self.heating_curve.design_outdoor_c)
+
+    def heat_pump_allowed(self, outdoor_temp_c: float) -> bool:
+        """Whether the bivalent rule lets the heat pump run at this temperature."""
+        return (
+            self.switch_over_outdoor_c is None
+            or outdoor_temp_c >= self.switch_over_outdoor_c
+        )
+
+    def return_temp_c(self, flow_temp_c: float, delivered_heat_w: float) -> float:
+        """Return temperature: flow minus a delta-T proportional to the load."""
+        load = min(1.0, delivered_heat_w / self.design_heat_w)
+        return flow_temp_c - self.design_delta_t_k * load
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step of a home.
+
+    Temperatures of the house are at ``time``, the end of the step; powers
+    are means over the step; the outdoor and flow temperatures are those
+    held during it.
+    """
+
+    time: datetime
+    outdoor_temp_c: float
+    indoor_temp_c: float
+    mass_temp_c: float
+    flow_temp_c: float
+    return_temp_c: float
+    heat_demand_w: float
+    hp_electric_w: float
+    hp_thermal_w: float
+    cop: float
+    boiler_thermal_w: float
+    boiler_gas_w: float
+    delivered_heat_w: float
+    unmet_heat_w: float
+
+
+class HybridHome:
+    """One simulated home, stepped by the caller.
+
+    Set :attr:`electric_limit_w`, :attr:`mode` and :attr:`room_setpoint_c`
+    between steps; :meth:`step` holds them, and the weather at the step's
+    start, constant for the step.
+    """
+
+    def __init__(
+        self,
+        config: HybridHomeConfig,
+        weather: Weather,
+        start: datetime,
+        initial_indoor_c: float | None = None,
+    ) -> None:
+        """Start at ``start`` in equilibrium at ``initial_indoor_c``.
+
+        Args:
+            config: The home.
+            weather: Outdoor conditions.
+            start: Timezone-aware start time.
+            initial_indoor_c: Indoor temperature at the start; the setpoint
+                when None. The building mass starts in equilibrium with it.
+
+        Raises:
+            ValueError: ``start`` is naive, or the weather or the initial
+                temperature is not finite.
+        """
+        epoch_seconds(start)
+        self._config = config
+        self._weather = weather
+        self._time = start
+        sample = _weather_at(weather, start)
+        indoor = (
+            config.room_setpoint_c if initial_indoor_c is None else initial_indoor_c
+        )
+        self._state = steady_state_house(config.house, indoor, sample.outdoor_temp_c)
+        self._electric_limit_w: float | None = None
+        self._mode = OperatingMode.NORMAL
+        self.room_setpoint_c = config.room_setpoint_c
+        self._last: StepResult | None = None
+        self._outdoor_temp_c = sample.outdoor_temp_c
+        self.electric_energy_wh = 0.0
+        self.hp_heat_wh = 0.0
+        self.boiler_heat_wh = 0.0
+        self.gas_m3 = 0.0
+        self.unmet_heat_wh = 0.0
+
+    @property
+    def config(self) -> HybridHomeConfig:
+        """The home's configuration."""
+        return self._config
+
+    @property
+    def time(self) -> datetime:
+        """Simulation clock: the end of the last step."""
+        return self._time
+
+    @property
+    def state(self) -> HouseState:
+        """Current temperatures of the house."""
+        return self._state
+
+    @property
+    def last_step(self) -> StepResult | None:
+        """The latest step's result; None before the first step."""
+        return self._last
+
+    @property
+    def electric_limit_w(self) -> float | None:
+        """Cap on the heat pump's electric power (W); None for no cap."""
+        return self._electric_limit_w
+
+    @electric_limit_w.setter
+    def electric_limit_w(self, value: float | None) -> None:
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"electric_limit_w must be None or >= 0, got {value}")
+        self._electric_limit_w = value
+
+    @property
+    def mode(self) -> OperatingMode:
+        """Operating mode for the next steps."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: OperatingMode) -> None:
+        self._mode = OperatingMode(value)
+
+    @property
+    def room_setpoint_c(self) -> float:
+        """Room temperature the thermostat aims at."""
+        return self._room_setpoint_c
+
+    @room_setpoint_c.setter
+    def room_setpoint_c(self, value: float) -> None:
+        _check_setpoint(value)
+        self._room_setpoint_c = value
+
+    @property
+    def indoor_temp_c(self) -> float:
+        """Indoor air temperature now."""
+        return self._state.indoor_temp_c
+
+    @property
+    def mass_temp_c(self) -> float:
+        """Building mass temperature now."""
+        return self._state.mass_temp_c
+
+    @property
+    def outdoor_temp_c(self) -> float:
+        """Outdoor temperature of the latest step (or at the start)."""
+        return self._outdoor_temp_c
+
+    @property
+    def flow_temp_c(self) -> float:
+        """Flow temperature of the latest step (or the curve's at the start)."""
+        if self._last is None:
+            return self._config.heating_curve.flow_temp_c(self._outdoor_temp_c)
+        return self._last.flow_temp_c
+
+    @property
+    def return_temp_c(self) -> float:
+        """Return temperature of the latest step (the flow's before any)."""
+        return self.flow_temp_c if self._last is None else self._last.return_temp_c
+
+    @property
+    def hp_electric_w(self) -> float:
+        """Heat pump electric power of the latest step."""
+        return 0.0 if self._last is None else self._last.hp_electric_w
+
+    @property
+    def hp_thermal_w(self) -> float:
+        """Heat pump heat output of the latest step."""
+        return 0.0 if self._last is None else self._last.hp_thermal_w
+
+    @property
+    def cop(self) -> float:
+        """Heat pump COP of the latest step (0 when it did not run)."""
+        return 0.0 if self._last is None else self._last.cop
+
+    @property
+    def boiler_thermal_w(self) -> float:
+        """Boiler heat output of the latest step."""
+        return 0.0 if self._last is None else self._last.boiler_thermal_w
+
+    @property
+    def heat_demand_w(self) -> float:
+        """Thermostat heat demand of the latest step."""
+        return 0.0 if self._last is None else self._last.heat_demand_w
+
+    def step(self, dt_s: float) -> StepResult:
+        """Advance the home by ``dt_s`` seconds and return what happened.
+
+        Raises:
+            ValueError: ``dt_s`` is not a positive number, or the weather
+                gives non-finite values.
+        """
+        if not (math.isfinite(dt_s) and dt_s > 0):
+            raise ValueError(f"dt_s must be a positive number of seconds, got {dt_s}")
+        config = self._config
+        sample = _weather_at(self._weather, self._time)
+        outdoor = sample.outdoor_temp_c
+        solar = sample.global_radiation_wm2
+        setpoint = self._room_setpoint_c
+        flow = config.heating_curve.flow_temp_c(outdoor)
+        feed_forward = steady_state_heat_w(config.house, setpoint, outdoor)
+        demand = config.thermostat.demand_w(
+            feed_forward, setpoint, self._state.indoor_temp_c
+        )
+        heat_pump = operate(
+            config.heat_pump,
+            heat_demand_w=demand,
+            outdoor_temp_c=outdoor,
+            flow_temp_c=flow,
+            electric_limit_w=self._electric_limit_w,
+            allowed=(
+                self._mode is OperatingMode.NORMAL and config.heat_pump_allowed(outdoor)
+            ),
+        )
+        deficit = max(0.0, demand - heat_pump.thermal_w)
+        boiler = burn(
+            config.boiler, 0.0 if self._mode is OperatingMode.OFF else deficit
+        )
+        delivered = heat_pump.thermal_w + boiler.thermal_w
+        self._state = step_house(
+            config.house,
+            self._state,
+            heat_to_air_w=delivered,
+            outdoor_temp_c=outdoor,
+            solar_wm2=solar,
+            dt_s=dt_s,
+        )
+        self._time += timedelta(seconds=dt_s)
+        self._outdoor_temp_c = outdoor
+        hours = dt_s / 3600.0
+        self.electric_energy_wh += heat_pump.electric_w * hours
+        self.hp_heat_wh += heat_pump.thermal_w * hours
+        self.boiler_heat_wh += boiler.thermal_w * hours
+        self.gas_m3 += boiler.gas_m3_per_h * hours
+        unmet = max(0.0, demand - delivered)
+        self.unmet_heat_wh += unmet * hours
+        self._last = StepResult(
+            time=self._time,
+            outdoor_temp_c=outdoor,
+            indoor_temp_c=self._state.indoor_temp_c,
+            mass_temp_c=self._state.mass_temp_c,
+            flow_temp_c=flow,
+            return_temp_c=config.return_temp_c(flow, delivered),
+            heat_demand_w=demand,
+            hp_electric_w=heat_pump.electric_w,
+            hp_thermal_w=heat_pump.thermal_w,
+            cop=heat_pump.cop,
+            boiler_thermal_w=boiler.thermal_w,
+            boiler_gas_w=boiler.gas_w,
+            delivered_heat_w=delivered,
+            unmet_heat_w=unmet,
+        )
+        return self._last
+
+
+@dataclass(frozen=True)
+class SimulationTrace:
+    """Per-step values of a fast-path run (recorded on request)."""
+
+    indoor_temp_c: NDArray[np.float64]
+    hp_electric_w: NDArray[np.float64]
+    boiler_thermal_w: NDArray[np.float64]
+
+
+@dataclass(frozen=True, kw_only=True)
+class YearSummary:
+    """Totals of a fast-path run (by default a year)."""
+
+    start: datetime
+    end: datetime
+    step_s: float
+    steps: int
+    electric_energy_wh: float
+    hp_heat_wh: float
+    boiler_heat_wh: float
+    gas_m3: float
+    unmet_heat_wh: float
+    final_state: HouseState
+    min_indoor_c: float
+    max_indoor_c: float
+    mean_indoor_c: float
+    trace: SimulationTrace | None = None
+
+    @property
+    def heat_pump_share(self) -> float:
+        """Share of the delivered heat that came from the heat pump."""
+        total = self.hp_heat_wh + self.boiler_heat_wh
+        return self.hp_heat_wh / total if total else 0.0
+
+    @property
+    def seasonal_cop(self) -> float:
+        """Heat pump heat over its electricity (0 if it never ran)."""
+        return (
+            self.hp_heat_wh / self.electric_energy_wh
+            if self.electric_energy_wh
+            else 0.0
+        )
+
+
+def simulate_year(
+    config: HybridHomeConfig,
+    weather: Weather,
+    start: datetime,
+    step_s: float = 60.0,
+    *,
+    duration_s: float = YEAR_S,
+    electric_limit_w: float | None = None,
+    mode: OperatingMode = OperatingMode.NORMAL,
+    initial_indoor_c: float | None = None,
+    record: bool = False,
+) -> YearSummary:
+    """Simulate one home at fixed settings, fast.
+
+    Gives the same results as stepping a :class:`HybridHome` with the same
+    settings (up to rounding). Weather that implements
+    :class:`~dacs.sim.weather.ArrayWeather` is sampled in one vectorised
+    call per chunk; other weather is asked step by step. A
+    :class:`~dacs.sim.weather.WeatherSeries` shorter than the run needs
+    ``wrap=True``.
+
+    Args:
+        config: The home; its ``room_setpoint_c`` holds throughout.
+        weather: Outdoor conditions.
+        start: Timezone-aware start.
+        step_s: Step length (s).
+        duration_s: Length of the run (s); rounded down to whole steps.
+        electric_limit_w: Constant cap on the heat pump (W), None for none.
+        mode: Constant operating mode.
+        initial_indoor_c: Indoor temperature at the start (setpoint if None).
+        record: Also return per-step indoor temperature, heat pump power and
+            boiler heat.
+
+    Raises:
+        ValueError: naive ``start``, non-positive step or duration, a
+            negative limit, or weather the run cannot use.
+    """
+    start_s = epoch_seconds(start)
+    if not (math.isfinite(step_s) and step_s > 0):
+        raise ValueError(f"step_s must be a positive number of seconds, got {step_s}")
+    if not (math.isfinite(duration_s) and duration_s >= step_s):
+        raise ValueError(f"duration_s must be at least one step, got {duration_s}")
+    if electric_limit_w is not None and not (
+        math.isfinite(electric_limit_w) and electric_limit_w >= 0
+    ):
+        raise ValueError(
+            f"electric_limit_w must be None or >= 0, got {electric_limit_w}"
+        )
+    mode = OperatingMode(mode)
+    _check_setpoint(config.room_setpoint_c)  # the config is mutable
+    steps = int(duration_s // step_s)
+    house = config.house
+    setpoint = config.room_setpoint_c
+    indoor = setpoint if initial_indoor_c is None else initial_indoor_c
+    initial = steady_state_house(
+        house, indoor, _weather_at(weather, start).outdoor_temp_c
+    )
+    loop = _FastLoop(config, step_s, electric_limit_w, mode, initial, record=record)
+    for first in range(0, steps, _CHUNK_STEPS):
+        count = min(_CHUNK_STEPS, steps - first)
+        times = start_s + step_s * np.arange(first, first + count, dtype=np.float64)
+        outdoor, solar = _sample(weather, times)
+        loop.run(outdoor, solar)
+    indoor_all = np.concatenate(loop.indoor) if loop.indoor else np.empty(0)
+    trace = None
+    if record:
+        trace = SimulationTrace(
+            indoor_temp_c=indoor_all,
+            hp_electric_w=np.concatenate(loop.hp_electric),
+            boiler_thermal_w=np.concatenate(loop.boiler_thermal),
+        )
+    hours = step_s / 3600.0
+    return YearSummary(
+        start=start,
+        end=start + timedelta(seconds=steps * step_s),
+        step_s=step_s,
+        steps=steps,
+        electric_energy_wh=loop.electric_w_sum * hours,
+        hp_heat_wh=loop.hp_heat_w_sum * hours,
+        boiler_heat_wh=loop.boiler_heat_w_sum * hours,
+        gas_m3=loop.boiler_heat_w_sum
+        * hours
+        * 3600.0
+        / config.boiler.efficiency
+        / GAS_HHV_J_PER_M3,
+        unmet_heat_wh=loop.unmet_w_sum * hours,
+        final_state=HouseState(loop.indoor_c, loop.mass_c),
+        min_indoor_c=float(indoor_all.min()),
+        max_indoor_c=float(indoor_all.max()),
+        mean_indoor_c=float(indoor_all.mean()),
+        trace=trace,
+    )
+
+
+class _FastLoop:
+    """The feedback loop of :func:`simulate_year`, run chunk by chunk."""
+
+    def __init__(
+        self,
+        config: HybridHomeConfig,
+        step_s: float,
+        electric_limit_w: float | None,
+        mode: OperatingMode,
+        initial: HouseState,
+        *,
+        record: bool,
+    ) -> None:
+        self.config = config
+        self.coefficients = discretise(config.house, step_s)
+        self.electric_limit_w = electric_limit_w
+        self.mode = mode
+        self.record = record
+        self.indoor_c = initial.indoor_temp_c
+        self.mass_c = initial.mass_temp_c
+        self.electric_w_sum = 0.0
+        self.hp_heat_w_sum = 0.0
+        self.boiler_heat_w_sum = 0.0
+        self.unmet_w_sum = 0.0
+        self.indoor: list[NDArray[np.float64]] = []
+        self.hp_electric: list[NDArray[np.float64]] = []
+        self.boiler_thermal: list[NDArray[np.float64]] = []
+
+    def _heat_pump_capacity(
+        self, outdoor: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Thermal capacity (W) the heat pump may deliver, and 1/COP, per step."""
+        config = self.config
+        spec = config.heat_pump
+        curve = config.heating_curve
+        flow = np.minimum(
+            curve.design_flow_c,
+            np.maximum(
+                curve.mild_flow_c,
+                curve.mild_flow_c
+                + curve.slope_k_per_k * (curve.mild_outdoor_c - outdoor),
+            ),
+        )
+        fit = spec.cop_fit
+        cop = np.maximum(
+            MIN_COP, fit.p1 * outdoor + fit.p2 * flow + fit.p3 + fit.p4 * outdoor
+        )
+        shape = spec.electric_fit
+        full = spec.nominal_electric_w * np.maximum(
+            0.0, shape.p1 * outdoor + shape.p2 * flow + shape.p3 + shape.p4 * outdoor
+        )
+        limit = self.electric_limit_w
+        if self.mode is not OperatingMode.NORMAL or (
+            limit is not None and limit < spec.min_electric_w
+        ):
+            capacity = np.zeros_like(outdoor)
+        else:
+            electric = full if limit is None else np.minimum(full, limit)
+            capacity = electric * cop
+            if config.switch_over_outdoor_c is not None:
+                capacity[outdoor < config.switch_over_outdoor_c] = 0.0
+        return capacity, 1.0 / cop
+
+    def run(self, outdoor: NDArray[np.float64], solar: NDArray[np.float64]) -> None:
+        """Advance through one chunk of steps."""
+        if not (np.all(np.isfinite(outdoor)) and np.all(np.isfinite(solar))):
+            raise ValueError("weather gave non-finite values")
+        if np.any(solar < 0):
+            raise ValueError("weather gave negative radiation")
+        config = self.config
+        house = config.house
+        k = self.coefficients
+        capacity, inverse_cop = self._heat_pump_capacity(outdoor)
+        feed_forward = np.maximum(
+            0.0,
+            house.total_conductance_w_per_k * (config.room_setpoint_c - outdoor)
+            - house.internal_gains_w,
+        )
+        sun = house.solar_aperture_m2 * solar
+        gains = house.internal_gains_w
+        drive_a = k.outdoor_a * outdoor + k.air_a * gains + k.mass_a * sun
+        drive_m = k.outdoor_m * outdoor + k.air_m * gains + k.mass_m * sun
+        n = len(outdoor)
+        indoor_out = np.empty(n)
+        hp_out = np.empty(n) if self.record else None
+        boiler_out = np.empty(n) if self.record else None
+        hp_list: list[float] = []
+        boiler_list: list[float] = []
+        indoor_list: list[float] = []
+
+        # The hot loop: plain floats and local names only; it runs ~500k times
+        # a simulated year. Mirrors Thermostat.demand_w, operate and burn.
+        p_aa, p_am, p_ma, p_mm = k.phi_aa, k.phi_am, k.phi_ma, k.phi_mm
+        q_a, q_m = k.air_a, k.air_m
+        setpoint = config.room_setpoint_c
+        gain = config.thermostat.gain_w_per_k
+        half_band = config.thermostat.deadband_k / 2
+        boiler_max = (
+            0.0 if self.mode is OperatingMode.OFF else config.boiler.max_thermal_w
+        )
+        ta = self.indoor_c
+        tm = self.mass_c
+        electric_sum = hp_sum = boiler_sum = unmet_sum = 0.0
+        append_indoor = indoor_list.append
+        append_hp = hp_list.append
+        append_boiler = boiler_list.append
+        record = self.record
+        for ff, cap, inv_cop, da, dm in zip(
+            feed_forward.tolist(),
+            capacity.tolist(),
+            inverse_cop.tolist(),
+            drive_a.tolist(),
+            drive_m.tolist(),
+            strict=True,
+        ):
+            error = setpoint - ta
+            if error > half_band:
+                demand = ff + gain * (error - half_band)
+            elif error < -half_band:
+                demand = ff + gain * (error + half_band)
+            else:
+                demand = ff
+            # Conditional expressions, not min()/max(): a call per step costs
+            # about a fifth of the loop's time.
+            if demand < 0.0:  # noqa: PLR1730
+                demand = 0.0
+            hp = demand if demand < cap else cap  # noqa: FURB136
+            rest = demand - hp
+            boiler = rest if rest < boiler_max else boiler_max  # noqa: FURB136
+            heat = hp + boiler
+            electric_sum += hp * inv_cop
+            hp_sum += hp
+            boiler_sum += boiler
+            unmet_sum += rest - boiler
+            ta, tm = (
+                p_aa * ta + p_am * tm + da + q_a * heat,
+                p_ma * ta + p_mm * tm + dm + q_m * heat,
+            )
+            append_indoor(ta)
+            if record:
+                append_hp(hp * inv_cop)
+                append_boiler(boiler)
+
+        indoor_out[:] = indoor_list
+        self.indoor.append(indoor_out)
+        if hp_out is not None and boiler_out is not None:
+            hp_out[:] = hp_list
+            boiler_out[:] = boiler_list
+            self.hp_electric.append(hp_out)
+            self.boiler_thermal.append(boiler_out)
+        self.indoor_c = ta
+        self.mass_c = tm
+        self.electric_w_sum += electric_sum
+        self.hp_heat_w_sum += hp_sum
+        self.boiler_heat_w_sum += boiler_sum
+        self.unmet_w_sum += unmet_sum
+
+
+def _weather_at(weather: Weather, when: datetime) -> WeatherSample:
+    """The weather at one instant, refusing values the house cannot use."""
+    sample = weather.at(when)
+    if not (
+        math.isfinite(sample.outdoor_temp_c)
+        and math.isfinite(sample.global_radiation_wm2)
+        and sample.global_radiation_wm2 >= 0
+    ):
+        raise ValueError(
+            f"weather gave non-finite or negative values at {when.isoformat()}: {sample}"
+        )
+    return sample
+
+
+def _sample(
+    weather: Weather, times_s: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Outdoor temperature and radiation at many instants."""
+    if isinstance(weather, ArrayWeather):
+        return weather.at_epoch_seconds(times_s)
+    samples = [weather.at(_from_epoch(t)) for t in times_s.tolist()]
+    return (
+        np.array([s.outdoor_temp_c for s in samples], dtype=np.float64),
+        np.array([s.global_radiation_wm2 for s in samples], dtype=np.float64),
+    )
+
+
+def _from_epoch(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
+
+
+# Neighbourhood mix: estimates for a Dutch street of owner-occupied homes
+# where hybrid heat pumps are fitted (mostly single-family houses).
+_DWELLING_WEIGHTS: dict[DwellingType, float] = {
+    DwellingType.TERRACED: 0.50,
+    DwellingType.SEMI_DETACHED: 0.20,
+    DwellingType.DETACHED: 0.15,
+    DwellingType.APARTMENT: 0.15,
+}
+_INSULATION_WEIGHTS: dict[InsulationLevel, float] = {
+    InsulationLevel.POOR: 0.30,
+    InsulationLevel.AVERAGE: 0.45,
+    InsulationLevel.GOOD: 0.25,
+}
+# Poorly insulated homes keep their radiators and need hotter water.
+_CURVES: dict[InsulationLevel, HeatingCurve] = {
+    InsulationLevel.POOR: HeatingCurve(design_flow_c=60.0),
+    InsulationLevel.AVERAGE: HeatingCurve(),
+    InsulationLevel.GOOD: HeatingCurve(mild_flow_c=30.0, design_flow_c=45.0),
+}
+# Nominal electric power of typical hybrid units; with the generic regulated
+# COP they deliver about 4, 6 and 8 kW of heat at A2/W35.
+_HEAT_PUMP_SIZES_W = (1200.0, 1700.0, 2300.0)
+_SIZE_THRESHOLDS_W = (5_000.0, 8_000.0)  # design heat loss separating the sizes
+_ON_OFF_SHARE = 0.15
+_UNDERSIZED_SHARE = 0.2
+
+
+def make_neighbourhood_configs(n: int, seed: int) -> list[HybridHomeConfig]:
+    """Return ``n`` varied, realistic homes; the same seed gives the same homes.
+
+    Dwelling types, insulation levels, floor areas (±15 %), heat pump sizes
+    (by design heat loss, a fifth of them one size smaller), inverter or
+    on/off compressors, setpoints (18.5-22 °C), boiler sizes and switch-over
+    temperatures all vary.
+
+    Raises:
+        ValueError: ``n`` is negative.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    rng = random.Random(seed)
+    configs = []
+    for _ in range(n):
+        dwelling = _choose(rng, _DWELLING_WEIGHTS)
+        insulation = _choose(rng, _INSULATION_WEIGHTS)
+        reference = house_parameters(dwelling, insulation)
+        house = house_parameters(
+            dwelling,
+            insulation,
+            floor_area_m2=round(reference.floor_area_m2 * rng.uniform(0.85, 1.15), 1),
+        )
+        design = house.design_heat_loss_w()
+        size = sum(design > threshold for threshold in _SIZE_THRESHOLDS_W)
+        if size > 0 and rng.random() < _UNDERSIZED_SHARE:
+            size -= 1
+        nominal = _HEAT_PUMP_SIZES_W[size]
+        heat_pump = (
+            on_off_heat_pump(nominal)
+            if rng.random() < _ON_OFF_SHARE
+            else modulating_heat_pump(nominal)
+        )
+        setpoint = min(22.0, max(18.5, round(rng.gauss(20.0, 0.7) * 2) / 2))
+        configs.append(
+            HybridHomeConfig(
+                house=house,
+                heat_pump=heat_pump,
+                boiler=BoilerSpec(
+                    max_thermal_w=rng.choice((18_000.0, 24_000.0, 28_000.0))
+                ),
+                room_setpoint_c=setpoint,
+                heating_curve=_CURVES[insulation],
+                switch_over_outdoor_c=rng.choice((-5.0, -3.0, -3.0, 0.0)),
+            )
+        )
+    return configs
+
+
+def _choose[T](rng: random.Random, weights: dict[T, float]) -> T:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
