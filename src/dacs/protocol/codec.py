@@ -1,0 +1,249 @@
+"""Bytes on the wire <-> typed messages, refusing anything the schemas do not allow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from itertools import pairwise
+import json
+from typing import Any
+
+from .errors import ProtocolError
+from .messages import (
+    Ack,
+    AckReason,
+    AckResult,
+    Cancel,
+    Command,
+    CommandReason,
+    DeviceSummary,
+    EnrollmentResponse,
+    LimitSource,
+    Message,
+    MqttCredentials,
+    Participation,
+    PowerInterval,
+    Preferences,
+    Statement,
+    Status,
+    Telemetry,
+    parse_time,
+)
+from .schema import validate
+from .topics import PROTOCOL_MAJOR, Channel
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+# A command may reach at most two days ahead: day-ahead profiles plus margin.
+MAX_ENVELOPE_SPAN = timedelta(hours=48)
+
+_CHANNEL_OF_TYPE = {
+    "command": Channel.COMMAND,
+    "cancel": Channel.COMMAND,
+    "ack": Channel.ACK,
+    "telemetry": Channel.TELEMETRY,
+    "status": Channel.STATUS,
+    "preferences": Channel.PREFERENCES,
+    "statement": Channel.STATEMENT,
+}
+
+
+def encode(message: Message) -> bytes:
+    """The message as compact UTF-8 JSON."""
+    return json.dumps(
+        message.to_dict(), separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def load_document(payload: bytes | str) -> dict[str, Any]:
+    """Parse a JSON object of bounded size, or raise ProtocolError("malformed")."""
+    size = len(payload)
+    if size > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(
+            "malformed", f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES} bytes"
+        )
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ProtocolError("malformed", f"not JSON: {err}") from err
+    if not isinstance(document, dict):
+        raise ProtocolError("malformed", "a message must be a JSON object")
+    return document
+
+
+def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
+    """Parse and validate one message; ``channel`` is the topic it arrived on."""
+    document = load_document(payload)
+    version = document.get("v")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ProtocolError("malformed", "missing or non-integer protocol version 'v'")
+    if version != PROTOCOL_MAJOR:
+        raise ProtocolError(
+            "unsupported_version",
+            f"protocol version {version} is not supported (this side speaks {PROTOCOL_MAJOR})",
+        )
+    kind = document.get("type")
+    if kind not in _CHANNEL_OF_TYPE:
+        raise ProtocolError("malformed", f"unknown message type {kind!r}")
+    if channel is not None and _CHANNEL_OF_TYPE[kind] is not channel:
+        raise ProtocolError(
+            "malformed", f"a {kind} message does not belong on {channel}"
+        )
+    validate(document, kind)
+    return _BUILDERS[kind](document)
+
+
+def decode_enrollment_response(payload: bytes | str) -> EnrollmentResponse:
+    """Parse the enrollment API's answer."""
+    document = load_document(payload)
+    validate(document, "enrollment-response")
+    mqtt = document["mqtt"]
+    return EnrollmentResponse(
+        home_id=document["home_id"],
+        topic_prefix=document["topic_prefix"],
+        mqtt=MqttCredentials(
+            host=mqtt["host"],
+            port=mqtt["port"],
+            username=mqtt["username"],
+            password=mqtt["password"],
+            tls=mqtt["tls"],
+            ca_certificate=mqtt.get("ca_certificate"),
+        ),
+    )
+
+
+def _command(doc: dict[str, Any]) -> Command:
+    envelope = tuple(
+        PowerInterval(
+            start=parse_time(item["start"]),
+            duration_s=item["duration_s"],
+            max_power_w=float(item["max_power_w"]),
+        )
+        for item in doc["envelope"]
+    )
+    command = Command(
+        home_id=doc["home_id"],
+        command_id=doc["command_id"],
+        issued_at=parse_time(doc["issued_at"]),
+        expires_at=parse_time(doc["expires_at"]),
+        reason=CommandReason(doc["reason"]),
+        envelope=envelope,
+    )
+    if command.expires_at <= command.issued_at:
+        raise ProtocolError("malformed", "expires_at must be after issued_at")
+    for earlier, later in pairwise(envelope):
+        if later.start < earlier.end:
+            raise ProtocolError(
+                "malformed", "envelope intervals must be in order and must not overlap"
+            )
+    if envelope[-1].end - envelope[0].start > MAX_ENVELOPE_SPAN:
+        raise ProtocolError("malformed", "an envelope may span at most 48 hours")
+    return command
+
+
+def _cancel(doc: dict[str, Any]) -> Cancel:
+    return Cancel(
+        home_id=doc["home_id"],
+        command_id=doc["command_id"],
+        issued_at=parse_time(doc["issued_at"]),
+    )
+
+
+def _ack(doc: dict[str, Any]) -> Ack:
+    return Ack(
+        home_id=doc["home_id"],
+        command_id=doc["command_id"],
+        ts=parse_time(doc["ts"]),
+        result=AckResult(doc["result"]),
+        reason_code=AckReason(doc["reason_code"]),
+        detail=doc.get("detail", ""),
+    )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _telemetry(doc: dict[str, Any]) -> Telemetry:
+    return Telemetry(
+        home_id=doc["home_id"],
+        seq=doc["seq"],
+        boot_id=doc.get("boot_id", ""),
+        ts=parse_time(doc["ts"]),
+        electric_power_w=_optional_float(doc["electric_power_w"]),
+        thermal_power_w=_optional_float(doc.get("thermal_power_w")),
+        boiler_active=doc.get("boiler_active"),
+        boiler_thermal_w=_optional_float(doc.get("boiler_thermal_w")),
+        indoor_temp_c=_optional_float(doc.get("indoor_temp_c")),
+        outdoor_temp_c=_optional_float(doc.get("outdoor_temp_c")),
+        flow_temp_c=_optional_float(doc.get("flow_temp_c")),
+        electric_energy_kwh=_optional_float(doc.get("electric_energy_kwh")),
+        limit_w=_optional_float(doc["limit_w"]),
+        limit_source=LimitSource(doc["limit_source"]),
+        command_id=doc.get("command_id"),
+        participation=Participation(doc["participation"]),
+        comfort_override=doc["comfort_override"],
+        device_fault=doc.get("device_fault"),
+    )
+
+
+def _status(doc: dict[str, Any]) -> Status:
+    device = doc.get("device")
+    return Status(
+        home_id=doc["home_id"],
+        ts=parse_time(doc["ts"]),
+        online=doc["state"] == "online",
+        protocol_version=doc.get("protocol_version", ""),
+        software=doc.get("software", ""),
+        telemetry_interval_s=doc.get("telemetry_interval_s"),
+        device=(
+            DeviceSummary(
+                profile=device["profile"],
+                manufacturer=device.get("manufacturer", ""),
+                model=device.get("model", ""),
+                nominal_power_w=float(device["nominal_power_w"]),
+                safety_floor_w=float(device["safety_floor_w"]),
+                limit_step_w=float(device["limit_step_w"]),
+                supports_gas_only=device["supports_gas_only"],
+                native_watchdog=device.get("native_watchdog", False),
+            )
+            if device is not None
+            else None
+        ),
+    )
+
+
+def _preferences(doc: dict[str, Any]) -> Preferences:
+    paused_until = doc.get("paused_until")
+    return Preferences(
+        home_id=doc["home_id"],
+        ts=parse_time(doc["ts"]),
+        participation=Participation(doc["participation"]),
+        paused_until=parse_time(paused_until) if paused_until else None,
+        comfort_floor_c=float(doc["comfort_floor_c"]),
+        min_compensation_eur_per_kwh=float(doc["min_compensation_eur_per_kwh"]),
+        max_curtailment_minutes=doc["max_curtailment_minutes"],
+    )
+
+
+def _statement(doc: dict[str, Any]) -> Statement:
+    return Statement(
+        home_id=doc["home_id"],
+        issued_at=parse_time(doc["issued_at"]),
+        period=doc["period"],
+        delivered_kwh=float(doc["delivered_kwh"]),
+        earnings_eur=float(doc["earnings_eur"]),
+        events=doc["events"],
+        gas_compensation_eur=float(doc.get("gas_compensation_eur", 0.0)),
+        final=doc.get("final", False),
+    )
+
+
+_BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
+    "command": _command,
+    "cancel": _cancel,
+    "ack": _ack,
+    "telemetry": _telemetry,
+    "status": _status,
+    "preferences": _preferences,
+    "statement": _statement,
+}
