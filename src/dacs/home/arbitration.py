@@ -1,0 +1,108 @@
+"""Who decides the heat pump's limit, in order of authority.
+
+1. the resident's opt-out or pause: no aggregator limit at all;
+2. the comfort guard: indoor temperature below the resident's comfort floor
+   releases the aggregator's limit for the rest of that command (and so does
+   reaching the resident's maximum curtailment duration);
+3. the device's safety floor: enforced by the device layer when the limit is
+   written (below it: gas-only where possible, else the floor);
+4. the aggregator's power envelope;
+5. the resident's own manual limit.
+
+The aggregator's cap and the manual cap are both maximums, so where both are
+in force the lower one holds; the source says which one binds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from dacs.protocol import Command, LimitSource
+
+from .resident import ResidentSettings
+
+
+class Guard(StrEnum):
+    """Why the aggregator's limit is not applied although a command is in force."""
+
+    NONE = "none"
+    OPTED_OUT = "opted_out"
+    PAUSED = "paused"
+    COMFORT = "comfort"
+    MAX_DURATION = "max_duration"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """The cap to write to the heat pump now, and why."""
+
+    cap_w: float | None  # None: no limit
+    source: LimitSource
+    guard: Guard
+    command_id: str | None  # the command whose envelope binds, if any
+    valid_until: (
+        datetime | None
+    )  # when this decision must be reconsidered at the latest
+
+    @property
+    def aggregator_limited(self) -> bool:
+        """True while the aggregator's envelope is what limits the heat pump."""
+        return self.source is LimitSource.AGGREGATOR
+
+
+def decide(
+    *,
+    now: datetime,
+    settings: ResidentSettings,
+    command: Command | None,
+    guard_tripped: Guard,
+) -> Decision:
+    """Combine the resident's settings, the guards and the command into one cap.
+
+    ``guard_tripped`` is a guard that already fired for ``command`` (comfort or
+    maximum duration); it stays in force until the command ends.
+    """
+    aggregator_cap: float | None = None
+    guard = Guard.NONE
+    valid_until: datetime | None = None
+    command_id: str | None = None
+    if command is not None and now < command.ends_at:
+        if not settings.participating(now):
+            guard = (
+                Guard.PAUSED
+                if settings.participation.value == "paused"
+                else Guard.OPTED_OUT
+            )
+        elif guard_tripped is not Guard.NONE:
+            guard = guard_tripped
+        else:
+            aggregator_cap = command.limit_at(now)
+            valid_until = command.next_change_after(now)
+            if aggregator_cap is not None:
+                command_id = command.command_id
+    manual = settings.manual_limit_w
+    if aggregator_cap is not None and (manual is None or aggregator_cap <= manual):
+        return Decision(
+            cap_w=aggregator_cap,
+            source=LimitSource.AGGREGATOR,
+            guard=guard,
+            command_id=command_id,
+            valid_until=valid_until,
+        )
+    if manual is not None:
+        return Decision(
+            cap_w=manual,
+            source=LimitSource.MANUAL,
+            guard=guard,
+            command_id=None,
+            valid_until=valid_until,
+        )
+    return Decision(
+        cap_w=None,
+        source=LimitSource.NONE,
+        guard=guard,
+        command_id=None,
+        valid_until=valid_until,
+    )

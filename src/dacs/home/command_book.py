@@ -1,0 +1,223 @@
+"""Incoming commands and cancels: validation, replay protection, the one in force."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+import json
+import logging
+
+from dacs.devices import Capabilities, LimitAction, plan_limit
+from dacs.protocol import (
+    Ack,
+    AckReason,
+    AckResult,
+    Cancel,
+    Command,
+    Participation,
+    ProtocolError,
+)
+
+from .arbitration import Guard
+from .resident import ResidentSettings
+
+_LOGGER = logging.getLogger(__name__)
+
+# Enough to recognise any replay within a command's lifetime (48 h at most).
+_REMEMBERED_COMMANDS = 2048
+
+
+class CommandBook:
+    """Keeps the command in force and decides the ack for everything that arrives."""
+
+    def __init__(self, home_id: str) -> None:
+        """Start with no command."""
+        self.home_id = home_id
+        self.current: Command | None = None
+        self.current_ack: Ack | None = None
+        self.guard = Guard.NONE
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._newest_issued: datetime | None = None
+
+    def in_force(self, now: datetime) -> Command | None:
+        """The command in force at ``now`` (None once it has ended)."""
+        if self.current is not None and now >= self.current.ends_at:
+            return None
+        return self.current
+
+    def expire(self, now: datetime) -> Command | None:
+        """Forget the current command once it has ended; return it if it just ended."""
+        ended = self.current
+        if ended is not None and now >= ended.ends_at:
+            self._clear()
+            return ended
+        return None
+
+    def receive(
+        self,
+        command: Command,
+        *,
+        now: datetime,
+        settings: ResidentSettings,
+        capabilities: Capabilities | None,
+    ) -> Ack:
+        """Decide about a command; the accepted one replaces the one in force."""
+        if command.home_id != self.home_id:
+            return self._ack(
+                command.command_id,
+                now,
+                AckReason.WRONG_HOME,
+                f"command for {command.home_id!r} reached home {self.home_id!r}",
+            )
+        if self.current is not None and command.command_id == self.current.command_id:
+            if command == self.current and self.current_ack is not None:
+                return self.current_ack  # a redelivery: the same answer again
+            return self._ack(
+                command.command_id,
+                now,
+                AckReason.REPLAYED,
+                "a different command with the id of the command in force",
+            )
+        if command.command_id in self._seen or (
+            self._newest_issued is not None and command.issued_at <= self._newest_issued
+        ):
+            return self._ack(
+                command.command_id,
+                now,
+                AckReason.REPLAYED,
+                "not newer than a command this home already received",
+            )
+        if command.ends_at <= now:
+            self._remember(command)
+            return self._ack(
+                command.command_id,
+                now,
+                AckReason.EXPIRED,
+                f"the command ended at {command.ends_at.isoformat()}",
+            )
+        if not settings.participating(now):
+            self._remember(command)
+            reason = (
+                AckReason.PAUSED
+                if settings.participation is Participation.PAUSED
+                else AckReason.OPTED_OUT
+            )
+            return self._ack(
+                command.command_id,
+                now,
+                reason,
+                "the resident does not take part right now",
+            )
+        self._remember(command)
+        self.current = command
+        self.guard = Guard.NONE
+        self.current_ack = self._acceptance(command, now, capabilities)
+        return self.current_ack
+
+    def cancel(self, cancel: Cancel, *, now: datetime) -> Ack:
+        """End the command in force early, if the cancel names it."""
+        if cancel.home_id != self.home_id:
+            return self._ack(
+                cancel.command_id,
+                now,
+                AckReason.WRONG_HOME,
+                f"cancel for {cancel.home_id!r} reached home {self.home_id!r}",
+            )
+        if self.current is None or cancel.command_id != self.current.command_id:
+            return self._ack(
+                cancel.command_id,
+                now,
+                AckReason.UNKNOWN_COMMAND,
+                "no command with this id is in force",
+            )
+        self._clear()
+        return Ack(
+            home_id=self.home_id,
+            command_id=cancel.command_id,
+            ts=now,
+            result=AckResult.ACCEPTED,
+            reason_code=AckReason.CANCELLED,
+        )
+
+    def refusal(self, payload: bytes, error: ProtocolError, now: datetime) -> Ack:
+        """The ack for a payload that could not be parsed (best-effort command id)."""
+        command_id = "unknown"
+        try:
+            document = json.loads(payload)
+            if isinstance(document, dict) and isinstance(
+                document.get("command_id"), str
+            ):
+                command_id = document["command_id"][:64]
+        except ValueError:
+            pass
+        try:
+            reason = AckReason(error.code)
+        except ValueError:
+            reason = AckReason.MALFORMED
+        return self._ack(command_id, now, reason, str(error))
+
+    def withdraw(self) -> Command | None:
+        """Drop the command in force (the resident opted out); return it."""
+        withdrawn = self.current
+        self._clear()
+        return withdrawn
+
+    def _acceptance(
+        self, command: Command, now: datetime, capabilities: Capabilities | None
+    ) -> Ack:
+        if capabilities is not None:
+            outcomes = {
+                plan_limit(i.max_power_w, capabilities).action for i in command.envelope
+            }
+            if LimitAction.GAS_ONLY in outcomes:
+                return Ack(
+                    home_id=self.home_id,
+                    command_id=command.command_id,
+                    ts=now,
+                    result=AckResult.ACCEPTED_FLOOR_APPLIED,
+                    reason_code=AckReason.GAS_ONLY,
+                    detail=f"below the {capabilities.safety_floor_w} W safety floor "
+                    "the heat pump switches to gas-only",
+                )
+            if LimitAction.FLOOR_APPLIED in outcomes:
+                return Ack(
+                    home_id=self.home_id,
+                    command_id=command.command_id,
+                    ts=now,
+                    result=AckResult.ACCEPTED_FLOOR_APPLIED,
+                    reason_code=AckReason.FLOOR_APPLIED,
+                    detail=f"limits below {capabilities.safety_floor_w} W are "
+                    "raised to the safety floor",
+                )
+        return Ack(
+            home_id=self.home_id,
+            command_id=command.command_id,
+            ts=now,
+            result=AckResult.ACCEPTED,
+            reason_code=AckReason.OK,
+        )
+
+    def _ack(
+        self, command_id: str, now: datetime, reason: AckReason, detail: str
+    ) -> Ack:
+        _LOGGER.info("rejected command %s: %s (%s)", command_id, reason.value, detail)
+        return Ack(
+            home_id=self.home_id,
+            command_id=command_id,
+            ts=now,
+            result=AckResult.REJECTED,
+            reason_code=reason,
+            detail=detail,
+        )
+
+    def _remember(self, command: Command) -> None:
+        self._seen[command.command_id] = None
+        while len(self._seen) > _REMEMBERED_COMMANDS:
+            self._seen.popitem(last=False)
+        if self._newest_issued is None or command.issued_at > self._newest_issued:
+            self._newest_issued = command.issued_at
+
+    def _clear(self) -> None:
+        self.current = None
+        self.current_ack = None
+        self.guard = Guard.NONE

@@ -1,0 +1,529 @@
+"""The home controller: the home's side of the protocol and the safety arbitration.
+
+It owns the heat pump driver and (optionally) an MQTT link to the home broker.
+Everything that protects the resident runs locally on a one-second tick, with
+or without a connection: the opt-out, the comfort guard, the end of every
+limit at its envelope end or expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+import logging
+import uuid
+
+from dacs import __version__
+from dacs.devices import HeatPump, HeatPumpError, LimitAction, LimitResult, Measurements
+from dacs.protocol import (
+    Ack,
+    Cancel,
+    Channel,
+    Command,
+    DeviceSummary,
+    LimitSource,
+    Participation,
+    ProtocolError,
+    Statement,
+    Status,
+    Telemetry,
+    decode,
+    encode,
+    parse_topic,
+    topic,
+)
+
+from .arbitration import Decision, Guard, decide
+from .command_book import CommandBook
+from .mqtt_link import BrokerSettings, MqttLink
+from .resident import ResidentSettings
+from .snapshot import FlexEvent, HomeSnapshot
+
+_LOGGER = logging.getLogger(__name__)
+
+type Listener = Callable[[HomeSnapshot], None]
+type EventListener = Callable[[str, FlexEvent], None]
+
+FLEX_EVENT_STARTED = "flex_event_started"
+FLEX_EVENT_ENDED = "flex_event_ended"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class HomeController:
+    """Runs one home: device polling, arbitration, limits, and the protocol."""
+
+    def __init__(
+        self,
+        heat_pump: HeatPump,
+        *,
+        home_id: str | None = None,
+        broker: BrokerSettings | None = None,
+        settings: ResidentSettings | None = None,
+        telemetry_interval_s: float = 10.0,
+        poll_interval_s: float | None = None,
+        control_interval_s: float = 1.0,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Prepare the controller; start() begins work.
+
+        Without ``broker`` the home works alone: monitoring and the resident's
+        manual limit, no aggregator.
+        """
+        if broker is not None and home_id is None:
+            raise ValueError("a home linked to an aggregator needs its home id")
+        if telemetry_interval_s <= 0 or control_interval_s <= 0:
+            raise ValueError("intervals must be positive")
+        self.heat_pump = heat_pump
+        self.home_id = home_id
+        self.settings = settings or ResidentSettings()
+        self.telemetry_interval_s = telemetry_interval_s
+        self.poll_interval_s = poll_interval_s or min(telemetry_interval_s, 10.0)
+        self.control_interval_s = control_interval_s
+        self._now = now
+        self._book = CommandBook(home_id or "local")
+        self._boot_id = uuid.uuid4().hex[:12]
+        self._seq = 0
+        self._measurements: Measurements | None = None
+        self._device_error: str | None = None
+        self._decision = decide(
+            now=now(), settings=self.settings, command=None, guard_tripped=Guard.NONE
+        )
+        self._applied: LimitResult | None = None
+        self._applied_decision: Decision | None = None
+        self._curtailed_since: datetime | None = None
+        self._active_event: FlexEvent | None = None
+        self._statement: Statement | None = None
+        self._listeners: list[Listener] = []
+        self._event_listeners: list[EventListener] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        self.link: MqttLink | None = None
+        if broker is not None and home_id is not None:
+            self.link = MqttLink(
+                broker,
+                subscriptions=[
+                    topic(home_id, Channel.COMMAND),
+                    topic(home_id, Channel.STATEMENT),
+                ],
+                on_message=self.handle_message,
+                on_connect=self._announce,
+                will=(
+                    topic(home_id, Channel.STATUS),
+                    encode(self._status(online=False)),
+                ),
+            )
+            self.link.on_state_change = lambda _up: self._notify()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Read the device once, then run the loops in the background."""
+        await self._poll_once()
+        await self._evaluate()
+        loops = [self._control_loop(), self._poll_loop()]
+        if self.link is not None:
+            loops += [self.link.run(), self._telemetry_loop(self.link)]
+        for loop in loops:
+            self._tasks.append(
+                asyncio.create_task(loop, name=f"dacs-home-{self.home_id}")
+            )
+
+    async def stop(self) -> None:
+        """Release any limit, say goodbye on the broker, stop every task."""
+        loops = list(self._tasks)
+        self._tasks.clear()
+        if self.link is not None:
+            self.link.publish(
+                topic(self._home, Channel.STATUS),
+                encode(self._status(online=False)),
+                retain=True,
+            )
+            deadline = asyncio.get_running_loop().time() + 2.0
+            while self.link.queued and self.link.connected:
+                if asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        with contextlib.suppress(HeatPumpError):
+            if self.heat_pump.limit.limited:
+                await self.heat_pump.release_limit()
+
+    # -- observers ---------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with a snapshot after every change; returns a remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def add_event_listener(self, listener: EventListener) -> Callable[[], None]:
+        """Call ``listener(kind, event)`` when a flex event starts or ends."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    @property
+    def snapshot(self) -> HomeSnapshot:
+        """What the controller knows now."""
+        now = self._now()
+        command = self._book.in_force(now)
+        upcoming = (
+            FlexEvent.of(command)
+            if command is not None and command.envelope[0].start > now
+            else None
+        )
+        limit_w, source = self._reported_limit()
+        return HomeSnapshot(
+            time=now,
+            identity=self._safe(lambda: self.heat_pump.identity),
+            capabilities=self._safe(lambda: self.heat_pump.capabilities),
+            measurements=self._measurements,
+            device_available=self._device_error is None,
+            device_error=self._device_error,
+            decision=self._decision,
+            applied=self._applied,
+            limit_w=limit_w,
+            limit_source=source,
+            settings=self.settings,
+            comfort_override=self._book.guard is Guard.COMFORT,
+            current_event=self._active_event,
+            next_event=upcoming,
+            aggregator_linked=self.link is not None,
+            aggregator_connected=self.link is not None and self.link.connected,
+            statement=self._statement,
+            telemetry_seq=self._seq,
+        )
+
+    # -- the resident ------------------------------------------------------
+
+    async def set_participation(self, participate: bool) -> None:
+        """Switch flex participation on or off; off releases any limit at once."""
+        participation = Participation.ON if participate else Participation.OFF
+        await self._change_settings(
+            replace(self.settings, participation=participation, paused_until=None)
+        )
+
+    async def pause(self, until: datetime) -> None:
+        """Step out of flexibility events until ``until``; releases any limit at once."""
+        if until <= self._now():
+            raise ValueError("a pause must end in the future")
+        await self._change_settings(
+            replace(
+                self.settings, participation=Participation.PAUSED, paused_until=until
+            )
+        )
+
+    async def pause_for(self, duration: timedelta) -> None:
+        """Step out for ``duration``."""
+        await self.pause(self._now() + duration)
+
+    async def update_settings(self, **changes: object) -> None:
+        """Change comfort floor, compensation, maximum curtailment or manual limit."""
+        allowed = {
+            "comfort_floor_c",
+            "min_compensation_eur_per_kwh",
+            "max_curtailment_minutes",
+            "manual_limit_w",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        await self._change_settings(replace(self.settings, **changes))  # type: ignore[arg-type]
+
+    async def _change_settings(self, settings: ResidentSettings) -> None:
+        previous = self.settings
+        self.settings = settings
+        if previous.participating(self._now()) and not settings.participating(
+            self._now()
+        ):
+            withdrawn = self._book.withdraw()
+            if withdrawn is not None:
+                _LOGGER.info(
+                    "resident stepped out: command %s released", withdrawn.command_id
+                )
+        self._publish_preferences()
+        await self._evaluate()
+
+    # -- the protocol ------------------------------------------------------
+
+    async def handle_message(self, name: str, payload: bytes) -> None:
+        """Handle one message from the home broker (command, cancel, statement)."""
+        now = self._now()
+        try:
+            home_id, channel = parse_topic(name)
+        except ValueError:
+            _LOGGER.warning("ignored message on unexpected topic %s", name)
+            return
+        try:
+            message = decode(payload, channel=channel)
+        except ProtocolError as err:
+            _LOGGER.warning("refused message on %s: %s", name, err)
+            if channel is Channel.COMMAND:
+                self._send_ack(self._book.refusal(payload, err, now))
+            return
+        if home_id != self.home_id:
+            _LOGGER.warning("ignored message for home %s", home_id)
+            return
+        if isinstance(message, Command):
+            ack = self._book.receive(
+                message,
+                now=now,
+                settings=self.settings,
+                capabilities=self._safe(lambda: self.heat_pump.capabilities),
+            )
+            self._send_ack(ack)
+            await self._evaluate()
+        elif isinstance(message, Cancel):
+            self._send_ack(self._book.cancel(message, now=now))
+            await self._evaluate()
+        elif isinstance(message, Statement) and message.home_id == self.home_id:
+            self._statement = message
+            self._notify()
+
+    def _send_ack(self, ack: Ack) -> None:
+        if self.link is not None:
+            self.link.publish(topic(self._home, Channel.ACK), encode(ack))
+
+    async def _announce(self) -> None:
+        """On every (re)connect: status and preferences, both retained."""
+        if self.link is None:
+            return
+        self.link.publish(
+            topic(self._home, Channel.STATUS),
+            encode(self._status(online=True)),
+            retain=True,
+        )
+        self._publish_preferences()
+        self._notify()
+
+    def _publish_preferences(self) -> None:
+        if self.link is None:
+            return
+        preferences = self.settings.preferences(self._home, self._now())
+        self.link.publish(
+            topic(self._home, Channel.PREFERENCES), encode(preferences), retain=True
+        )
+
+    def _status(self, *, online: bool) -> Status:
+        device = None
+        if online:
+            caps = self.heat_pump.capabilities
+            ident = self.heat_pump.identity
+            device = DeviceSummary(
+                profile=ident.profile_id,
+                manufacturer=ident.manufacturer,
+                model=ident.model,
+                nominal_power_w=caps.nominal_electric_w,
+                safety_floor_w=caps.safety_floor_w,
+                limit_step_w=caps.limit_step_w,
+                supports_gas_only=caps.supports_gas_only,
+                native_watchdog=caps.native_watchdog,
+            )
+        return Status(
+            home_id=self._home,
+            ts=self._now(),
+            online=online,
+            device=device,
+            telemetry_interval_s=max(1, round(self.telemetry_interval_s)),
+            software=f"dacs-hw {__version__}",
+        )
+
+    def telemetry(self) -> Telemetry:
+        """The next telemetry message (advances the sequence number)."""
+        measured = self._measurements
+        limit_w, source = self._reported_limit()
+        message = Telemetry(
+            home_id=self._home,
+            seq=self._seq,
+            boot_id=self._boot_id,
+            ts=self._now(),
+            electric_power_w=measured.electric_power_w if measured else None,
+            thermal_power_w=measured.hp_thermal_w if measured else None,
+            boiler_active=measured.boiler_active if measured else None,
+            boiler_thermal_w=measured.boiler_thermal_w if measured else None,
+            indoor_temp_c=measured.indoor_temp_c if measured else None,
+            outdoor_temp_c=measured.outdoor_temp_c if measured else None,
+            flow_temp_c=measured.flow_temp_c if measured else None,
+            electric_energy_kwh=measured.electric_energy_kwh if measured else None,
+            limit_w=limit_w,
+            limit_source=source,
+            command_id=self._decision.command_id,
+            participation=self.settings.participation,
+            comfort_override=self._book.guard is Guard.COMFORT,
+            device_fault=measured.fault_code if measured else None,
+        )
+        self._seq += 1
+        return message
+
+    # -- loops ---------------------------------------------------------------
+
+    async def _control_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.control_interval_s)
+            try:
+                await self._evaluate()
+            except Exception:
+                _LOGGER.exception("control step failed; trying again")
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            await self._poll_once()
+
+    async def _telemetry_loop(self, link: MqttLink) -> None:
+        while True:
+            await asyncio.sleep(self.telemetry_interval_s)
+            link.publish(topic(self._home, Channel.TELEMETRY), encode(self.telemetry()))
+
+    async def _poll_once(self) -> None:
+        try:
+            self._measurements = await self.heat_pump.read_measurements()
+        except HeatPumpError as err:
+            if self._device_error is None:
+                _LOGGER.warning("heat pump unavailable: %s", err)
+            self._device_error = str(err)
+        else:
+            if self._device_error is not None:
+                _LOGGER.info("heat pump available again")
+            self._device_error = None
+        self._notify()
+
+    async def _evaluate(self) -> None:
+        """One arbitration step; writes to the device only when the decision changed."""
+        async with self._lock:
+            now = self._now()
+            settled = self.settings.settled(now)
+            if settled is not self.settings:
+                _LOGGER.info("pause ended: taking part again")
+                self.settings = settled
+                self._publish_preferences()
+            self._book.expire(now)
+            self._check_guards(now)
+            decision = decide(
+                now=now,
+                settings=self.settings,
+                command=self._book.in_force(now),
+                guard_tripped=self._book.guard,
+            )
+            self._decision = decision
+            self._track_event(now)
+            if self._needs_write(decision):
+                await self._write(decision, now)
+            self._notify()
+
+    def _check_guards(self, now: datetime) -> None:
+        """Trip the comfort or duration guard for the command in force."""
+        if not self._decision.aggregator_limited or self._book.guard is not Guard.NONE:
+            if not self._decision.aggregator_limited:
+                self._curtailed_since = None
+            return
+        indoor = self._measurements.indoor_temp_c if self._measurements else None
+        if indoor is not None and indoor < self.settings.comfort_floor_c:
+            _LOGGER.info(
+                "comfort guard: %.1f °C is below the resident's %.1f °C; limit released",
+                indoor,
+                self.settings.comfort_floor_c,
+            )
+            self._book.guard = Guard.COMFORT
+            return
+        self._curtailed_since = self._curtailed_since or now
+        limit = timedelta(minutes=self.settings.max_curtailment_minutes)
+        if now - self._curtailed_since >= limit:
+            _LOGGER.info(
+                "curtailed for the resident's maximum of %s; limit released", limit
+            )
+            self._book.guard = Guard.MAX_DURATION
+
+    def _track_event(self, now: datetime) -> None:
+        command = self._book.in_force(now)
+        active = (
+            command is not None
+            and self._book.guard is Guard.NONE
+            and self.settings.participating(now)
+            and now >= command.envelope[0].start
+        )
+        current = self._active_event
+        if current is not None and (
+            not active or command is None or command.command_id != current.command_id
+        ):
+            self._active_event = None
+            self._emit(FLEX_EVENT_ENDED, current)
+        if active and command is not None and self._active_event is None:
+            self._active_event = FlexEvent.of(command)
+            self._emit(FLEX_EVENT_STARTED, self._active_event)
+
+    def _needs_write(self, decision: Decision) -> bool:
+        previous = self._applied_decision
+        if previous is None:
+            return decision.cap_w is not None
+        return (previous.cap_w, previous.valid_until) != (
+            decision.cap_w,
+            decision.valid_until,
+        )
+
+    async def _write(self, decision: Decision, now: datetime) -> None:
+        validity = (
+            max(1.0, (decision.valid_until - now).total_seconds())
+            if decision.valid_until is not None
+            and decision.source is LimitSource.AGGREGATOR
+            else None
+        )
+        try:
+            self._applied = await self.heat_pump.set_power_limit(
+                decision.cap_w, validity_s=validity
+            )
+        except HeatPumpError as err:
+            # Not marked as applied: the next tick tries again.
+            _LOGGER.warning("could not apply the limit: %s", err)
+            self._device_error = str(err)
+            return
+        self._applied_decision = decision
+
+    def _reported_limit(self) -> tuple[float | None, LimitSource]:
+        applied = self._applied
+        decision = self._applied_decision
+        if applied is None or decision is None or not applied.limited:
+            return None, LimitSource.NONE
+        if applied.action is LimitAction.GAS_ONLY:
+            return 0.0, LimitSource.GAS_ONLY
+        if applied.action is LimitAction.FLOOR_APPLIED:
+            return float(applied.applied_w or 0), LimitSource.FLOOR
+        return float(applied.applied_w or 0), decision.source
+
+    # -- helpers -------------------------------------------------------------
+
+    @property
+    def _home(self) -> str:
+        return self.home_id or "local"
+
+    def _notify(self) -> None:
+        if not self._listeners:
+            return
+        snapshot = self.snapshot
+        for listener in list(self._listeners):
+            try:
+                listener(snapshot)
+            except Exception:
+                _LOGGER.exception("snapshot listener failed")
+
+    def _emit(self, kind: str, event: FlexEvent) -> None:
+        _LOGGER.info("%s: %s", kind, event.command_id)
+        for listener in list(self._event_listeners):
+            try:
+                listener(kind, event)
+            except Exception:
+                _LOGGER.exception("event listener failed")
+
+    @staticmethod
+    def _safe[T](getter: Callable[[], T]) -> T | None:
+        try:
+            return getter()
+        except HeatPumpError:
+            return None
