@@ -1,0 +1,1 @@
+"""The aggregator: the congestion service provider (pure domain + adapters)."""

@@ -1,0 +1,166 @@
+"""Aggregator configuration: a TOML file, overridden by DACS_* environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+import tomllib
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the setting."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    """Where the aggregator keeps its state."""
+
+    url: str = "sqlite+aiosqlite:///dacs-aggregator.db"
+    telemetry_batch_size: int = 500
+    telemetry_flush_s: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttConfig:
+    """The central broker, as the aggregator reaches it."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_ca_file: str | None = None
+    client_id: str = "dacs-aggregator"
+    # Instances in the same group split the ingest (MQTT shared subscriptions).
+    shared_group: str = "dacs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiConfig:
+    """The REST API, the dashboard and the enrollment endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    operator_tokens: tuple[str, ...] = ()
+    reader_tokens: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnrollmentConfig:
+    """What enrolled homes are told, and how their broker credentials are kept."""
+
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 8883
+    broker_tls: bool = True
+    ca_certificate_file: str | None = None
+    password_file: str | None = None  # Mosquitto password file to add homes to
+    code_ttl_days: float = 14.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlConfig:
+    """The closed loop."""
+
+    cycle_s: float = 30.0
+    command_margin_s: float = 300.0  # expiry after the envelope's end
+    follow_limit_minutes: float = (
+        5.0  # a home above its limit this long raises an alert
+    )
+    alert_webhook: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AggregatorConfig:
+    """All settings of one aggregator instance."""
+
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    enrollment: EnrollmentConfig = field(default_factory=EnrollmentConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
+
+
+_SECTIONS = {
+    "database": DatabaseConfig,
+    "mqtt": MqttConfig,
+    "api": ApiConfig,
+    "enrollment": EnrollmentConfig,
+    "control": ControlConfig,
+}
+
+
+def load_config(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> AggregatorConfig:
+    """Read the TOML file (if any), then apply ``DACS_<SECTION>_<KEY>`` variables."""
+    document: dict[str, Any] = {}
+    if path is not None:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"{path}: {err}") from err
+    unknown = set(document) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        values = dict(document.get(name, {}))
+        section = _build(cls, values, name)
+        section = _apply_environment(section, name, environ or {})
+        sections[name] = section
+    return AggregatorConfig(**sections)
+
+
+def _build(cls: type[Any], values: dict[str, Any], section: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(
+            f"[{section}]: unknown setting(s) {', '.join(sorted(unknown))}"
+        )
+    converted = {
+        key: _convert(known[key].type, value, f"{section}.{key}")
+        for key, value in values.items()
+    }
+    return cls(**converted)
+
+
+def _apply_environment(section: Any, name: str, environ: Mapping[str, str]) -> Any:
+    changes: dict[str, Any] = {}
+    for item in fields(section):
+        variable = f"DACS_{name}_{item.name}".upper()
+        if variable in environ:
+            changes[item.name] = _convert(item.type, environ[variable], variable)
+    return replace(section, **changes) if changes else section
+
+
+def _convert(annotation: Any, value: Any, where: str) -> Any:
+    text = str(annotation)
+    try:
+        if "tuple" in text:
+            if isinstance(value, str):
+                return tuple(part.strip() for part in value.split(",") if part.strip())
+            return tuple(str(v) for v in value)
+        if text.startswith("bool"):
+            return _parse_bool(value)
+        if value is None or (isinstance(value, str) and value == "" and "None" in text):
+            return None
+        if text.startswith("int"):
+            return int(value)
+        if text.startswith("float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean")

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 async on SQLite (embedded) or PostgreSQL (production)."""

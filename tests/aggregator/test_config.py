@@ -1,0 +1,60 @@
+"""Configuration from TOML plus environment variables, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dacs.aggregator.config import ConfigError, load_config
+
+
+def test_defaults() -> None:
+    config = load_config()
+    assert config.database.url.startswith("sqlite")
+    assert config.control.cycle_s == 30
+
+
+def test_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "aggregator.toml"
+    path.write_text(
+        '[database]\nurl = "postgresql://dacs@127.0.0.1/dacs"\n'
+        '[api]\nport = 9000\noperator_tokens = ["a", "b"]\n'
+        "[enrollment]\nbroker_tls = false\n"
+    )
+    config = load_config(
+        path,
+        {
+            "DACS_API_PORT": "9100",
+            "DACS_API_READER_TOKENS": "r1, r2",
+            "DACS_MQTT_PASSWORD": "secret",
+            "DACS_CONTROL_CYCLE_S": "5",
+        },
+    )
+    assert config.database.url == "postgresql://dacs@127.0.0.1/dacs"
+    assert config.api.port == 9100
+    assert config.api.operator_tokens == ("a", "b")
+    assert config.api.reader_tokens == ("r1", "r2")
+    assert config.enrollment.broker_tls is False
+    assert config.mqtt.password == "secret"
+    assert "secret" not in repr(config)
+    assert config.control.cycle_s == 5.0
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("[nonsense]\nx = 1\n", {}, "unknown section"),
+        ("[api]\nprot = 1\n", {}, r"\[api\]: unknown setting\(s\) prot"),
+        ("[api]\nport = 'eighty'\n", {}, "api.port"),
+        ("", {"DACS_ENROLLMENT_BROKER_TLS": "maybe"}, "DACS_ENROLLMENT_BROKER_TLS"),
+        ("[api\n", {}, "aggregator.toml"),
+    ],
+)
+def test_errors_name_the_setting(
+    tmp_path: Path, text: str, environ: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "aggregator.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, environ)
