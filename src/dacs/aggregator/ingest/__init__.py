@@ -1,0 +1,1 @@
+"""Ingest of what homes publish: de-duplication, gap counting, batched storage."""
