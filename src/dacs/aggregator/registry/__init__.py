@@ -1,0 +1,1 @@
+"""The registry: congestion points, homes and enrollment codes."""
