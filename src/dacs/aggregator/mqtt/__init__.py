@@ -1,0 +1,1 @@
+"""The aggregator's MQTT adapter: shared-subscription ingest, command publishing."""

@@ -1,0 +1,159 @@
+"""Shared-subscription ingest on a real broker, and refusal of bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import aiomqtt
+import pytest
+
+from dacs.aggregator.config import MqttConfig
+from dacs.aggregator.mqtt.link import AggregatorLink, MessageSink
+from dacs.protocol import (
+    Ack,
+    AckReason,
+    AckResult,
+    Command,
+    CommandReason,
+    LimitSource,
+    Participation,
+    PowerInterval,
+    Preferences,
+    Status,
+    Telemetry,
+    encode,
+)
+from dacs.services import MosquittoBroker
+
+NOW = datetime(2025, 2, 2, 17, 0, tzinfo=UTC)
+
+
+class Collector(MessageSink):
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    async def on_telemetry(self, message: Telemetry) -> None:
+        self.messages.append(message)
+
+    async def on_status(self, message: Status) -> None:
+        self.messages.append(message)
+
+    async def on_preferences(self, message: Preferences) -> None:
+        self.messages.append(message)
+
+    async def on_ack(self, message: Ack) -> None:
+        self.messages.append(message)
+
+
+def _telemetry(home: str, seq: int) -> Telemetry:
+    return Telemetry(
+        home_id=home,
+        seq=seq,
+        boot_id="b",
+        ts=NOW,
+        electric_power_w=900.0,
+        thermal_power_w=None,
+        boiler_active=None,
+        boiler_thermal_w=None,
+        indoor_temp_c=20.0,
+        outdoor_temp_c=0.0,
+        flow_temp_c=None,
+        electric_energy_kwh=None,
+        limit_w=None,
+        limit_source=LimitSource.NONE,
+        command_id=None,
+        participation=Participation.ON,
+        comfort_override=False,
+        device_fault=None,
+    )
+
+
+async def test_two_instances_split_the_ingest(mosquitto: MosquittoBroker) -> None:
+    sinks = [Collector(), Collector()]
+    links = [
+        AggregatorLink(
+            MqttConfig(host="127.0.0.1", port=mosquitto.port, client_id=f"agg-{i}"),
+            sink,
+        )
+        for i, sink in enumerate(sinks)
+    ]
+    tasks = [asyncio.create_task(link.run()) for link in links]
+    try:
+        assert all([await link.wait_connected(10) for link in links])
+        async with aiomqtt.Client(
+            "127.0.0.1", mosquitto.port, identifier="home"
+        ) as home:
+            for seq in range(200):
+                await home.publish(
+                    "dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", seq)), qos=1
+                )
+            ack = Ack(
+                home_id="h-0001",
+                command_id="c-1",
+                ts=NOW,
+                result=AckResult.ACCEPTED,
+                reason_code=AckReason.OK,
+            )
+            await home.publish("dacs/v1/h-0001/ack", encode(ack), qos=1)
+        async with asyncio.timeout(10):
+            while sum(len(s.messages) for s in sinks) < 201:  # noqa: ASYNC110 - sinks have no event
+                await asyncio.sleep(0.05)
+        seqs = sorted(
+            m.seq for s in sinks for m in s.messages if isinstance(m, Telemetry)
+        )
+        assert seqs == list(range(200))  # each message to exactly one instance
+        assert all(s.messages for s in sinks)  # and both instances got work
+        # Commands go out retained, for the home to find after a restart.
+        command = Command(
+            home_id="h-0001",
+            command_id="c-9",
+            issued_at=NOW,
+            expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+            reason=CommandReason.TEST,
+            envelope=(PowerInterval(start=NOW, duration_s=900, max_power_w=800),),
+        )
+        await links[0].publish(command, retain=True)
+        async with aiomqtt.Client(
+            "127.0.0.1", mosquitto.port, identifier="late-home"
+        ) as late:
+            await late.subscribe("dacs/v1/h-0001/command", qos=1)
+            async with asyncio.timeout(5):
+                message = await anext(aiter(late.messages))
+            assert message.retain
+            assert b'"c-9"' in bytes(message.payload)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_bad_input_is_counted_not_raised() -> None:
+    sink = Collector()
+    link = AggregatorLink(MqttConfig(), sink)
+    await link.dispatch("dacs/v1/h-0001/telemetry", b"{not json")
+    await link.dispatch("dacs/v1/h-0001/telemetry", b'{"v": 1, "type": "telemetry"}')
+    await link.dispatch(
+        "dacs/v1/h-0001/telemetry", encode(_telemetry("h-0002", 0))
+    )  # claims another home
+    await link.dispatch("somewhere/else", b"{}")
+    await link.dispatch("dacs/v1/h-0001/ack", b"")  # a cleared retained message
+    assert sink.messages == []
+    assert link.counters.refused == 3
+    assert link.counters.wrong_home == 1
+    await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 0)))
+    assert len(sink.messages) == 1
+
+
+async def test_publish_while_disconnected_raises() -> None:
+    link = AggregatorLink(MqttConfig(), Collector())
+    command = Command(
+        home_id="h-0001",
+        command_id="c",
+        issued_at=NOW,
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+        reason=CommandReason.TEST,
+        envelope=(PowerInterval(start=NOW, duration_s=900, max_power_w=800),),
+    )
+    with pytest.raises(ConnectionError, match="not connected"):
+        await link.publish(command)
