@@ -1,0 +1,1 @@
+"""Control: capacity profiles, the closed loop, commands to homes."""
