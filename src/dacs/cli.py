@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import logging
 
 from . import __version__
-from .commands import demo, sim_device
+from .commands import broker, connect, demo, sim_device
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.register(subparsers)
     sim_device.register(subparsers)
+    broker.register(subparsers)
+    connect.register(subparsers)
     return parser
 
 

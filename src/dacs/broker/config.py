@@ -1,0 +1,86 @@
+"""The central broker's ``mosquitto.conf``: TLS for homes, passwords, ACL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class CentralBrokerOptions:
+    """What varies between central broker deployments.
+
+    Paths are as the broker sees them (inside its container, if any). The
+    defaults match the ``eclipse-mosquitto`` image's layout under
+    ``/mosquitto``.
+    """
+
+    tls_port: int = 8883
+    tls_address: str | None = None  # None: every interface
+    cafile: str = "/mosquitto/config/certs/ca.crt"
+    certfile: str = "/mosquitto/config/certs/server.crt"
+    keyfile: str = "/mosquitto/config/certs/server.key"
+    tls_version: str = "tlsv1.2"  # the minimum accepted
+    password_file: str = "/mosquitto/config/passwords"  # noqa: S105 - a path, not a secret
+    acl_file: str = "/mosquitto/config/acl"
+    persistence_location: str = "/mosquitto/data/"
+    autosave_interval_s: int = 300
+    # A listener without TLS for the aggregator only; it must not be
+    # reachable from the internet. None: no such listener.
+    plain_port: int | None = 1883
+    plain_address: str | None = "127.0.0.1"
+    # Per client: enough for the aggregator's sessions to ride out a restart
+    # of the aggregator while every home keeps reporting.
+    max_queued_messages: int = 100_000
+    # stderr, not stdout: Mosquitto block-buffers stdout when it is not a
+    # terminal, so container logs would arrive minutes late.
+    log_dest: str | None = "stderr"
+
+
+def render_central_config(options: CentralBrokerOptions) -> str:
+    """The text of the central broker's ``mosquitto.conf``."""
+    lines = [
+        "# DACS-HW central broker, written by 'dacs broker render-config'.",
+        "",
+        "# Authentication and ACL apply to every listener.",
+        "allow_anonymous false",
+        f"password_file {options.password_file}",
+        f"acl_file {options.acl_file}",
+        "",
+        "# Homes keep persistent sessions (their bridges connect with clean",
+        "# session off): keep them and their queued QoS 1 messages across restarts.",
+        "persistence true",
+        f"persistence_location {_directory(options.persistence_location)}",
+        f"autosave_interval {options.autosave_interval_s}",
+        f"max_queued_messages {options.max_queued_messages}",
+        "queue_qos0_messages false",
+    ]
+    if options.log_dest:
+        lines += [f"log_dest {options.log_dest}"]
+    lines += [
+        "",
+        "# Homes: MQTT over TLS; they log in with user name and password,",
+        "# no client certificate.",
+        _listener(options.tls_port, options.tls_address),
+        f"cafile {options.cafile}",
+        f"certfile {options.certfile}",
+        f"keyfile {options.keyfile}",
+        "require_certificate false",
+        f"tls_version {options.tls_version}",
+    ]
+    if options.plain_port is not None:
+        lines += [
+            "",
+            "# The aggregator: plain MQTT, never exposed outside the host or",
+            "# the deployment's private network.",
+            _listener(options.plain_port, options.plain_address),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _listener(port: int, address: str | None) -> str:
+    return f"listener {port}" if address is None else f"listener {port} {address}"
+
+
+def _directory(path: str) -> str:
+    # Mosquitto joins persistence_location and the file name without a separator.
+    return path if path.endswith("/") else f"{path}/"
