@@ -106,3 +106,20 @@ def test_page_escapes_what_it_shows() -> None:
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
     assert "enter a new enrollment code" in page
+
+
+async def test_only_ingress_and_loopback_are_answered() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from dacs.connect.status import StatusBoard
+    from dacs.connect.status_page import create_app
+
+    board = StatusBoard()
+    async with TestClient(
+        TestServer(create_app(board, frozenset({"172.30.32.2"})))
+    ) as client:
+        response = await client.get("/api/status")
+        assert response.status == 403
+    async with TestClient(TestServer(create_app(board))) as client:
+        response = await client.get("/api/status")
+        assert response.status == 200

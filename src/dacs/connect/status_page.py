@@ -10,6 +10,7 @@ from datetime import datetime
 from html import escape
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .status import EnrollmentPhase, StatusBoard, StatusSnapshot, UplinkState
 
@@ -32,9 +33,32 @@ _UPLINK_TEXT = {
 }
 
 
-def create_app(board: StatusBoard) -> web.Application:
-    """The status page application for ``board``."""
-    app = web.Application()
+# The Supervisor's ingress proxy; loopback is the container's own health check.
+INGRESS_PROXY = "172.30.32.2"
+DEFAULT_ALLOWED_CLIENTS = frozenset({INGRESS_PROXY, "127.0.0.1", "::1"})
+
+
+def create_app(
+    board: StatusBoard, allowed_clients: frozenset[str] | None = DEFAULT_ALLOWED_CLIENTS
+) -> web.Application:
+    """The status page application for ``board``.
+
+    The page listens on every interface (ingress reaches the container from
+    outside), so it answers only the ingress proxy and loopback: other
+    add-ons on the internal network get 403. ``None`` allows everyone.
+    """
+
+    @web.middleware
+    async def only_ingress(
+        request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        if allowed_clients is not None and request.remote not in allowed_clients:
+            raise web.HTTPForbidden(
+                text="only reachable through Home Assistant ingress"
+            )
+        return await handler(request)
+
+    app = web.Application(middlewares=[only_ingress])
     app[STATUS_BOARD] = board
     app.router.add_get("/", _page)
     app.router.add_get("/api/status", _status)
