@@ -4,31 +4,46 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import importlib
 import logging
+import sys
 
 from . import __version__
-from .commands import broker, connect, demo, sim_device
+
+# Subcommand -> module with register(subparsers). Only the module of the
+# command being run is imported: `dacs connect healthcheck` should not pay
+# for the simulator's imports.
+_COMMANDS = {
+    "demo": "dacs.commands.demo",
+    "sim": "dacs.commands.sim_device",
+    "broker": "dacs.commands.broker",
+    "connect": "dacs.commands.connect",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser for all subcommands."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser (for one subcommand, or for all)."""
     parser = argparse.ArgumentParser(
         prog="dacs", description="DACS-HW: hybrid heat pumps against grid congestion."
     )
     parser.add_argument("--version", action="version", version=f"dacs {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo.register(subparsers)
-    sim_device.register(subparsers)
-    broker.register(subparsers)
-    connect.register(subparsers)
+    for name, module in _COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dacs`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--version"]:
+        print(f"dacs {__version__}")
+        return 0
+    chosen = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in _COMMANDS else None)
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
