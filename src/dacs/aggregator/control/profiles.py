@@ -37,6 +37,7 @@ class Cap:
     kind: CapKind
     event_id: str | None = None
     until: datetime | None = None  # when this cap may change next
+    ends: datetime | None = None  # when the event behind it ends (None: open-ended)
 
     @property
     def emergency(self) -> bool:

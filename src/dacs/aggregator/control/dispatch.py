@@ -1,0 +1,164 @@
+"""From per-home limits to commands and cancels, with a staggered release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import itertools
+import math
+
+import numpy as np
+
+from dacs.aggregator.domain.allocation import Allocation
+from dacs.aggregator.domain.rebound import release_schedule
+from dacs.protocol import Cancel, Command, CommandReason, PowerInterval
+
+from .fleet import HomeView
+from .profiles import Cap
+
+
+@dataclass(frozen=True, kw_only=True)
+class DispatchSettings:
+    """How eagerly limits become commands."""
+
+    cycle_s: float = 30.0
+    command_margin_s: float = 300.0  # a command expires this long after its envelope
+    envelope_max_s: float = 3600.0
+    min_change_w: float = 100.0  # smaller changes of a home's limit are not re-sent
+
+
+@dataclass(frozen=True, kw_only=True)
+class DispatchPlan:
+    """What to send this cycle."""
+
+    commands: tuple[Command, ...]
+    cancels: tuple[Cancel, ...]
+    held_for_rebound: tuple[str, ...]  # homes whose release waits for headroom
+
+
+_counter = itertools.count()
+
+
+def _command_id(home_id: str, now: datetime) -> str:
+    return f"c-{now:%Y%m%dT%H%M%S}-{home_id}-{next(_counter)}"[:64]
+
+
+def current_cap_w(view: HomeView, now: datetime) -> float | None:
+    """The cap the home's command in force sets now (None: no command limits it)."""
+    command = view.command
+    if command is None or now >= command.ends_at:
+        return None
+    return command.limit_at(now)
+
+
+def plan_dispatch(
+    homes: Sequence[HomeView],
+    allocation: Allocation,
+    *,
+    now: datetime,
+    cap: Cap | None,
+    cap_w: float,
+    forecast_load_w: float,
+    settings: DispatchSettings,
+) -> DispatchPlan:
+    """Commands for homes whose limit appears or changes; cancels that fit the headroom.
+
+    Releases are staggered: lifting a limit adds (baseline - limit) back to the
+    load, so only as many homes are released this cycle as the headroom under
+    ``cap_w`` allows; the rest stay limited and are released in later cycles.
+    """
+    if [h.home_id for h in homes] != list(allocation.home_ids):
+        raise ValueError(
+            "homes and allocation must list the same homes in the same order"
+        )
+    commands: list[Command] = []
+    releasing: list[int] = []
+    reason = (
+        CommandReason.EMERGENCY
+        if cap is not None and cap.emergency
+        else CommandReason.CONGESTION
+    )
+    # One envelope to the event's end (or an hour): the loop re-allocates every
+    # cycle anyway and re-sends only when a home's limit really changes.
+    horizon = now + timedelta(seconds=settings.envelope_max_s)
+    if cap is not None and cap.ends is not None:
+        horizon = min(horizon, cap.ends)
+    horizon = max(horizon, now + timedelta(seconds=max(60.0, 2 * settings.cycle_s)))
+    for index, view in enumerate(homes):
+        desired = float(allocation.limits_w[index])
+        current = current_cap_w(view, now)
+        if math.isinf(desired):
+            if current is not None:
+                releasing.append(index)
+            continue
+        renew_by = now + timedelta(seconds=2 * settings.cycle_s)
+        unchanged = (
+            current is not None
+            and abs(current - desired) < settings.min_change_w
+            and ((current == 0) == (desired == 0))
+        )
+        if unchanged and view.command is not None and view.command.ends_at > renew_by:
+            continue
+        duration = max(60, round((horizon - now).total_seconds()))
+        commands.append(
+            Command(
+                home_id=view.home_id,
+                command_id=_command_id(view.home_id, now),
+                issued_at=now,
+                expires_at=now
+                + timedelta(seconds=duration + settings.command_margin_s),
+                reason=reason,
+                envelope=(
+                    PowerInterval(start=now, duration_s=duration, max_power_w=desired),
+                ),
+            )
+        )
+    cancels, held = _staggered_release(
+        homes, releasing, now=now, cap_w=cap_w, forecast_load_w=forecast_load_w
+    )
+    return DispatchPlan(
+        commands=tuple(commands), cancels=cancels, held_for_rebound=held
+    )
+
+
+def _staggered_release(
+    homes: Sequence[HomeView],
+    releasing: list[int],
+    *,
+    now: datetime,
+    cap_w: float,
+    forecast_load_w: float,
+) -> tuple[tuple[Cancel, ...], tuple[str, ...]]:
+    if not releasing:
+        return (), ()
+    limits = np.array(
+        [current_cap_w(homes[i], now) or 0.0 for i in releasing], dtype=np.float64
+    )
+    baselines = np.array(
+        [
+            max(homes[i].baseline_w or 0.0, current_cap_w(homes[i], now) or 0.0)
+            for i in releasing
+        ],
+        dtype=np.float64,
+    )
+    headroom = max(0.0, cap_w - forecast_load_w)
+    plan = release_schedule(limits, baselines, headroom_w=headroom)
+    first_offset = plan.groups[0].offset_s if plan.groups else None
+    cancels: list[Cancel] = []
+    held: list[str] = []
+    for position, index in enumerate(releasing):
+        view = homes[index]
+        offset = float(plan.release_offset_s[position])
+        command = view.command
+        if command is not None and (
+            math.isnan(offset) or (first_offset is not None and offset == first_offset)
+        ):
+            cancels.append(
+                Cancel(
+                    home_id=view.home_id, command_id=command.command_id, issued_at=now
+                )
+            )
+        else:
+            held.append(view.home_id)
+    return tuple(cancels), tuple(held)

@@ -1,0 +1,219 @@
+"""The aggregator's live view of its homes, built from what they publish."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import math
+
+from dacs.aggregator.domain.allocation import Availability, FlexModel, HomeFlexModel
+from dacs.protocol import (
+    Ack,
+    AckResult,
+    Command,
+    DeviceSummary,
+    Participation,
+    Preferences,
+    Status,
+    Telemetry,
+)
+
+# Weight of the newest unlimited sample in the baseline's moving average.
+_BASELINE_SMOOTHING = 0.2
+# A home that has not reported for this many telemetry intervals counts as offline.
+_SILENT_INTERVALS = 3
+_DEFAULT_STEP_W = 100.0
+
+
+@dataclass
+class HomeView:
+    """What the aggregator knows about one home now."""
+
+    home_id: str
+    congestion_point_id: str
+    online: bool = False
+    device: DeviceSummary | None = None
+    telemetry_interval_s: float = 10.0
+    preferences: Preferences | None = None
+    telemetry: Telemetry | None = None
+    last_seen: datetime | None = None
+    baseline_w: float | None = None  # moving average of the power while unlimited
+    command: Command | None = None
+    command_result: AckResult | None = None
+    curtailed_since: datetime | None = None
+    # Delivered curtailment for fairness. Settled only when a curtailment ends,
+    # so the allocation does not swap homes in the middle of an event.
+    curtailment_kwh: float = 0.0
+    pending_kwh: float = 0.0
+
+    def reachable(self, now: datetime) -> bool:
+        """Online and heard from recently."""
+        if not self.online or self.last_seen is None:
+            return False
+        return now - self.last_seen <= timedelta(
+            seconds=_SILENT_INTERVALS * self.telemetry_interval_s + 5
+        )
+
+    def availability(self, now: datetime) -> Availability:
+        """May the home be curtailed now?"""
+        if not self.reachable(now) or self.device is None:
+            return Availability.OFFLINE
+        preferences = self.preferences
+        if preferences is not None:
+            if preferences.participation is Participation.OFF:
+                return Availability.NOT_PARTICIPATING
+            if preferences.participation is Participation.PAUSED and (
+                preferences.paused_until is None or preferences.paused_until > now
+            ):
+                return Availability.PAUSED
+        if self.telemetry is not None and self.telemetry.comfort_override:
+            return Availability.NOT_PARTICIPATING
+        if self.curtailed_since is not None and preferences is not None:
+            limit = timedelta(minutes=preferences.max_curtailment_minutes)
+            if now - self.curtailed_since >= limit:
+                return Availability.MAX_DURATION_REACHED
+        return Availability.AVAILABLE
+
+    def limited(self) -> bool:
+        """True when the home's last telemetry reports an aggregator limit."""
+        return self.telemetry is not None and self.telemetry.limit_source.value in (
+            "aggregator",
+            "floor",
+            "gas_only",
+        )
+
+
+class Fleet:
+    """Every home the aggregator serves, updated from the protocol's messages."""
+
+    def __init__(self) -> None:
+        """Start empty; register homes with add()."""
+        self.homes: dict[str, HomeView] = {}
+
+    def add(self, home_id: str, congestion_point_id: str) -> HomeView:
+        """Register (or re-register) a home."""
+        view = self.homes.get(home_id)
+        if view is None:
+            view = HomeView(home_id=home_id, congestion_point_id=congestion_point_id)
+            self.homes[home_id] = view
+        view.congestion_point_id = congestion_point_id
+        return view
+
+    def of(self, congestion_point_id: str) -> list[HomeView]:
+        """The homes behind a congestion point, in a stable order."""
+        return sorted(
+            (
+                h
+                for h in self.homes.values()
+                if h.congestion_point_id == congestion_point_id
+            ),
+            key=lambda h: h.home_id,
+        )
+
+    def apply_status(self, message: Status) -> bool:
+        """Record a status; False for unknown homes."""
+        view = self.homes.get(message.home_id)
+        if view is None:
+            return False
+        view.online = message.online
+        if message.device is not None:
+            view.device = message.device
+        if message.telemetry_interval_s:
+            view.telemetry_interval_s = float(message.telemetry_interval_s)
+        if message.online:
+            view.last_seen = max(view.last_seen or message.ts, message.ts)
+        return True
+
+    def apply_preferences(self, message: Preferences) -> bool:
+        """Record preferences; False for unknown homes."""
+        view = self.homes.get(message.home_id)
+        if view is None:
+            return False
+        view.preferences = message
+        return True
+
+    def apply_telemetry(self, message: Telemetry, now: datetime) -> bool:
+        """Record telemetry: latest values, baseline, curtailment bookkeeping."""
+        view = self.homes.get(message.home_id)
+        if view is None:
+            return False
+        previous = view.telemetry
+        if previous is not None and message.ts < previous.ts:
+            return True  # a late message: keep the newer state
+        view.telemetry = message
+        view.last_seen = now
+        view.online = True
+        power = message.electric_power_w
+        if power is not None and not view.limited():
+            view.baseline_w = (
+                power
+                if view.baseline_w is None
+                else (1 - _BASELINE_SMOOTHING) * view.baseline_w
+                + _BASELINE_SMOOTHING * power
+            )
+        if view.limited():
+            view.curtailed_since = view.curtailed_since or message.ts
+            if (
+                previous is not None
+                and view.baseline_w is not None
+                and power is not None
+            ):
+                hours = max(0.0, (message.ts - previous.ts).total_seconds()) / 3600
+                view.pending_kwh += max(0.0, view.baseline_w - power) * hours / 1000
+        else:
+            view.curtailed_since = None
+            view.curtailment_kwh += view.pending_kwh
+            view.pending_kwh = 0.0
+        return True
+
+    def apply_ack(self, message: Ack) -> bool:
+        """Record a home's answer to its command in force."""
+        view = self.homes.get(message.home_id)
+        if view is None:
+            return False
+        if view.command is not None and view.command.command_id == message.command_id:
+            view.command_result = message.result
+        return True
+
+    def heat_pump_load_w(self, congestion_point_id: str, now: datetime) -> float:
+        """Sum of the latest heat pump powers of reachable homes."""
+        return sum(
+            h.telemetry.electric_power_w or 0.0
+            for h in self.of(congestion_point_id)
+            if h.telemetry is not None and h.reachable(now)
+        )
+
+    def flex_model(self, homes: Iterable[HomeView], now: datetime) -> FlexModel:
+        """The allocation's input for these homes."""
+        records = []
+        for view in homes:
+            device = view.device
+            baseline = view.baseline_w
+            if baseline is None and view.telemetry is not None:
+                baseline = view.telemetry.electric_power_w
+            preferences = view.preferences
+            records.append(
+                HomeFlexModel(
+                    home_id=view.home_id,
+                    baseline_w=max(0.0, baseline or 0.0),
+                    floor_w=device.safety_floor_w if device else 0.0,
+                    gas_only=bool(device and device.supports_gas_only),
+                    ask_eur_per_kwh=preferences.min_compensation_eur_per_kwh
+                    if preferences
+                    else 0.0,
+                    step_w=device.limit_step_w
+                    if device and device.limit_step_w > 0
+                    else _DEFAULT_STEP_W,
+                    availability=view.availability(now),
+                    recent_curtailment_kwh=view.curtailment_kwh,
+                )
+            )
+        return FlexModel.from_records(records)
+
+    def decay_history(self, factor: float) -> None:
+        """Let old curtailment weigh less in fairness (call e.g. daily)."""
+        if not 0 <= factor <= 1 or math.isnan(factor):
+            raise ValueError("factor must lie in [0, 1]")
+        for view in self.homes.values():
+            view.curtailment_kwh *= factor

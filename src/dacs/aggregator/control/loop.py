@@ -1,0 +1,148 @@
+"""One congestion point's closed loop: measure, compare with the cap, re-allocate, dispatch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+import math
+
+from dacs.aggregator.domain.allocation import Allocation, FlexContext, allocate
+from dacs.protocol import Cancel, Command
+
+from .dispatch import DispatchPlan, DispatchSettings, plan_dispatch
+from .fleet import Fleet
+from .profiles import Cap, CapEvent, FixedProfile, binding_cap
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleReport:
+    """What one control cycle saw and did."""
+
+    time: datetime
+    congestion_point_id: str
+    cap: Cap | None
+    cap_w: float
+    measured_load_w: float | None
+    heat_pump_load_w: float
+    other_load_w: float
+    forecast_load_w: float
+    required_reduction_w: float
+    shortfall_w: float
+    curtailed_homes: int
+    commands: int
+    cancels: int
+    held_for_rebound: int
+
+
+@dataclass
+class CongestionPointControl:
+    """The control state of one congestion point."""
+
+    point_id: str
+    rated_capacity_kw: float
+    fleet: Fleet
+    fixed: FixedProfile | None = None
+    settings: DispatchSettings = field(default_factory=DispatchSettings)
+    events: list[CapEvent] = field(default_factory=list)
+    measurement: tuple[datetime, float] | None = None  # (time, load W)
+    last_report: CycleReport | None = None
+    last_allocation: Allocation | None = None
+
+    def record_measurement(self, at: datetime, load_w: float) -> None:
+        """A real-time transformer load measurement."""
+        if math.isnan(load_w) or load_w < 0:
+            raise ValueError("a transformer load must be a number >= 0 W")
+        if self.measurement is None or at >= self.measurement[0]:
+            self.measurement = (at, load_w)
+
+    def add_event(self, event: CapEvent) -> None:
+        """Add or replace an event (same id)."""
+        self.events = [e for e in self.events if e.event_id != event.event_id]
+        self.events.append(event)
+
+    def remove_event(self, event_id: str) -> bool:
+        """Cancel an event; False when there was none with that id."""
+        before = len(self.events)
+        self.events = [e for e in self.events if e.event_id != event_id]
+        return len(self.events) != before
+
+    def prune(self, now: datetime) -> None:
+        """Forget events that have ended."""
+        self.events = [e for e in self.events if e.end > now]
+
+    def cycle(
+        self, now: datetime, *, other_load_forecast_w: float | None = None
+    ) -> tuple[CycleReport, DispatchPlan]:
+        """Compare load with the cap, allocate, and plan the commands to send."""
+        self.prune(now)
+        homes = self.fleet.of(self.point_id)
+        cap = binding_cap(now, fixed=self.fixed, events=self.events)
+        rated_w = self.rated_capacity_kw * 1000
+        cap_w = min(cap.cap_kw * 1000, rated_w) if cap is not None else rated_w
+        heat_pump_w = self.fleet.heat_pump_load_w(self.point_id, now)
+        measured_w: float | None = None
+        if self.measurement is not None and now - self.measurement[0] <= timedelta(
+            seconds=3 * self.settings.cycle_s
+        ):
+            measured_w = self.measurement[1]
+        if measured_w is not None:
+            other_w = max(0.0, measured_w - heat_pump_w)
+        else:
+            other_w = max(0.0, other_load_forecast_w or 0.0)
+        model = self.fleet.flex_model(homes, now)
+        allocation = allocate(
+            model,
+            FlexContext(
+                cap_w=cap_w, other_load_w=other_w, interval_s=self.settings.cycle_s
+            ),
+        )
+        # The load now, with the limits in force, is what the release must fit under.
+        plan = plan_dispatch(
+            homes,
+            allocation,
+            now=now,
+            cap=cap,
+            cap_w=cap_w,
+            forecast_load_w=other_w + heat_pump_w,
+            settings=self.settings,
+        )
+        report = CycleReport(
+            time=now,
+            congestion_point_id=self.point_id,
+            cap=cap,
+            cap_w=cap_w,
+            measured_load_w=measured_w,
+            heat_pump_load_w=heat_pump_w,
+            other_load_w=other_w,
+            forecast_load_w=allocation.forecast_load_w,
+            required_reduction_w=allocation.required_reduction_w,
+            shortfall_w=allocation.shortfall_w,
+            curtailed_homes=int((allocation.reduction_w > 0).sum()),
+            commands=len(plan.commands),
+            cancels=len(plan.cancels),
+            held_for_rebound=len(plan.held_for_rebound),
+        )
+        if allocation.shortfall_w > 0:
+            _LOGGER.warning(
+                "%s: not enough flexibility, %.1f kW short of the cap",
+                self.point_id,
+                allocation.shortfall_w / 1000,
+            )
+        self.last_report = report
+        self.last_allocation = allocation
+        return report, plan
+
+    def sent(self, message: Command | Cancel) -> None:
+        """Record that a command or cancel went out (the fleet now expects it in force)."""
+        view = self.fleet.homes.get(message.home_id)
+        if view is None:
+            return
+        if isinstance(message, Command):
+            view.command = message
+            view.command_result = None
+        elif view.command is not None and view.command.command_id == message.command_id:
+            view.command = None
+            view.command_result = None

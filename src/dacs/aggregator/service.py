@@ -1,0 +1,262 @@
+"""The aggregator service: storage, registry, ingest, the control loop, commands out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+import logging
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dacs.protocol import Ack, Cancel, Command, Preferences, Status, Telemetry
+
+from .clock import Clock
+from .config import AggregatorConfig
+from .control.dispatch import DispatchSettings
+from .control.fleet import Fleet
+from .control.loop import CongestionPointControl, CycleReport
+from .control.profiles import CapEvent
+from .ingest.sequence import SequenceTracker
+from .ingest.telemetry_writer import TelemetryWriter
+from .mqtt.link import AggregatorLink, MessageSink
+from .registry.registry import CredentialProvisioner, Registry
+from .storage.database import create_engine, migrate, session_factory
+from .storage.tables import CommandRow
+
+_LOGGER = logging.getLogger(__name__)
+
+type LoadForecast = Callable[[str, datetime], float]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceCounters:
+    """Numbers for /metrics and the dashboard."""
+
+    telemetry_received: int
+    telemetry_duplicates: int
+    telemetry_gaps: int
+    telemetry_written: int
+    messages_refused: int
+    commands_sent: int
+    cancels_sent: int
+    unknown_homes: int
+
+
+class AggregatorService(MessageSink):
+    """Everything the aggregator does, without HTTP (the app factory adds that)."""
+
+    def __init__(
+        self,
+        config: AggregatorConfig,
+        *,
+        clock: Clock,
+        provisioner: CredentialProvisioner,
+        other_load_forecast: LoadForecast | None = None,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        """Prepare; start() connects and begins work."""
+        self.config = config
+        self.clock = clock
+        self.engine = engine or create_engine(config.database.url)
+        self.sessions = session_factory(self.engine)
+        self.registry = Registry(self.sessions, provisioner=provisioner, now=clock.now)
+        self.fleet = Fleet()
+        self.controls: dict[str, CongestionPointControl] = {}
+        self.sequences = SequenceTracker()
+        self.writer = TelemetryWriter(
+            self.engine,
+            batch_size=config.database.telemetry_batch_size,
+            flush_s=config.database.telemetry_flush_s,
+        )
+        self.link = AggregatorLink(config.mqtt, self)
+        self._forecast = other_load_forecast
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listeners: list[Callable[[CycleReport], None]] = []
+        self._commands_sent = 0
+        self._cancels_sent = 0
+        self._unknown_homes = 0
+        self._telemetry_received = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Migrate, load the registry into memory, connect and start the loops."""
+        await migrate(self.engine)
+        await self.reload()
+        self._tasks = [
+            asyncio.create_task(self.link.run(), name="dacs-aggregator-mqtt"),
+            asyncio.create_task(self.writer.run(), name="dacs-aggregator-telemetry"),
+            asyncio.create_task(self._control_loop(), name="dacs-aggregator-control"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops, write what is buffered, close the database."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.writer.flush()
+        await self.engine.dispose()
+
+    async def reload(self) -> None:
+        """Load congestion points and homes from the database into the live view."""
+        settings = DispatchSettings(
+            cycle_s=self.config.control.cycle_s,
+            command_margin_s=self.config.control.command_margin_s,
+        )
+        for point in await self.registry.congestion_points():
+            control = self.controls.get(point.id)
+            if control is None:
+                self.controls[point.id] = CongestionPointControl(
+                    point_id=point.id,
+                    rated_capacity_kw=point.rated_capacity_kw,
+                    fleet=self.fleet,
+                    settings=settings,
+                )
+            else:
+                control.rated_capacity_kw = point.rated_capacity_kw
+        for home in await self.registry.homes():
+            self.fleet.add(home.id, home.congestion_point_id)
+
+    # -- events ----------------------------------------------------------------
+
+    def add_event(self, congestion_point_id: str, event: CapEvent) -> None:
+        """Put an event (day-ahead profile, manual event, emergency stop) in force."""
+        control = self.controls.get(congestion_point_id)
+        if control is None:
+            raise KeyError(f"unknown congestion point {congestion_point_id!r}")
+        control.add_event(event)
+
+    def add_cycle_listener(self, listener: Callable[[CycleReport], None]) -> None:
+        """Call ``listener`` with every cycle's report (the dashboard's live feed)."""
+        self._listeners.append(listener)
+
+    @property
+    def counters(self) -> ServiceCounters:
+        """Counters for monitoring."""
+        return ServiceCounters(
+            telemetry_received=self._telemetry_received,
+            telemetry_duplicates=self.sequences.duplicates,
+            telemetry_gaps=self.sequences.gaps,
+            telemetry_written=self.writer.written,
+            messages_refused=self.link.counters.refused + self.link.counters.wrong_home,
+            commands_sent=self._commands_sent,
+            cancels_sent=self._cancels_sent,
+            unknown_homes=self._unknown_homes,
+        )
+
+    # -- ingest (MessageSink) --------------------------------------------------
+
+    async def on_telemetry(self, message: Telemetry) -> None:
+        """Count, store and apply a telemetry message."""
+        if message.home_id not in self.fleet.homes:
+            self._unknown_homes += 1
+            return
+        self._telemetry_received += 1
+        self.sequences.arrive(message.home_id, message.boot_id, message.seq)
+        self.writer.add(message)
+        self.fleet.apply_telemetry(message, self.clock.now())
+
+    async def on_status(self, message: Status) -> None:
+        """Apply and store a status."""
+        if not self.fleet.apply_status(message):
+            self._unknown_homes += 1
+            return
+        await self.registry.record_status(message)
+
+    async def on_preferences(self, message: Preferences) -> None:
+        """Apply and store preferences."""
+        if not self.fleet.apply_preferences(message):
+            self._unknown_homes += 1
+            return
+        await self.registry.record_preferences(message)
+
+    async def on_ack(self, message: Ack) -> None:
+        """Apply and store an ack."""
+        if not self.fleet.apply_ack(message):
+            self._unknown_homes += 1
+            return
+        async with self.sessions() as session:
+            await session.execute(
+                update(CommandRow)
+                .where(
+                    CommandRow.command_id == message.command_id,
+                    CommandRow.home_id == message.home_id,
+                )
+                .values(
+                    ack_result=message.result.value,
+                    ack_reason=message.reason_code.value,
+                    acked_at=message.ts,
+                )
+            )
+            await session.commit()
+
+    # -- control ---------------------------------------------------------------
+
+    async def cycle(self) -> list[CycleReport]:
+        """One control cycle over every congestion point."""
+        now = self.clock.now()
+        reports = []
+        for point_id, control in self.controls.items():
+            forecast = self._forecast(point_id, now) if self._forecast else None
+            report, plan = control.cycle(now, other_load_forecast_w=forecast)
+            for command in plan.commands:
+                await self._send(control, command)
+            for cancel in plan.cancels:
+                await self._send(control, cancel)
+            reports.append(report)
+            for listener in self._listeners:
+                listener(report)
+        return reports
+
+    async def _send(
+        self, control: CongestionPointControl, message: Command | Cancel
+    ) -> None:
+        if not self.link.connected:
+            return  # the next cycle tries again; homes release by expiry meanwhile
+        try:
+            await self.link.publish(message, retain=True)
+        except Exception:
+            _LOGGER.warning("could not publish to %s", message.home_id, exc_info=True)
+            return
+        control.sent(message)
+        if isinstance(message, Command):
+            self._commands_sent += 1
+            await self._store_command(message)
+        else:
+            self._cancels_sent += 1
+            async with self.sessions() as session:
+                await session.execute(
+                    update(CommandRow)
+                    .where(CommandRow.command_id == message.command_id)
+                    .values(cancelled_at=message.issued_at)
+                )
+                await session.commit()
+
+    async def _store_command(self, command: Command) -> None:
+        async with self.sessions() as session:
+            session.add(
+                CommandRow(
+                    command_id=command.command_id,
+                    home_id=command.home_id,
+                    event_id=None,
+                    issued_at=command.issued_at,
+                    expires_at=command.expires_at,
+                    reason=command.reason.value,
+                    envelope=[i.to_dict() for i in command.envelope],
+                )
+            )
+            await session.commit()
+
+    async def _control_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.control.cycle_s)
+            try:
+                await self.cycle()
+            except Exception:
+                _LOGGER.exception("control cycle failed; trying again next cycle")

@@ -1,0 +1,272 @@
+"""The closed loop on a synthetic fleet: caps met, residents respected, release staggered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dacs.aggregator.control.dispatch import (
+    DispatchSettings,
+    current_cap_w,
+    plan_dispatch,
+)
+from dacs.aggregator.control.fleet import Fleet
+from dacs.aggregator.control.loop import CongestionPointControl
+from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.allocation import FlexContext, allocate
+from dacs.protocol import (
+    Ack,
+    AckReason,
+    AckResult,
+    Cancel,
+    Command,
+    CommandReason,
+    DeviceSummary,
+    LimitSource,
+    Participation,
+    PowerInterval,
+    Preferences,
+    Status,
+    Telemetry,
+)
+
+T0 = datetime(2025, 2, 3, 16, 0, tzinfo=UTC)
+HOMES = 20
+POWER_W = 1500.0
+FLOOR_W = 700.0
+
+
+def _device() -> DeviceSummary:
+    return DeviceSummary(
+        profile="dacs",
+        manufacturer="Sim",
+        model="HP",
+        nominal_power_w=2000,
+        safety_floor_w=FLOOR_W,
+        limit_step_w=100,
+        supports_gas_only=True,
+        native_watchdog=True,
+    )
+
+
+class World:
+    """A fleet whose homes follow their commands exactly, reporting every cycle."""
+
+    def __init__(self) -> None:
+        self.fleet = Fleet()
+        self.control = CongestionPointControl(
+            point_id="tr-1",
+            rated_capacity_kw=60.0,
+            fleet=self.fleet,
+            settings=DispatchSettings(cycle_s=30),
+        )
+        self.seq = 0
+        self.now = T0
+        self.ids = [f"h-{i:04d}" for i in range(HOMES)]
+        for index, home in enumerate(self.ids):
+            self.fleet.add(home, "tr-1")
+            self.fleet.apply_status(
+                Status(
+                    home_id=home,
+                    ts=T0,
+                    online=True,
+                    device=_device(),
+                    telemetry_interval_s=10,
+                )
+            )
+            self.fleet.apply_preferences(
+                Preferences(
+                    home_id=home,
+                    ts=T0,
+                    min_compensation_eur_per_kwh=0.1 + 0.01 * index,
+                    max_curtailment_minutes=240,
+                )
+            )
+        self.report_all()
+
+    def power(self, home: str) -> float:
+        cap = current_cap_w(self.fleet.homes[home], self.now)
+        return POWER_W if cap is None else min(POWER_W, cap)
+
+    def report_all(self) -> None:
+        for home in self.ids:
+            cap = current_cap_w(self.fleet.homes[home], self.now)
+            self.fleet.apply_telemetry(
+                Telemetry(
+                    home_id=home,
+                    seq=self.seq,
+                    boot_id="b",
+                    ts=self.now,
+                    electric_power_w=self.power(home),
+                    thermal_power_w=None,
+                    boiler_active=None,
+                    boiler_thermal_w=None,
+                    indoor_temp_c=20.0,
+                    outdoor_temp_c=0.0,
+                    flow_temp_c=None,
+                    electric_energy_kwh=None,
+                    limit_w=cap,
+                    limit_source=LimitSource.AGGREGATOR
+                    if cap is not None
+                    else LimitSource.NONE,
+                    command_id=None,
+                    participation=Participation.ON,
+                    comfort_override=False,
+                    device_fault=None,
+                ),
+                self.now,
+            )
+        self.seq += 1
+
+    def step(
+        self, other_load_w: float = 10_000.0
+    ) -> tuple[object, list[Command], list[Cancel]]:
+        report, plan = self.control.cycle(self.now, other_load_forecast_w=other_load_w)
+        for message in (*plan.commands, *plan.cancels):
+            self.control.sent(message)
+        self.now += timedelta(seconds=30)
+        self.report_all()
+        return report, list(plan.commands), list(plan.cancels)
+
+    def load(self, other_load_w: float = 10_000.0) -> float:
+        return other_load_w + sum(self.power(h) for h in self.ids)
+
+
+def test_cap_met_through_an_event_and_released_in_steps() -> None:
+    world = World()
+    world.control.rated_capacity_kw = 36.0
+    assert (
+        world.load() == 40_000
+    )  # over the rated capacity: the fixed cap already binds
+    world.control.add_event(
+        CapEvent.day_ahead("da-1", world.now, [32.0] * 4)
+    )  # one hour at 32 kW
+    report, commands, _ = world.step()
+    assert report.required_reduction_w == pytest.approx(8000)
+    assert commands
+    assert all(
+        c.envelope[0].max_power_w == 0 or c.envelope[0].max_power_w >= FLOOR_W
+        for c in commands
+    )
+    sent = len(commands)
+    for _ in range(119):  # the rest of the hour, one cycle per 30 s
+        report, commands, cancels = world.step()
+        sent += len(commands) + len(cancels)
+        assert world.load() <= 32_000 + 1e-6
+    assert sent <= 2 * 6  # one envelope to the event's end, renewed at most once
+    # After the event the rated 36 kW binds: 4 kW of the 8 kW come back, staggered.
+    released = []
+    for _ in range(10):
+        report, _, cancels = world.step()
+        released.append(len(cancels))
+        assert world.load() <= 36_000 + 1e-6
+    assert sum(released) >= 2
+    # The other load falls: everyone is released in the end.
+    for _ in range(20):
+        world.step(other_load_w=4_000.0)
+        assert world.load(other_load_w=4_000.0) <= 36_000 + 1e-6
+    assert all(
+        current_cap_w(world.fleet.homes[h], world.now) is None for h in world.ids
+    )
+
+
+def test_opted_out_offline_and_paused_homes_are_left_alone() -> None:
+    world = World()
+    out, paused, silent = world.ids[0], world.ids[1], world.ids[2]
+    world.fleet.apply_preferences(
+        Preferences(home_id=out, ts=T0, participation=Participation.OFF)
+    )
+    world.fleet.apply_preferences(
+        Preferences(
+            home_id=paused,
+            ts=T0,
+            participation=Participation.PAUSED,
+            paused_until=T0 + timedelta(hours=5),
+        )
+    )
+    world.fleet.homes[silent].online = False
+    world.control.add_event(
+        CapEvent.emergency_stop("stop", world.now, timedelta(minutes=30))
+    )
+    report, commands, _ = world.step()
+    assert {c.home_id for c in commands}.isdisjoint({out, paused, silent})
+    assert len(commands) == HOMES - 3
+    assert all(c.reason.value == "emergency" for c in commands)
+    assert all(c.envelope[0].max_power_w == 0 for c in commands)  # gas-only everywhere
+    assert report.shortfall_w > 0  # the cap of 0 cannot be met
+
+
+def test_measured_load_drives_the_loop() -> None:
+    world = World()
+    world.control.add_event(CapEvent.day_ahead("da-1", world.now, [45.0] * 4))
+    world.control.record_measurement(
+        world.now, 50_000.0
+    )  # 20 kW more than the forecast said
+    report, commands, _ = world.step()
+    assert report.measured_load_w == 50_000.0
+    assert report.other_load_w == pytest.approx(20_000.0)
+    assert report.required_reduction_w == pytest.approx(5_000.0)
+    assert commands
+    with pytest.raises(ValueError, match=">= 0 W"):
+        world.control.record_measurement(world.now, float("nan"))
+
+
+def test_acks_and_unknown_homes() -> None:
+    world = World()
+    world.control.add_event(CapEvent.day_ahead("da-1", world.now, [32.0] * 4))
+    _, commands, _ = world.step()
+    first = commands[0]
+    assert world.fleet.apply_ack(
+        Ack(
+            home_id=first.home_id,
+            command_id=first.command_id,
+            ts=world.now,
+            result=AckResult.ACCEPTED,
+            reason_code=AckReason.OK,
+        )
+    )
+    assert world.fleet.homes[first.home_id].command_result is AckResult.ACCEPTED
+    assert not world.fleet.apply_ack(
+        Ack(
+            home_id="h-nobody",
+            command_id="x",
+            ts=world.now,
+            result=AckResult.ACCEPTED,
+            reason_code=AckReason.OK,
+        )
+    )
+    assert not world.fleet.apply_status(Status(home_id="h-nobody", ts=T0, online=True))
+
+
+def test_release_fits_the_headroom() -> None:
+    """Ten gas-only homes want out; 4 kW of headroom lets two go this cycle."""
+    world = World()
+    homes = world.fleet.of("tr-1")[:10]
+    for view in homes:
+        world.control.sent(
+            Command(
+                home_id=view.home_id,
+                command_id=f"c-{view.home_id}",
+                issued_at=T0,
+                expires_at=T0 + timedelta(hours=2),
+                reason=CommandReason.CONGESTION,
+                envelope=(PowerInterval(start=T0, duration_s=3600, max_power_w=0.0),),
+            )
+        )
+    allocation = allocate(
+        world.fleet.flex_model(homes, world.now),
+        FlexContext(cap_w=1e9, other_load_w=0.0),
+    )
+    plan = plan_dispatch(
+        homes,
+        allocation,
+        now=world.now,
+        cap=None,
+        cap_w=24_000.0,
+        forecast_load_w=20_000.0,
+        settings=DispatchSettings(),
+    )
+    assert len(plan.cancels) == 2
+    assert len(plan.held_for_rebound) == 8
+    assert plan.commands == ()
