@@ -9,23 +9,34 @@ from dataclasses import dataclass
 from datetime import datetime
 import logging
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dacs.protocol import Ack, Cancel, Command, Preferences, Status, Telemetry
+from dacs.protocol import (
+    Ack,
+    Cancel,
+    Command,
+    CommandReason,
+    PowerInterval,
+    Preferences,
+    Status,
+    Telemetry,
+    format_time,
+    parse_time,
+)
 
 from .clock import Clock
 from .config import AggregatorConfig
 from .control.dispatch import DispatchSettings
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl, CycleReport
-from .control.profiles import CapEvent
+from .control.profiles import CapEvent, CapInterval, CapKind
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .mqtt.link import AggregatorLink, MessageSink
 from .registry.registry import CredentialProvisioner, Registry
 from .storage.database import create_engine, migrate, session_factory
-from .storage.tables import CommandRow
+from .storage.tables import CommandRow, EventRow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,8 +74,13 @@ class AggregatorService(MessageSink):
         self.clock = clock
         self.engine = engine or create_engine(config.database.url)
         self.sessions = session_factory(self.engine)
-        self.registry = Registry(self.sessions, provisioner=provisioner, now=clock.now)
         self.fleet = Fleet()
+        self.registry = Registry(
+            self.sessions,
+            provisioner=provisioner,
+            now=clock.now,
+            on_enrolled=lambda e: self.fleet.add(e.home_id, e.congestion_point_id),
+        )
         self.controls: dict[str, CongestionPointControl] = {}
         self.sequences = SequenceTracker()
         self.writer = TelemetryWriter(
@@ -122,15 +138,134 @@ class AggregatorService(MessageSink):
                 control.rated_capacity_kw = point.rated_capacity_kw
         for home in await self.registry.homes():
             self.fleet.add(home.id, home.congestion_point_id)
+        await self._load_events()
+        await self._load_commands()
+
+    async def _load_commands(self) -> None:
+        """Commands in force come back after a restart: no home is released early or commanded twice."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(CommandRow)
+                        .where(
+                            CommandRow.expires_at > now,
+                            CommandRow.cancelled_at.is_(None),
+                        )
+                        .order_by(CommandRow.issued_at)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for row in rows:
+            view = self.fleet.homes.get(row.home_id)
+            if view is None:
+                continue
+            view.command = Command(
+                home_id=row.home_id,
+                command_id=row.command_id,
+                issued_at=row.issued_at,
+                expires_at=row.expires_at,
+                reason=CommandReason(row.reason),
+                envelope=tuple(
+                    PowerInterval(
+                        start=parse_time(i["start"]),
+                        duration_s=int(i["duration_s"]),
+                        max_power_w=float(i["max_power_w"]),
+                    )
+                    for i in row.envelope
+                ),
+            )
 
     # -- events ----------------------------------------------------------------
 
     def add_event(self, congestion_point_id: str, event: CapEvent) -> None:
-        """Put an event (day-ahead profile, manual event, emergency stop) in force."""
+        """Put an event in force in memory only (tests, simulations)."""
         control = self.controls.get(congestion_point_id)
         if control is None:
             raise KeyError(f"unknown congestion point {congestion_point_id!r}")
         control.add_event(event)
+
+    async def create_event(
+        self, congestion_point_id: str, event: CapEvent, *, created_by: str
+    ) -> None:
+        """Store an event and put it in force; it survives a restart of the aggregator."""
+        if congestion_point_id not in self.controls:
+            raise KeyError(f"unknown congestion point {congestion_point_id!r}")
+        async with self.sessions() as session:
+            session.add(
+                EventRow(
+                    id=event.event_id,
+                    congestion_point_id=congestion_point_id,
+                    kind=event.kind.value,
+                    reason="emergency"
+                    if event.kind is CapKind.EMERGENCY
+                    else "congestion",
+                    start=event.start,
+                    end=event.end,
+                    profile=[
+                        {
+                            "start": format_time(i.start),
+                            "end": format_time(i.end),
+                            "cap_kw": i.cap_kw,
+                        }
+                        for i in event.intervals
+                    ],
+                    created_at=self.clock.now(),
+                    created_by=created_by,
+                )
+            )
+            await session.commit()
+        self.controls[congestion_point_id].add_event(event)
+
+    async def cancel_event(self, congestion_point_id: str, event_id: str) -> bool:
+        """End an event early; False when it is not in force."""
+        control = self.controls.get(congestion_point_id)
+        if control is None or not control.remove_event(event_id):
+            return False
+        async with self.sessions() as session:
+            await session.execute(
+                update(EventRow)
+                .where(EventRow.id == event_id)
+                .values(cancelled_at=self.clock.now())
+            )
+            await session.commit()
+        return True
+
+    async def _load_events(self) -> None:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(EventRow).where(
+                            EventRow.end > now, EventRow.cancelled_at.is_(None)
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for row in rows:
+            control = self.controls.get(row.congestion_point_id)
+            if control is None:
+                continue
+            control.add_event(
+                CapEvent(
+                    event_id=row.id,
+                    kind=CapKind(row.kind),
+                    intervals=tuple(
+                        CapInterval(
+                            start=parse_time(i["start"]),
+                            end=parse_time(i["end"]),
+                            cap_kw=float(i["cap_kw"]),
+                        )
+                        for i in row.profile
+                    ),
+                )
+            )
 
     def add_cycle_listener(self, listener: Callable[[CycleReport], None]) -> None:
         """Call ``listener`` with every cycle's report (the dashboard's live feed)."""

@@ -60,11 +60,16 @@ class Registry:
         *,
         provisioner: CredentialProvisioner,
         now: Callable[[], datetime],
+        on_enrolled: Callable[[Enrollment], None] | None = None,
     ) -> None:
-        """Use ``sessions`` for storage and ``provisioner`` for broker accounts."""
+        """Use ``sessions`` for storage and ``provisioner`` for broker accounts.
+
+        ``on_enrolled`` learns of every new home (the live view adds it).
+        """
         self._sessions = sessions
         self._provisioner = provisioner
         self._now = now
+        self._on_enrolled = on_enrolled
 
     # -- congestion points ---------------------------------------------------
 
@@ -231,11 +236,14 @@ class Registry:
                 self._provisioner.remove_home(home_id)
                 raise
         _LOGGER.info("enrolled home %s behind %s", home_id, row.congestion_point_id)
-        return Enrollment(
+        enrollment = Enrollment(
             home_id=home_id,
             congestion_point_id=row.congestion_point_id,
             password=password,
         )
+        if self._on_enrolled is not None:
+            self._on_enrolled(enrollment)
+        return enrollment
 
     # -- homes ---------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""The aggregator's aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from .api.auth import AUTH, TokenAuth, auth_middleware
+from .api.enrollment import (
+    BROKER_ADDRESS,
+    ENROLLMENT_LIMITER,
+    REGISTRY,
+    BrokerAddress,
+    enroll,
+)
+from .api.openapi import serve_openapi
+from .api.ratelimit import RateLimiter
+from .api.routes import SERVICE, add_routes, errors_middleware
+from .clock import Clock, SystemClock
+from .config import AggregatorConfig
+from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisioner
+from .registry.registry import CredentialProvisioner
+from .service import AggregatorService, LoadForecast
+
+
+def create_app(
+    config: AggregatorConfig,
+    *,
+    clock: Clock | None = None,
+    provisioner: CredentialProvisioner | None = None,
+    other_load_forecast: LoadForecast | None = None,
+    service: AggregatorService | None = None,
+) -> web.Application:
+    """Build the application; the service starts and stops with it (cleanup context)."""
+    if provisioner is None:
+        password_file = config.enrollment.password_file
+        provisioner = (
+            PasswordFileProvisioner(Path(password_file))
+            if password_file
+            else OpenBrokerProvisioner()
+        )
+    service = service or AggregatorService(
+        config,
+        clock=clock or SystemClock(),
+        provisioner=provisioner,
+        other_load_forecast=other_load_forecast,
+    )
+    app = web.Application(
+        middlewares=[errors_middleware, auth_middleware],
+        client_max_size=config.api.max_body_bytes,
+    )
+    app[SERVICE] = service
+    app[AUTH] = TokenAuth(config.api.operator_tokens, config.api.reader_tokens)
+    app[REGISTRY] = service.registry
+    ca_file = config.enrollment.ca_certificate_file
+    app[BROKER_ADDRESS] = BrokerAddress(
+        host=config.enrollment.broker_host,
+        port=config.enrollment.broker_port,
+        tls=config.enrollment.broker_tls,
+        ca_certificate=Path(ca_file).read_text(encoding="utf-8") if ca_file else None,
+    )
+    app[ENROLLMENT_LIMITER] = RateLimiter()
+    app.router.add_post("/api/v1/enrollments", enroll)
+    app.router.add_get("/api/v1/openapi.json", serve_openapi)
+    add_routes(app)
+
+    async def run_service(_app: web.Application) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.stop()
+
+    app.cleanup_ctx.append(run_service)
+    return app
