@@ -34,7 +34,7 @@ from .control.profiles import CapEvent, CapInterval, CapKind
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .mqtt.link import AggregatorLink, MessageSink
-from .registry.registry import CredentialProvisioner, Registry
+from .registry.registry import CredentialProvisioner, Enrollment, Registry
 from .storage.database import create_engine, migrate, session_factory
 from .storage.tables import CommandRow, EventRow
 
@@ -79,7 +79,7 @@ class AggregatorService(MessageSink):
             self.sessions,
             provisioner=provisioner,
             now=clock.now,
-            on_enrolled=lambda e: self.fleet.add(e.home_id, e.congestion_point_id),
+            on_enrolled=self._register_home,
         )
         self.controls: dict[str, CongestionPointControl] = {}
         self.sequences = SequenceTracker()
@@ -96,6 +96,9 @@ class AggregatorService(MessageSink):
         self._cancels_sent = 0
         self._unknown_homes = 0
         self._telemetry_received = 0
+
+    def _register_home(self, enrollment: Enrollment) -> None:
+        self.fleet.add(enrollment.home_id, enrollment.congestion_point_id)
 
     # -- lifecycle -------------------------------------------------------------
 
