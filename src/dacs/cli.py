@@ -14,7 +14,8 @@ from . import __version__
 # command being run is imported: `dacs connect healthcheck` should not pay
 # for the simulator's imports.
 _COMMANDS = {
-    "demo": "dacs.commands.demo",
+    "demo": "dacs.commands.neighbourhood_demo",
+    "demo-device": "dacs.commands.demo",
     "sim": "dacs.commands.sim_device",
     "broker": "dacs.commands.broker",
     "connect": "dacs.commands.connect",

@@ -1,4 +1,4 @@
-"""``dacs demo``: a simulated hybrid heat pump reacting to power limits.
+"""``dacs demo-device``: a simulated hybrid heat pump reacting to power limits.
 
 Until the aggregator exists, the demo shows the device layer end to end: a
 simulated heat pump in a simulated house on a real Modbus TCP port, the real
@@ -23,8 +23,11 @@ _WATCHDOG_S = 10
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``demo`` to the parser."""
-    demo = subparsers.add_parser("demo", help="run the demonstration (the main job)")
+    """Add ``demo-device`` to the parser."""
+    demo = subparsers.add_parser(
+        "demo-device",
+        help="one simulated heat pump reacting to limits, the floor and the watchdog",
+    )
     demo.add_argument(
         "--speed",
         type=float,

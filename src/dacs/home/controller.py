@@ -9,7 +9,7 @@ limit at its envelope end or expiry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -70,11 +70,13 @@ class HomeController:
         poll_interval_s: float | None = None,
         control_interval_s: float = 1.0,
         now: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """Prepare the controller; start() begins work.
 
         Without ``broker`` the home works alone: monitoring and the resident's
-        manual limit, no aggregator.
+        manual limit, no aggregator. ``now`` and ``sleep`` make one clock: a
+        simulation passes a faster one, and every interval is in its time.
         """
         if broker is not None and home_id is None:
             raise ValueError("a home linked to an aggregator needs its home id")
@@ -87,6 +89,7 @@ class HomeController:
         self.poll_interval_s = poll_interval_s or min(telemetry_interval_s, 10.0)
         self.control_interval_s = control_interval_s
         self._now = now
+        self._sleep = sleep
         self._book = CommandBook(home_id or "local")
         self._boot_id = uuid.uuid4().hex[:12]
         self._seq = 0
@@ -366,7 +369,7 @@ class HomeController:
 
     async def _control_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.control_interval_s)
+            await self._sleep(self.control_interval_s)
             try:
                 await self._evaluate()
             except Exception:
@@ -374,12 +377,12 @@ class HomeController:
 
     async def _poll_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_interval_s)
+            await self._sleep(self.poll_interval_s)
             await self._poll_once()
 
     async def _telemetry_loop(self, link: MqttLink) -> None:
         while True:
-            await asyncio.sleep(self.telemetry_interval_s)
+            await self._sleep(self.telemetry_interval_s)
             link.publish(topic(self._home, Channel.TELEMETRY), encode(self.telemetry()))
 
     async def _poll_once(self) -> None:

@@ -71,18 +71,44 @@ def build_simulated_heat_pump(
 ) -> SimulatedHeatPumpServer[HybridHome]:
     """A simulated heat pump ready to start(): firmware + physics + Modbus server."""
     options = options or SimulatedHomeOptions()
-    profile = get_profile(options.profile)
-    home = build_home(options)
+    return serve_home(
+        build_home(options),
+        options.profile,
+        serial=options.serial,
+        port=port,
+        device_id=device_id,
+        speed=speed,
+        autorun=autorun,
+        clock=clock,
+    )
+
+
+def serve_home(
+    home: HybridHome,
+    profile_id: str,
+    *,
+    serial: str,
+    port: int | None = None,
+    device_id: int = 1,
+    speed: float = 1.0,
+    autorun: bool = True,
+    clock: Callable[[], float] = time.monotonic,
+) -> SimulatedHeatPumpServer[HybridHome]:
+    """Put an existing simulated home behind a Modbus port in one profile's registers."""
+    profile = get_profile(profile_id)
     spec = home.config.heat_pump
     floor = profile.capabilities.get("safety_floor_w")
     identity = FirmwareIdentity(
-        serial=options.serial,
+        serial=serial,
         nominal_electric_w=round(spec.nominal_electric_w),
         # The firmware refuses limits below the compressor's stable minimum.
         safety_floor_w=(
             int(floor)
             if isinstance(floor, (int, float))
-            else int(math.ceil(spec.min_electric_w / 100) * 100)
+            else min(
+                int(math.ceil(spec.min_electric_w / 100) * 100),
+                round(spec.nominal_electric_w),
+            )
         ),
     )
     firmware = HeatPumpFirmware(profile, identity=identity, clock=clock)

@@ -1,0 +1,165 @@
+"""``dacs demo``: a congestion evening in a virtual neighbourhood, with and without control."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from datetime import timedelta
+import signal
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``demo`` to the parser."""
+    demo = subparsers.add_parser(
+        "demo",
+        help="the main job: a neighbourhood's congestion evening under DACS-HW control",
+    )
+    demo.add_argument(
+        "--homes",
+        type=int,
+        default=50,
+        help="homes behind the transformer (default 50)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=120.0,
+        help="simulated seconds per real second (default 120)",
+    )
+    demo.add_argument(
+        "--hours",
+        type=float,
+        default=8.0,
+        help="simulated hours, from 15:00 local (default 8)",
+    )
+    demo.add_argument(
+        "--cap-share",
+        type=float,
+        default=0.8,
+        help="the event's cap as a share of the uncontrolled peak (default 0.8)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="dashboard port on 127.0.0.1 (0: any free port)",
+    )
+    demo.add_argument("--seed", type=int, default=2025)
+    demo.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; Ctrl-C stops it cleanly."""
+    try:
+        return asyncio.run(_main(args))
+    except KeyboardInterrupt:
+        print("\nstopped", file=sys.stderr)
+        return 130
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from dacs.aggregator.control.profiles import AMSTERDAM  # noqa: PLC0415 - heavy imports here
+    from dacs.neighbourhood.counterfactual import run_uncontrolled  # noqa: PLC0415
+    from dacs.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
+    from dacs.neighbourhood.scenario import Scenario  # noqa: PLC0415
+    from dacs.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
+    from dacs.services import MosquittoBroker, ServiceStartError  # noqa: PLC0415
+    from dacs.services.ports import port_accepts  # noqa: PLC0415
+
+    hours = timedelta(hours=args.hours)
+    quarter = timedelta(minutes=15)
+    # Day-ahead profiles run on quarter hours.
+    event_start = min(timedelta(hours=2), (hours / 4) // quarter * quarter)
+    scenario = Scenario(
+        homes=args.homes,
+        seed=args.seed,
+        duration=hours,
+        event_start=event_start,
+        event_duration=min(
+            timedelta(hours=4, minutes=30),
+            (hours - event_start - hours / 8) // quarter * quarter,
+        ),
+        cap_share=args.cap_share,
+    )
+    local_start = scenario.start.astimezone(AMSTERDAM)
+    print(
+        f"Simulating {scenario.homes} homes with hybrid heat pumps behind one transformer, "
+        f"{local_start:%A %d %B %Y} from {local_start:%H:%M}, KNMI De Bilt weather."
+    )
+    uncontrolled = run_uncontrolled(scenario)
+    peak = float(uncontrolled.total_kw.max())
+    rated_kw = round(peak * 1.05, 1)
+    cap_kw = round(peak * scenario.cap_share, 1)
+    begin, end = scenario.event_window
+    print(
+        f"Without control the evening peaks at {peak:.1f} kW. The grid operator asks for at most "
+        f"{cap_kw:.1f} kW from {begin.astimezone(AMSTERDAM):%H:%M} to {end.astimezone(AMSTERDAM):%H:%M} "
+        "(day-ahead profile, 15-minute intervals)."
+    )
+    port = args.port
+    if port and port_accepts(port):
+        port = 0  # taken: any free port will do, the URL is printed
+    try:
+        broker = MosquittoBroker()
+        broker.start()
+    except ServiceStartError as err:
+        print(f"cannot start Mosquitto: {err}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    last_print = [-60.0]
+
+    def progress(minute: float, load_kw: float, cap: float) -> None:
+        if minute - last_print[0] >= 30:
+            last_print[0] = minute
+            clock_time = scenario.start + timedelta(minutes=minute)
+            print(
+                f"  {clock_time.astimezone(AMSTERDAM):%H:%M}  transformer {load_kw:6.1f} kW  limit {cap:6.1f} kW",
+                flush=True,
+            )
+
+    try:
+        live = asyncio.create_task(
+            run_live(
+                scenario,
+                broker_host="127.0.0.1",
+                broker_port=broker.port,
+                speed=args.speed,
+                cap_kw=cap_kw,
+                rated_kw=rated_kw,
+                http_port=port,
+                on_ready=lambda url: print(f"Dashboard: {url}", flush=True),
+                on_progress=progress,
+            )
+        )
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            {live, stopper}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if live not in done:
+            live.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await live
+            print("\nstopped", file=sys.stderr)
+            return 130
+        stopper.cancel()
+        result = live.result()
+    finally:
+        broker.cleanup()
+    summary = summarise(
+        scenario=scenario,
+        uncontrolled=uncontrolled,
+        controlled=result.trace,
+        curtailed_minutes=result.curtailed_minutes,
+        event=event_profile(scenario, cap_kw, rated_kw),
+        rated_kw=rated_kw,
+        commands_sent=result.commands_sent,
+        shortfall_minutes=result.shortfall_minutes,
+    )
+    print()
+    print(format_summary(summary))
+    return 0

@@ -1,0 +1,1 @@
+"""A virtual neighbourhood: simulated homes behind one transformer, with or without control."""

@@ -1,0 +1,70 @@
+"""The same evening without any control: the load the transformer would have seen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dacs.sim.household_load import household_power_w
+from dacs.sim.hybrid import HybridHome
+from dacs.sim.weather import Weather, WeatherSeries
+
+from .scenario import Scenario
+
+STEP_S = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadTrace:
+    """Per-minute totals of one run."""
+
+    minutes: NDArray[np.float64]  # minutes since the scenario's start
+    heat_pump_kw: NDArray[np.float64]
+    household_kw: NDArray[np.float64]
+    min_indoor_c: NDArray[np.float64]
+    gas_m3: float  # over the whole run, all homes
+    electric_kwh: float
+
+    @property
+    def total_kw(self) -> NDArray[np.float64]:
+        """Transformer load."""
+        result: NDArray[np.float64] = self.heat_pump_kw + self.household_kw
+        return result
+
+
+def household_trace(scenario: Scenario) -> NDArray[np.float64]:
+    """The neighbourhood's non-heat-pump load per minute (kW)."""
+    annual = scenario.annual_household_kwh()
+    steps = int(scenario.duration.total_seconds() // STEP_S)
+    values = np.empty(steps)
+    for step in range(steps):
+        moment = scenario.start + timedelta(seconds=step * STEP_S)
+        values[step] = sum(household_power_w(moment, kwh) for kwh in annual) / 1000
+    return values
+
+
+def run_uncontrolled(scenario: Scenario, weather: Weather | None = None) -> LoadTrace:
+    """Step every home through the scenario with no limit at all."""
+    weather = weather or WeatherSeries.default(wrap=True)
+    homes = [
+        HybridHome(config, weather, scenario.start)
+        for config in scenario.home_configs()
+    ]
+    steps = int(scenario.duration.total_seconds() // STEP_S)
+    heat_pump = np.empty(steps)
+    indoor = np.empty(steps)
+    for step in range(steps):
+        results = [home.step(STEP_S) for home in homes]
+        heat_pump[step] = sum(r.hp_electric_w for r in results) / 1000
+        indoor[step] = min(r.indoor_temp_c for r in results)
+    return LoadTrace(
+        minutes=np.arange(steps, dtype=np.float64) * STEP_S / 60,
+        heat_pump_kw=heat_pump,
+        household_kw=household_trace(scenario),
+        min_indoor_c=indoor,
+        gas_m3=sum(h.gas_m3 for h in homes),
+        electric_kwh=sum(h.electric_energy_wh for h in homes) / 1000,
+    )

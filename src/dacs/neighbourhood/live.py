@@ -1,0 +1,249 @@
+"""The controlled run: the real aggregator, broker, home controllers and Modbus devices.
+
+Everything runs on one simulated clock (``ScaledClock``): the aggregator's
+control cycle, the homes' intervals, the commands' times and the physics.
+Only the devices' own safety timers (watchdog, limit validity) run on the
+real clock, which makes them longer in simulated time: a backstop that stays
+safe, never one that fires early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+import logging
+from pathlib import Path
+import secrets
+import tempfile
+
+from aiohttp import web
+import numpy as np
+
+from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.app import create_app
+from dacs.aggregator.clock import ScaledClock
+from dacs.aggregator.config import (
+    AggregatorConfig,
+    ApiConfig,
+    ControlConfig,
+    DatabaseConfig,
+    MqttConfig,
+)
+from dacs.aggregator.control.profiles import ISP, CapEvent
+from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
+from dacs.aggregator.service import AggregatorService
+from dacs.devices import HeatPump
+from dacs.home import BrokerSettings, HomeController
+from dacs.services import find_free_port
+from dacs.sim.household_load import household_power_w
+from dacs.sim.hybrid import HybridHome
+from dacs.sim.server import SimulatedHeatPumpServer
+from dacs.sim.simulated_heat_pump import serve_home
+from dacs.sim.weather import WeatherSeries
+
+from .counterfactual import STEP_S, LoadTrace
+from .scenario import Scenario
+
+_LOGGER = logging.getLogger(__name__)
+POINT_ID = "tr-demo"
+# Most homes speak the open profile; some are NIBE and Daikin units.
+_PROFILES = ("dacs",) * 7 + ("nibe_s",) * 2 + ("daikin_homehub",)
+
+
+@dataclass
+class HomeRig:
+    """One home of the live run: physics, Modbus device, driver, controller."""
+
+    home_id: str
+    server: SimulatedHeatPumpServer[HybridHome]
+    heat_pump: HeatPump
+    controller: HomeController
+    curtailed_minutes: float = 0.0
+
+
+@dataclass
+class LiveRun:
+    """What the live run measured."""
+
+    trace: LoadTrace
+    curtailed_minutes: list[float] = field(default_factory=list)
+    commands_sent: int = 0
+    shortfall_minutes: float = 0.0
+
+
+def event_profile(scenario: Scenario, cap_kw: float, start_kw: float) -> CapEvent:
+    """The grid operator's day-ahead profile: two-interval ramps into and out of the cap."""
+    begin, end = scenario.event_window
+    quarters = int((end - begin) / ISP)
+    caps = [cap_kw] * quarters
+    if quarters >= 4:
+        caps[0] = start_kw - (start_kw - cap_kw) / 3
+        caps[1] = start_kw - 2 * (start_kw - cap_kw) / 3
+        caps[-1] = caps[0]
+        caps[-2] = caps[1]
+    return CapEvent.day_ahead("da-demo-evening", begin, [round(c, 1) for c in caps])
+
+
+async def run_live(
+    scenario: Scenario,
+    *,
+    broker_host: str,
+    broker_port: int,
+    speed: float,
+    cap_kw: float,
+    rated_kw: float,
+    http_port: int = 0,
+    on_ready: Callable[[str], None] | None = None,
+    on_progress: Callable[[float, float, float], None] | None = None,
+) -> LiveRun:
+    """Run the scenario under control; returns the per-minute trace and fairness figures."""
+    clock = ScaledClock(scenario.start, speed)
+    workdir = Path(tempfile.mkdtemp(prefix="dacs-demo-"))
+    reader_token = secrets.token_urlsafe(12)
+    config = AggregatorConfig(
+        database=DatabaseConfig(
+            url=f"sqlite:///{workdir / 'aggregator.db'}", telemetry_flush_s=1.0
+        ),
+        mqtt=MqttConfig(
+            host=broker_host, port=broker_port, client_id="dacs-demo-aggregator"
+        ),
+        api=ApiConfig(
+            host="127.0.0.1",
+            port=http_port,
+            reader_tokens=(reader_token,),
+            operator_tokens=(secrets.token_urlsafe(12),),
+        ),
+        control=ControlConfig(cycle_s=30.0),
+    )
+    app = create_app(config, clock=clock, provisioner=OpenBrokerProvisioner())
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = http_port or find_free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    service = app[SERVICE]
+    rigs: list[HomeRig] = []
+    try:
+        await service.registry.add_congestion_point(
+            point_id=POINT_ID,
+            name="Demo street transformer",
+            rated_capacity_kw=rated_kw,
+            grid_operator="Demo DSO",
+        )
+        await service.reload()
+        codes = await service.registry.create_codes(POINT_ID, count=scenario.homes)
+        home_ids = [
+            (await service.registry.enroll(code.code)).home_id for code in codes
+        ]
+        weather = WeatherSeries.default(wrap=True)
+        for index, (home_id, home_config) in enumerate(
+            zip(home_ids, scenario.home_configs(), strict=True)
+        ):
+            home = HybridHome(home_config, weather, scenario.start)
+            server = serve_home(
+                home,
+                _PROFILES[index % len(_PROFILES)],
+                serial=f"DEMO{index:04d}",
+                speed=speed,
+            )
+            await server.start()
+            heat_pump = HeatPump("127.0.0.1", server.port, timeout=5)
+            await heat_pump.connect()
+            controller = HomeController(
+                heat_pump,
+                home_id=home_id,
+                broker=BrokerSettings(
+                    host=broker_host, port=broker_port, client_id=home_id
+                ),
+                telemetry_interval_s=60.0,
+                poll_interval_s=60.0,
+                control_interval_s=10.0,
+                now=clock.now,
+                sleep=clock.sleep,
+            )
+            await controller.start()
+            rigs.append(
+                HomeRig(
+                    home_id=home_id,
+                    server=server,
+                    heat_pump=heat_pump,
+                    controller=controller,
+                )
+            )
+        start_kw = rated_kw
+        await service.create_event(
+            POINT_ID, event_profile(scenario, cap_kw, start_kw), created_by="demo"
+        )
+        if on_ready is not None:
+            on_ready(f"http://127.0.0.1:{port}/?token={reader_token}")
+        return await _record(scenario, clock, service, rigs, on_progress)
+    finally:
+        for rig in rigs:
+            with contextlib.suppress(Exception):
+                await rig.controller.stop()
+            with contextlib.suppress(Exception):
+                await rig.heat_pump.close()
+            with contextlib.suppress(Exception):
+                await rig.server.stop()
+        await runner.cleanup()
+
+
+async def _record(
+    scenario: Scenario,
+    clock: ScaledClock,
+    service: AggregatorService,
+    rigs: list[HomeRig],
+    on_progress: Callable[[float, float, float], None] | None,
+) -> LiveRun:
+    """Sample the neighbourhood every simulated minute and feed the transformer measurement."""
+    annual = scenario.annual_household_kwh()
+    steps = int(scenario.duration.total_seconds() // STEP_S)
+    heat_pump = np.zeros(steps)
+    household = np.zeros(steps)
+    indoor = np.zeros(steps)
+    control = service.controls[POINT_ID]
+    shortfall_minutes = 0.0
+    gas_before = sum(r.server.plant.gas_m3 for r in rigs)
+    electric_before = sum(r.server.plant.electric_energy_wh for r in rigs)
+    for step in range(steps):
+        target = scenario.start + timedelta(seconds=(step + 1) * STEP_S)
+        delay = (target - clock.now()).total_seconds()
+        if delay > 0:
+            await clock.sleep(delay)
+        now = clock.now()
+        hp_w = sum(r.server.plant.hp_electric_w for r in rigs)
+        hh_w = sum(household_power_w(now, kwh) for kwh in annual)
+        control.record_measurement(now, hp_w + hh_w)
+        heat_pump[step] = hp_w / 1000
+        household[step] = hh_w / 1000
+        indoor[step] = min(r.server.plant.indoor_temp_c for r in rigs)
+        for rig in rigs:
+            firmware = rig.server.firmware
+            if firmware.limit_w is not None or firmware.mode.value != "normal":
+                rig.curtailed_minutes += STEP_S / 60
+        report = control.last_report
+        if report is not None and report.shortfall_w > 0:
+            shortfall_minutes += STEP_S / 60
+        if on_progress is not None:
+            on_progress(
+                step * STEP_S / 60,
+                (hp_w + hh_w) / 1000,
+                (report.cap_w / 1000) if report else float("nan"),
+            )
+    return LiveRun(
+        trace=LoadTrace(
+            minutes=np.arange(steps, dtype=np.float64) * STEP_S / 60,
+            heat_pump_kw=heat_pump,
+            household_kw=household,
+            min_indoor_c=indoor,
+            gas_m3=sum(r.server.plant.gas_m3 for r in rigs) - gas_before,
+            electric_kwh=(
+                sum(r.server.plant.electric_energy_wh for r in rigs) - electric_before
+            )
+            / 1000,
+        ),
+        curtailed_minutes=[r.curtailed_minutes for r in rigs],
+        commands_sent=service.counters.commands_sent,
+        shortfall_minutes=shortfall_minutes,
+    )

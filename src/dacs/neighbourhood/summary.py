@@ -1,0 +1,141 @@
+"""The demo's verdict: the same evening with and without control, side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+import statistics
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dacs.aggregator.control.profiles import CapEvent
+
+from .counterfactual import LoadTrace
+from .scenario import Scenario
+
+
+@dataclass(frozen=True, kw_only=True)
+class Summary:
+    """What the demo prints."""
+
+    homes: int
+    rated_kw: float
+    event_cap_kw: float
+    peak_uncontrolled_kw: float
+    peak_controlled_kw: float
+    minutes_over_uncontrolled: float
+    minutes_over_controlled: float
+    lowest_indoor_uncontrolled_c: float
+    lowest_indoor_controlled_c: float
+    gas_uncontrolled_m3: float
+    gas_controlled_m3: float
+    homes_curtailed: int
+    curtailed_minutes_min: float
+    curtailed_minutes_median: float
+    curtailed_minutes_max: float
+    curtailment_spread: float  # coefficient of variation among curtailed homes
+    commands_sent: int
+    shortfall_minutes: float
+
+    @property
+    def extra_gas_m3(self) -> float:
+        """Gas the boilers burned because heat pumps were limited."""
+        return self.gas_controlled_m3 - self.gas_uncontrolled_m3
+
+
+def limit_per_minute(
+    scenario: Scenario, event: CapEvent, rated_kw: float, minutes: int
+) -> NDArray[np.float64]:
+    """The transformer limit in force in each minute: the event's cap or the rating."""
+    limits = np.full(minutes, rated_kw)
+    for minute in range(minutes):
+        cap = event.cap_at(scenario.start + timedelta(minutes=minute))
+        if cap is not None:
+            limits[minute] = min(rated_kw, cap.cap_kw)
+    return limits
+
+
+def summarise(
+    *,
+    scenario: Scenario,
+    uncontrolled: LoadTrace,
+    controlled: LoadTrace,
+    curtailed_minutes: list[float],
+    event: CapEvent,
+    rated_kw: float,
+    commands_sent: int,
+    shortfall_minutes: float,
+) -> Summary:
+    """Compare the two runs."""
+    minutes = min(len(uncontrolled.minutes), len(controlled.minutes))
+    limits = limit_per_minute(scenario, event, rated_kw, minutes)
+    over_before = float(np.sum(uncontrolled.total_kw[:minutes] > limits + 1e-6))
+    over_after = float(np.sum(controlled.total_kw[:minutes] > limits + 1e-6))
+    curtailed = [m for m in curtailed_minutes if m > 0]
+    spread = (
+        statistics.pstdev(curtailed) / statistics.mean(curtailed)
+        if len(curtailed) > 1
+        else 0.0
+    )
+    return Summary(
+        homes=scenario.homes,
+        rated_kw=rated_kw,
+        event_cap_kw=min(i.cap_kw for i in event.intervals),
+        peak_uncontrolled_kw=float(uncontrolled.total_kw.max()),
+        peak_controlled_kw=float(controlled.total_kw.max()),
+        minutes_over_uncontrolled=over_before,
+        minutes_over_controlled=over_after,
+        lowest_indoor_uncontrolled_c=float(uncontrolled.min_indoor_c.min()),
+        lowest_indoor_controlled_c=float(controlled.min_indoor_c.min()),
+        gas_uncontrolled_m3=uncontrolled.gas_m3,
+        gas_controlled_m3=controlled.gas_m3,
+        homes_curtailed=len(curtailed),
+        curtailed_minutes_min=min(curtailed, default=0.0),
+        curtailed_minutes_median=statistics.median(curtailed) if curtailed else 0.0,
+        curtailed_minutes_max=max(curtailed, default=0.0),
+        curtailment_spread=spread,
+        commands_sent=commands_sent,
+        shortfall_minutes=shortfall_minutes,
+    )
+
+
+def format_summary(summary: Summary) -> str:
+    """A table a person reads at the end of the demo."""
+    rows = [
+        ("", "without control", "with DACS-HW"),
+        (
+            "peak transformer load",
+            f"{summary.peak_uncontrolled_kw:.1f} kW",
+            f"{summary.peak_controlled_kw:.1f} kW",
+        ),
+        (
+            "minutes over the limit",
+            f"{summary.minutes_over_uncontrolled:.0f}",
+            f"{summary.minutes_over_controlled:.0f}",
+        ),
+        (
+            "lowest indoor temperature",
+            f"{summary.lowest_indoor_uncontrolled_c:.1f} °C",
+            f"{summary.lowest_indoor_controlled_c:.1f} °C",
+        ),
+        (
+            "gas burned by the boilers",
+            f"{summary.gas_uncontrolled_m3:.1f} m³",
+            f"{summary.gas_controlled_m3:.1f} m³",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows) + 2
+    lines = [f"{r[0]:<{width}}{r[1]:>18}{r[2]:>18}" for r in rows]
+    lines += [
+        "",
+        f"limit: {summary.rated_kw:.0f} kW rated, {summary.event_cap_kw:.1f} kW during the congestion event",
+        f"extra gas for the flexibility: {summary.extra_gas_m3:.1f} m³",
+        (
+            f"homes curtailed: {summary.homes_curtailed} of {summary.homes}; minutes curtailed per home "
+            f"min {summary.curtailed_minutes_min:.0f}, median {summary.curtailed_minutes_median:.0f}, "
+            f"max {summary.curtailed_minutes_max:.0f} (spread {summary.curtailment_spread:.0%})"
+        ),
+        f"commands sent: {summary.commands_sent}; minutes with too little flexibility: {summary.shortfall_minutes:.0f}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""The main job: a (small) congestion evening, with and without control."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dacs.neighbourhood.counterfactual import run_uncontrolled
+from dacs.neighbourhood.live import event_profile, run_live
+from dacs.neighbourhood.scenario import Scenario
+from dacs.neighbourhood.summary import format_summary, summarise
+from dacs.services import MosquittoBroker
+
+
+async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
+    scenario = Scenario(
+        homes=8,
+        duration=timedelta(hours=2),
+        event_start=timedelta(minutes=30),
+        event_duration=timedelta(hours=1),
+        cap_share=0.8,
+    )
+    uncontrolled = run_uncontrolled(scenario)
+    peak = float(uncontrolled.total_kw.max())
+    rated, cap = round(peak * 1.05, 1), round(peak * 0.8, 1)
+    urls: list[str] = []
+    live = await run_live(
+        scenario,
+        broker_host="127.0.0.1",
+        broker_port=mosquitto.port,
+        speed=240,
+        cap_kw=cap,
+        rated_kw=rated,
+        on_ready=urls.append,
+    )
+    assert urls
+    assert urls[0].startswith("http://127.0.0.1:")
+    summary = summarise(
+        scenario=scenario,
+        uncontrolled=uncontrolled,
+        controlled=live.trace,
+        curtailed_minutes=live.curtailed_minutes,
+        event=event_profile(scenario, cap, rated),
+        rated_kw=rated,
+        commands_sent=live.commands_sent,
+        shortfall_minutes=live.shortfall_minutes,
+    )
+    text = format_summary(summary)
+    assert "peak transformer load" in text
+    # Control works: far fewer minutes over the limit, heat pumps curtailed, boilers took over.
+    assert summary.minutes_over_uncontrolled >= 30
+    assert summary.minutes_over_controlled <= summary.minutes_over_uncontrolled / 3
+    assert summary.homes_curtailed >= 1
+    assert summary.commands_sent >= 1
+    assert summary.extra_gas_m3 > 0
+    assert summary.lowest_indoor_controlled_c > 17.5  # comfort held
