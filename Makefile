@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := src/dacs custom_components/dacs_hw
 
-.PHONY: setup test lint format typecheck pytest demo bench lock clean
+.PHONY: setup test lint format typecheck pytest demo bench ha lock clean
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup.sh scripts/find-python.sh
 	scripts/setup.sh
@@ -29,6 +29,9 @@ pytest: $(STAMP)
 
 demo: $(STAMP) ## run the main job
 	$(BIN)/dacs demo $(DEMO_ARGS)
+
+ha: $(STAMP) ## a real Home Assistant with the integration and a simulated heat pump
+	$(BIN)/python scripts/run_ha.py $(HA_ARGS)
 
 bench: $(STAMP) ## speed and memory goals, as ratios against in-run baselines
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -1,0 +1,128 @@
+"""The sensors: measurements, the limit in force, flexibility events and earnings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from homeassistant.const import STATE_UNKNOWN, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.dacs_hw.const import DOMAIN
+from dacs.protocol import Statement, encode
+from tests.home.conftest import AggregatorProbe
+
+from .conftest import HOME, SERIAL, wait_for
+
+
+@pytest.mark.parametrize("init_integration", [Platform.SENSOR], indirect=True)
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
+async def test_entities(
+    hass: HomeAssistant,
+    snapshot: SnapshotAssertion,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Every sensor of a linked DACS-profile heat pump, on one device."""
+    await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, SERIAL), mock_config_entry.entry_id
+    )
+    assert device is not None
+    for entry in er.async_entries_for_config_entry(
+        entity_registry, mock_config_entry.entry_id
+    ):
+        assert entry.device_id == device.id
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_noisy_sensors_disabled_by_default(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """Return temperature and the heat energy counters start disabled."""
+    for entity_id in (
+        "sensor.hybrid_heat_pump_return_temperature",
+        "sensor.hybrid_heat_pump_heat_pump_heat_energy",
+        "sensor.hybrid_heat_pump_boiler_heat_energy",
+    ):
+        entry = entity_registry.async_get(entity_id)
+        assert entry is not None
+        assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
+
+
+@pytest.mark.parametrize("linked", [False])
+@pytest.mark.usefixtures("init_integration")
+async def test_without_an_aggregator(hass: HomeAssistant) -> None:
+    """Without a broker link: monitoring and the limit, no flexibility sensors."""
+    assert hass.states.get("sensor.hybrid_heat_pump_electric_power") is not None
+    assert hass.states.get("sensor.hybrid_heat_pump_power_limit_source") is not None
+    for key in (
+        "flexibility_event",
+        "flexibility_event_ends",
+        "next_flexibility_event",
+        "participation_paused_until",
+        "flexibility_delivered_this_month",
+        "earnings_this_month",
+    ):
+        assert hass.states.get(f"sensor.hybrid_heat_pump_{key}") is None
+
+
+@pytest.mark.parametrize(("profile", "linked"), [("nibe_s", False)])
+@pytest.mark.usefixtures("init_integration")
+async def test_only_what_the_profile_measures(hass: HomeAssistant) -> None:
+    """A NIBE measures no heat output: no heat output, COP or boiler share sensors."""
+    assert hass.states.get("sensor.hybrid_heat_pump_electric_power").state == "760.0"
+    for key in ("heat_pump_heat_output", "coefficient_of_performance", "boiler_share"):
+        assert hass.states.get(f"sensor.hybrid_heat_pump_{key}") is None
+    # The operating state still tells that the heat pump heats.
+    assert hass.states.get("sensor.hybrid_heat_pump_heat_source").state == "heat_pump"
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_statement_of_this_month(
+    hass: HomeAssistant, probe: AggregatorProbe
+) -> None:
+    """The aggregator's statement shows as this month's flexibility and earnings."""
+    delivered = "sensor.hybrid_heat_pump_flexibility_delivered_this_month"
+    earnings = "sensor.hybrid_heat_pump_earnings_this_month"
+    assert hass.states.get(delivered).state == STATE_UNKNOWN
+    now = datetime.now(UTC).replace(microsecond=0)
+    month = dt_util.as_local(now).strftime("%Y-%m")
+    statement = Statement(
+        home_id=HOME,
+        issued_at=now,
+        period=month,
+        delivered_kwh=3.5,
+        earnings_eur=0.88,
+        events=2,
+    )
+    await probe.client.publish(
+        f"dacs/v1/{HOME}/statement", encode(statement), qos=1, retain=True
+    )
+    await wait_for(lambda: hass.states.get(delivered).state == "3.5")
+    assert hass.states.get(earnings).state == "0.88"
+
+    # Last month's final statement says nothing about this month yet.
+    last = Statement(
+        home_id=HOME,
+        issued_at=now,
+        period="2001-01",
+        delivered_kwh=9.0,
+        earnings_eur=2.0,
+        events=4,
+        final=True,
+    )
+    await probe.client.publish(
+        f"dacs/v1/{HOME}/statement", encode(last), qos=1, retain=True
+    )
+    await wait_for(lambda: hass.states.get(delivered).state == "0.0")
+    assert hass.states.get(earnings).state == "0.0"
