@@ -240,3 +240,27 @@ async def test_device_goes_away_and_comes_back(
     assert controller.snapshot.device_error
     await simulated.start()
     await _until(lambda: controller.snapshot.device_available, within_s=10)
+
+
+async def test_one_warning_per_outage(
+    simulated: SimulatedHeatPumpServer[HybridHome], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with HeatPump("127.0.0.1", simulated.port, timeout=1) as heat_pump:
+        home = HomeController(heat_pump, control_interval_s=0.05, poll_interval_s=0.1)
+        await home.start()
+        try:
+            await simulated.stop()
+            await _until(lambda: not home.snapshot.device_available, within_s=8)
+            with caplog.at_level("WARNING", logger="dacs.home.controller"):
+                await home.update_settings(manual_limit_w=1200)
+                await asyncio.sleep(0.6)  # a dozen control ticks with the device away
+            warnings = [
+                r
+                for r in caplog.records
+                if r.name == "dacs.home.controller" and r.levelname == "WARNING"
+            ]
+            assert len(warnings) <= 1
+            await simulated.start()
+            await _until(lambda: simulated.firmware.limit_w == 1200, within_s=10)
+        finally:
+            await home.stop()

@@ -483,8 +483,10 @@ class HomeController:
                 decision.cap_w, validity_s=validity
             )
         except HeatPumpError as err:
-            # Not marked as applied: the next tick tries again.
-            _LOGGER.warning("could not apply the limit: %s", err)
+            # Not marked as applied: the next tick tries again. One log line
+            # per outage, shared with the poll loop's, not one per tick.
+            if self._device_error is None:
+                _LOGGER.warning("heat pump unavailable, limit not applied yet: %s", err)
             self._device_error = str(err)
             return
         self._applied_decision = decision
