@@ -19,6 +19,7 @@ _COMMANDS = {
     "sim": "dacs.commands.sim_device",
     "broker": "dacs.commands.broker",
     "connect": "dacs.commands.connect",
+    "aggregator": "dacs.commands.aggregator",
 }
 
 

@@ -1,0 +1,34 @@
+"""The deployment files are consistent with the code they run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from dacs.aggregator.config import load_config
+from dacs.cli import main
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_example_configuration_loads() -> None:
+    config = load_config(ROOT / "aggregator" / "aggregator.example.toml", {})
+    assert config.mqtt.shared_group == "dacs"
+    assert config.enrollment.password_file == "/mosquitto/config/passwords"
+
+
+def test_compose_wires_the_services() -> None:
+    compose = yaml.safe_load((ROOT / "aggregator" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "mosquitto", "aggregator", "broker-config"} <= set(services)
+    assert services["aggregator"]["build"]["dockerfile"] == "aggregator/Dockerfile"
+    assert "mosquitto-config:/mosquitto/config" in services["aggregator"]["volumes"]
+    dockerfile = (ROOT / "aggregator" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["dacs", "aggregator", "serve"]' in dockerfile
+
+
+def test_serve_refuses_a_broken_configuration(tmp_path: Path) -> None:
+    broken = tmp_path / "bad.toml"
+    broken.write_text("[api]\nport = 'eighty'\n")
+    assert main(["aggregator", "serve", "--config", str(broken)]) == 2
