@@ -20,6 +20,7 @@ from .api.ratelimit import RateLimiter
 from .api.routes import SERVICE, add_routes, errors_middleware
 from .clock import Clock, SystemClock
 from .config import AggregatorConfig
+from .dashboard import add_dashboard
 from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisioner
 from .registry.registry import CredentialProvisioner
 from .service import AggregatorService, LoadForecast
@@ -65,6 +66,7 @@ def create_app(
     app.router.add_post("/api/v1/enrollments", enroll)
     app.router.add_get("/api/v1/openapi.json", serve_openapi)
     add_routes(app)
+    add_dashboard(app)
 
     async def run_service(_app: web.Application) -> AsyncIterator[None]:
         await service.start()

@@ -255,6 +255,53 @@ def openapi_document() -> dict[str, Any]:
                     "Measurement",
                 ),
             },
+            "/api/v1/congestion-points/{point_id}/history": {
+                "parameters": [
+                    {
+                        "name": "point_id",
+                        "in": point,
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                ],
+                "get": _op(
+                    "the last cycles kept in memory (24 h), oldest first, and the events in force",
+                    "reader",
+                    {
+                        "200": "history",
+                        "400": "malformed limit",
+                        "404": "unknown point",
+                    },
+                ),
+            },
+            "/api/v1/stream": {
+                "parameters": [
+                    {
+                        "name": "congestion_point",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "token",
+                        "in": "query",
+                        "required": False,
+                        "description": "the bearer token, for EventSource (it cannot send headers)",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "get": _op(
+                    "live feed (text/event-stream): `cycle` per control cycle, `homes` every few cycles, heartbeat comments",
+                    "reader",
+                    {"200": "event stream", "404": "unknown point"},
+                ),
+            },
             "/api/v1/homes": {
                 "get": _op("homes with live state", "reader", {"200": "list"})
             },

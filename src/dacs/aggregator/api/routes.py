@@ -24,6 +24,7 @@ from dacs.protocol import format_time
 
 from .auth import Role, requires
 from .errors import error_response
+from .views import event_json, participation_counts
 
 SERVICE: web.AppKey[AggregatorService] = web.AppKey("service", AggregatorService)
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -166,19 +167,7 @@ def _point_json(
     report = control.last_report if control else None
     now = service.clock.now()
     homes = service.fleet.of(point_id)
-    counts = {"online": 0, "curtailed": 0, "paused": 0, "offline": 0, "opted_out": 0}
-    for view in homes:
-        availability = view.availability(now).value
-        if availability == "offline":
-            counts["offline"] += 1
-            continue
-        counts["online"] += 1
-        if availability == "paused":
-            counts["paused"] += 1
-        elif availability == "not_participating":
-            counts["opted_out"] += 1
-        if view.limited():
-            counts["curtailed"] += 1
+    counts = participation_counts(homes, now)
     return {
         "id": point_id,
         "name": point.name,
@@ -202,24 +191,7 @@ def _point_json(
             "shortfall_kw": report.shortfall_w / 1000,
             "curtailed_homes": report.curtailed_homes,
         },
-        "events": [] if control is None else [_event_json(e) for e in control.events],
-    }
-
-
-def _event_json(event: CapEvent) -> dict[str, Any]:
-    return {
-        "id": event.event_id,
-        "kind": event.kind.value,
-        "start": format_time(event.start),
-        "end": format_time(event.end),
-        "intervals": [
-            {
-                "start": format_time(i.start),
-                "end": format_time(i.end),
-                "cap_kw": i.cap_kw,
-            }
-            for i in event.intervals
-        ],
+        "events": [] if control is None else [event_json(e) for e in control.events],
     }
 
 
@@ -283,7 +255,7 @@ async def create_event(request: web.Request) -> web.Response:
         if "UNIQUE" in str(err).upper() or "duplicate key" in str(err):
             raise ConflictError(f"event {event_id!r} exists already") from err
         raise
-    return web.json_response(_event_json(event), status=201)
+    return web.json_response(event_json(event), status=201)
 
 
 def _fail(message: str) -> Any:

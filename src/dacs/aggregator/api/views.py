@@ -1,0 +1,48 @@
+"""JSON views shared by the REST API and the live stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from dacs.aggregator.control.fleet import HomeView
+from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.allocation import Availability
+from dacs.protocol import format_time
+
+
+def participation_counts(homes: Iterable[HomeView], now: datetime) -> dict[str, int]:
+    """Online / curtailed / paused / offline / opted-out, as the REST API counts them."""
+    counts = {"online": 0, "curtailed": 0, "paused": 0, "offline": 0, "opted_out": 0}
+    for view in homes:
+        availability = view.availability(now)
+        if availability is Availability.OFFLINE:
+            counts["offline"] += 1
+            continue
+        counts["online"] += 1
+        if availability is Availability.PAUSED:
+            counts["paused"] += 1
+        elif availability is Availability.NOT_PARTICIPATING:
+            counts["opted_out"] += 1
+        if view.limited():
+            counts["curtailed"] += 1
+    return counts
+
+
+def event_json(event: CapEvent) -> dict[str, Any]:
+    """An event in force, with its cap profile."""
+    return {
+        "id": event.event_id,
+        "kind": event.kind.value,
+        "start": format_time(event.start),
+        "end": format_time(event.end),
+        "intervals": [
+            {
+                "start": format_time(i.start),
+                "end": format_time(i.end),
+                "cap_kw": i.cap_kw,
+            }
+            for i in event.intervals
+        ],
+    }
