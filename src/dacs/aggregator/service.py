@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dacs.protocol import (
@@ -36,7 +36,7 @@ from .ingest.telemetry_writer import TelemetryWriter
 from .mqtt.link import AggregatorLink, MessageSink
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
 from .storage.database import create_engine, migrate, session_factory
-from .storage.tables import CommandRow, EventRow
+from .storage.tables import CommandRow, EventRow, TelemetryRow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -143,6 +143,33 @@ class AggregatorService(MessageSink):
             self.fleet.add(home.id, home.congestion_point_id)
         await self._load_events()
         await self._load_commands()
+        await self._load_baselines()
+
+    async def _load_baselines(self) -> None:
+        """Baselines from stored telemetry.
+
+        A restarted aggregator must not take a curtailed home's limited power
+        for its normal use and swap it for another home.
+        """
+        since = self.clock.now() - timedelta(hours=3)
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        TelemetryRow.home_id, func.avg(TelemetryRow.electric_power_w)
+                    )
+                    .where(
+                        TelemetryRow.ts >= since,
+                        TelemetryRow.limit_source == "none",
+                        TelemetryRow.electric_power_w.is_not(None),
+                    )
+                    .group_by(TelemetryRow.home_id)
+                )
+            ).all()
+        for home_id, average in rows:
+            view = self.fleet.homes.get(home_id)
+            if view is not None and view.baseline_w is None and average is not None:
+                view.baseline_w = float(average)
 
     async def _load_commands(self) -> None:
         """Commands in force come back after a restart: no home is released early or commanded twice."""
