@@ -11,10 +11,18 @@ import sys
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``aggregator serve``."""
-    aggregator = subparsers.add_parser("aggregator", help="the congestion service provider")
-    commands = aggregator.add_subparsers(dest="aggregator_command", required=True, metavar="WHAT")
-    serve = commands.add_parser("serve", help="run the aggregator (API, dashboard, control loop)")
-    serve.add_argument("--config", type=Path, default=None, help="TOML configuration file")
+    aggregator = subparsers.add_parser(
+        "aggregator", help="the congestion service provider"
+    )
+    commands = aggregator.add_subparsers(
+        dest="aggregator_command", required=True, metavar="WHAT"
+    )
+    serve = commands.add_parser(
+        "serve", help="run the aggregator (API, dashboard, control loop)"
+    )
+    serve.add_argument(
+        "--config", type=Path, default=None, help="TOML configuration file"
+    )
     serve.set_defaults(handler=run_serve)
 
 
@@ -34,5 +42,7 @@ def run_serve(args: argparse.Namespace) -> int:
         logging.getLogger(__name__).warning(
             "no operator token configured: the operators' API is closed (set DACS_API_OPERATOR_TOKENS)"
         )
-    web.run_app(create_app(config), host=config.api.host, port=config.api.port, print=None)
+    web.run_app(
+        create_app(config), host=config.api.host, port=config.api.port, print=None
+    )
     return 0

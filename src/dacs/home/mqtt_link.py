@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 import logging
+import socket
 import ssl
 
 import aiomqtt
@@ -144,6 +145,9 @@ class MqttLink:
             will=will,
             tls_context=settings.tls,
             keepalive=settings.keepalive_s,
+            # Small QoS 1 messages and their acks: Nagle's algorithm would hold
+            # each one back by tens of milliseconds.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             protocol=aiomqtt.ProtocolVersion.V311,
         ) as client:
             self._client = client

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 import logging
+import socket
 import ssl
 
 import aiomqtt
@@ -146,6 +147,9 @@ class AggregatorLink:
             tls_context=tls,
             protocol=aiomqtt.ProtocolVersion.V311,
             keepalive=30,
+            # Small QoS 1 messages and their acks: Nagle's algorithm would hold
+            # each one back by tens of milliseconds.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         ) as client:
             for channel in INGEST_CHANNELS:
                 await client.subscribe(
