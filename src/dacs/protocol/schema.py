@@ -36,6 +36,31 @@ def _documents() -> dict[str, dict[str, Any]]:
     }
 
 
+_COMMON_REF = "common.json#/$defs/"
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    """Replace references into common.json by the definitions themselves.
+
+    Resolving a ``$ref`` through the registry costs more than the rest of the
+    validation together (URL joins and JSON pointers on every message).
+    """
+    if isinstance(node, dict):
+        reference = node.get("$ref")
+        if (
+            isinstance(reference, str)
+            and reference.startswith(_COMMON_REF)
+            and len(node) == 1
+        ):
+            return _inline(
+                definitions[reference.removeprefix(_COMMON_REF)], definitions
+            )
+        return {key: _inline(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, definitions) for item in node]
+    return node
+
+
 @cache
 def _registry() -> Registry[Any]:
     resources_by_id = [
@@ -47,7 +72,9 @@ def _registry() -> Registry[Any]:
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(_documents()[name], registry=_registry())
+    inlined = _inline(_documents()[name], _documents()["common"]["$defs"])
+    # The registry stays as a fallback for any reference not into common.json.
+    return jsonschema.Draft202012Validator(inlined, registry=_registry())
 
 
 def schema(name: str) -> dict[str, Any]:
