@@ -20,11 +20,9 @@ from dacs.aggregator.config import (
 from dacs.aggregator.control.profiles import CapEvent
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
-from dacs.devices import HeatPump
-from dacs.home import BrokerSettings, HomeController
 from dacs.services import MosquittoBroker
-from dacs.sim.house import DwellingType, InsulationLevel
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+
+from .conftest import street_of_homes
 
 HOMES = 4
 
@@ -57,42 +55,8 @@ async def street(
         provisioner=OpenBrokerProvisioner(),
     )
     await service.start()
-    await service.registry.add_congestion_point(
-        point_id="tr-1", name="T", rated_capacity_kw=100, grid_operator="D"
-    )
-    codes = await service.registry.create_codes("tr-1", count=HOMES)
-    home_ids = [(await service.registry.enroll(c.code)).home_id for c in codes]
-    await service.reload()
-    stack: list[Any] = []
-    for index, home_id in enumerate(home_ids):
-        server = build_simulated_heat_pump(
-            SimulatedHomeOptions(
-                serial=f"S{index}",
-                dwelling=DwellingType.DETACHED,
-                insulation=InsulationLevel.POOR,
-            ),
-            speed=10,
-        )
-        await server.start()
-        heat_pump = HeatPump("127.0.0.1", server.port)
-        await heat_pump.connect()
-        home = HomeController(
-            heat_pump,
-            home_id=home_id,
-            broker=BrokerSettings(
-                host="127.0.0.1", port=broker.port, client_id=home_id
-            ),
-            telemetry_interval_s=0.5,
-            poll_interval_s=0.25,
-            control_interval_s=0.1,
-        )
-        await home.start()
-        stack.append((server, heat_pump, home))
-    yield broker, service, stack
-    for server, heat_pump, home in stack:
-        await home.stop()
-        await heat_pump.close()
-        await server.stop()
+    async with street_of_homes(service, broker.port, HOMES) as stack:
+        yield broker, service, stack
     await service.stop()
     broker.cleanup()
 
