@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
 
+import aiohttp
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +28,7 @@ from dacs.protocol import (
 
 from .clock import Clock
 from .config import AggregatorConfig
+from .control.alerts import Alert, AlertMonitor
 from .control.dispatch import DispatchSettings
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl, CycleReport
@@ -36,7 +38,7 @@ from .ingest.telemetry_writer import TelemetryWriter
 from .mqtt.link import AggregatorLink, MessageSink
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
 from .storage.database import create_engine, migrate, session_factory
-from .storage.tables import CommandRow, EventRow, TelemetryRow
+from .storage.tables import AlertRow, CommandRow, EventRow, TelemetryRow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class AggregatorService(MessageSink):
             on_enrolled=self._register_home,
         )
         self.controls: dict[str, CongestionPointControl] = {}
+        self.alerts: dict[str, AlertMonitor] = {}
         self.sequences = SequenceTracker()
         self.writer = TelemetryWriter(
             self.engine,
@@ -96,6 +99,7 @@ class AggregatorService(MessageSink):
         self._cancels_sent = 0
         self._unknown_homes = 0
         self._telemetry_received = 0
+        self._webhooks: set[asyncio.Task[None]] = set()
 
     def _register_home(self, enrollment: Enrollment) -> None:
         self.fleet.add(enrollment.home_id, enrollment.congestion_point_id)
@@ -114,7 +118,8 @@ class AggregatorService(MessageSink):
 
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""
-        tasks, self._tasks = self._tasks, []
+        tasks = [*self._tasks, *self._webhooks]
+        self._tasks = []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -130,6 +135,12 @@ class AggregatorService(MessageSink):
         )
         for point in await self.registry.congestion_points():
             control = self.controls.get(point.id)
+            self.alerts.setdefault(
+                point.id,
+                AlertMonitor(
+                    point.id, follow_minutes=self.config.control.follow_limit_minutes
+                ),
+            )
             if control is None:
                 self.controls[point.id] = CongestionPointControl(
                     point_id=point.id,
@@ -375,9 +386,84 @@ class AggregatorService(MessageSink):
             for cancel in plan.cancels:
                 await self._send(control, cancel)
             reports.append(report)
+            await self._check_alerts(point_id, report, now)
             for listener in self._listeners:
                 listener(report)
         return reports
+
+    async def _check_alerts(
+        self, point_id: str, report: CycleReport, now: datetime
+    ) -> None:
+        monitor = self.alerts.get(point_id)
+        if monitor is None:
+            return
+        raised, cleared = monitor.evaluate(self.fleet, report, now)
+        if not raised and not cleared:
+            return
+        async with self.sessions() as session:
+            session.add_all(
+                AlertRow(
+                    kind=a.kind.value,
+                    home_id=a.home_id,
+                    congestion_point_id=a.congestion_point_id,
+                    message=a.message[:500],
+                    raised_at=a.raised_at,
+                )
+                for a in raised
+            )
+            for alert in cleared:
+                await session.execute(
+                    update(AlertRow)
+                    .where(
+                        AlertRow.kind == alert.kind.value,
+                        AlertRow.raised_at == alert.raised_at,
+                        AlertRow.congestion_point_id == point_id,
+                        AlertRow.cleared_at.is_(None),
+                    )
+                    .values(cleared_at=now)
+                )
+            await session.commit()
+        for alert in raised:
+            _LOGGER.warning(
+                "alert %s at %s: %s",
+                alert.kind.value,
+                alert.home_id or point_id,
+                alert.message,
+            )
+        if raised and self.config.control.alert_webhook:
+            self._spawn_webhook(raised)
+
+    def _spawn_webhook(self, alerts: list[Alert]) -> None:
+        task = asyncio.create_task(
+            self._post_webhook(alerts), name="dacs-alert-webhook"
+        )
+        self._webhooks.add(task)
+        task.add_done_callback(self._webhooks.discard)
+
+    async def _post_webhook(self, alerts: list[Alert]) -> None:
+        """Tell an operator's system (chat, paging) about new alerts; never blocks control."""
+        url = self.config.control.alert_webhook
+        if not url:
+            return
+        body = [
+            {
+                "kind": a.kind.value,
+                "congestion_point_id": a.congestion_point_id,
+                "home_id": a.home_id,
+                "message": a.message,
+                "raised_at": format_time(a.raised_at),
+            }
+            for a in alerts
+        ]
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+                http.post(url, json={"alerts": body}) as response,
+            ):
+                if response.status >= 300:
+                    _LOGGER.warning("alert webhook answered %s", response.status)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            _LOGGER.warning("alert webhook unreachable: %s", err)
 
     async def _send(
         self, control: CongestionPointControl, message: Command | Cancel

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
@@ -378,3 +380,73 @@ async def test_health_metrics_openapi(client: TestClient[Any, Any]) -> None:
     }
     documented = set(document["paths"])
     assert routes - {"/api/v1/openapi.json"} == documented
+
+
+async def test_alerts_endpoint_and_webhook(
+    mosquitto: MosquittoBroker, tmp_path: Any
+) -> None:
+    received: list[Any] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({})
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", hook)
+    async with TestServer(receiver, host="127.0.0.1") as hook_server:
+        config = AggregatorConfig(
+            database=DatabaseConfig(url=f"sqlite:///{tmp_path / 'a.db'}"),
+            mqtt=MqttConfig(host="127.0.0.1", port=mosquitto.port),
+            api=ApiConfig(operator_tokens=("op-token",), reader_tokens=("read-token",)),
+            control=ControlConfig(
+                cycle_s=3600, alert_webhook=str(hook_server.make_url("/hook"))
+            ),
+        )
+        async with TestClient(
+            TestServer(create_app(config), host="127.0.0.1")
+        ) as client:
+            await _point(client)
+            service = client.server.app[SERVICE]
+            now = service.clock.now()
+            await client.post(
+                "/api/v1/congestion-points/tr-dalen-01/measurements",
+                headers=OPERATOR,
+                json={"ts": format_time(now), "load_kw": 300},
+            )
+            await client.post(
+                "/api/v1/congestion-points/tr-dalen-01/events",
+                headers=OPERATOR,
+                json={
+                    "kind": "emergency",
+                    "start": format_time(now),
+                    "duration_minutes": 30,
+                },
+            )
+            await service.cycle()
+            alerts = await (await client.get("/api/v1/alerts", headers=READER)).json()
+            assert [a["kind"] for a in alerts] == ["shortfall"]
+            for _ in range(50):
+                if received:
+                    break
+                await asyncio.sleep(0.05)
+            assert received[0]["alerts"][0]["kind"] == "shortfall"
+            # The event is cancelled: the shortfall clears and shows in the history.
+            await client.delete(
+                "/api/v1/congestion-points/tr-dalen-01/events/"
+                + service.controls["tr-dalen-01"].events[0].event_id,
+                headers=OPERATOR,
+            )
+            await client.post(
+                "/api/v1/congestion-points/tr-dalen-01/measurements",
+                headers=OPERATOR,
+                json={"ts": format_time(service.clock.now()), "load_kw": 100},
+            )
+            await service.cycle()
+            assert (
+                await (await client.get("/api/v1/alerts", headers=READER)).json() == []
+            )
+            history = await (
+                await client.get("/api/v1/alerts", headers=READER, params={"all": "1"})
+            ).json()
+            assert history[0]["kind"] == "shortfall"
+            assert history[0]["cleared_at"] is not None

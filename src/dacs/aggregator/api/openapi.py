@@ -302,6 +302,13 @@ def openapi_document() -> dict[str, Any]:
                     {"200": "event stream", "404": "unknown point"},
                 ),
             },
+            "/api/v1/alerts": {
+                "get": _op(
+                    "alerts in force (?all=1: also recently cleared ones)",
+                    "reader",
+                    {"200": "list"},
+                )
+            },
             "/api/v1/homes": {
                 "get": _op("homes with live state", "reader", {"200": "list"})
             },

@@ -10,6 +10,7 @@ from typing import Any
 import uuid
 
 from aiohttp import web
+from sqlalchemy import select
 
 from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
 from dacs.aggregator.registry.errors import (
@@ -19,7 +20,7 @@ from dacs.aggregator.registry.errors import (
     UnknownCodeError,
 )
 from dacs.aggregator.service import AggregatorService
-from dacs.aggregator.storage.tables import CongestionPointRow
+from dacs.aggregator.storage.tables import AlertRow, CongestionPointRow
 from dacs.protocol import format_time
 
 from .auth import Role, requires
@@ -425,6 +426,51 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+@requires(Role.READER)
+async def list_alerts(request: web.Request) -> web.Response:
+    """Alerts in force (``?all=1``: also the last 200 cleared ones)."""
+    service = _service(request)
+    active = [
+        {
+            "kind": alert.kind.value,
+            "congestion_point_id": alert.congestion_point_id,
+            "home_id": alert.home_id,
+            "message": alert.message,
+            "raised_at": format_time(alert.raised_at),
+            "cleared_at": None,
+        }
+        for monitor in service.alerts.values()
+        for alert in monitor.active.values()
+    ]
+    if request.query.get("all") not in ("1", "true"):
+        return web.json_response(active)
+    async with service.sessions() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(AlertRow)
+                    .where(AlertRow.cleared_at.is_not(None))
+                    .order_by(AlertRow.raised_at.desc())
+                    .limit(200)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    cleared = [
+        {
+            "kind": row.kind,
+            "congestion_point_id": row.congestion_point_id,
+            "home_id": row.home_id,
+            "message": row.message,
+            "raised_at": format_time(row.raised_at),
+            "cleared_at": format_time(row.cleared_at) if row.cleared_at else None,
+        }
+        for row in rows
+    ]
+    return web.json_response(active + cleared)
+
+
 def add_routes(app: web.Application) -> None:
     """Register every route."""
     r = app.router
@@ -436,6 +482,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/congestion-points/{point_id}/events", create_event)
     r.add_delete("/api/v1/congestion-points/{point_id}/events/{event_id}", cancel_event)
     r.add_post("/api/v1/congestion-points/{point_id}/measurements", post_measurement)
+    r.add_get("/api/v1/alerts", list_alerts)
     r.add_get("/api/v1/homes", list_homes)
     r.add_get("/api/v1/homes/{home_id}", get_home)
     r.add_post("/api/v1/enrollment-codes", create_codes)

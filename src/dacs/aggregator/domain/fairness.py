@@ -30,6 +30,9 @@ home asking several times more is still not preferred for fairness alone.
 """
 
 
+_NO_HISTORY_KWH = 1e-9
+
+
 def effective_price_eur_per_kwh(
     ask_eur_per_kwh: NDArray[np.float64],
     recent_curtailment_kwh: NDArray[np.float64],
@@ -45,9 +48,11 @@ def effective_price_eur_per_kwh(
     if fairness_weight == 0 or not available.any():
         return ask_eur_per_kwh.astype(np.float64, copy=True)
     mean_recent = float(recent_curtailment_kwh[available].mean())
-    if mean_recent <= 0:
+    # Below a microwatt-hour there is no history to be fair about, and a
+    # subnormal mean would turn weight / mean into infinity (and 0 * inf into NaN).
+    if not mean_recent > _NO_HISTORY_KWH:
         return ask_eur_per_kwh.astype(np.float64, copy=True)
-    result: NDArray[np.float64] = (
-        ask_eur_per_kwh + (fairness_weight / mean_recent) * recent_curtailment_kwh
+    result: NDArray[np.float64] = ask_eur_per_kwh + fairness_weight * (
+        recent_curtailment_kwh / mean_recent
     )
     return result
