@@ -165,36 +165,28 @@ class CommandBook:
     def _acceptance(
         self, command: Command, now: datetime, capabilities: Capabilities | None
     ) -> Ack:
+        result, reason, detail = AckResult.ACCEPTED, AckReason.OK, ""
         if capabilities is not None:
             outcomes = {
                 plan_limit(i.max_power_w, capabilities).action for i in command.envelope
             }
+            floor = capabilities.safety_floor_w
             if LimitAction.GAS_ONLY in outcomes:
-                return Ack(
-                    home_id=self.home_id,
-                    command_id=command.command_id,
-                    ts=now,
-                    result=AckResult.ACCEPTED_FLOOR_APPLIED,
-                    reason_code=AckReason.GAS_ONLY,
-                    detail=f"below the {capabilities.safety_floor_w} W safety floor "
-                    "the heat pump switches to gas-only",
+                result, reason = AckResult.ACCEPTED_FLOOR_APPLIED, AckReason.GAS_ONLY
+                detail = f"below the {floor} W safety floor the heat pump switches to gas-only"
+            elif LimitAction.FLOOR_APPLIED in outcomes:
+                result, reason = (
+                    AckResult.ACCEPTED_FLOOR_APPLIED,
+                    AckReason.FLOOR_APPLIED,
                 )
-            if LimitAction.FLOOR_APPLIED in outcomes:
-                return Ack(
-                    home_id=self.home_id,
-                    command_id=command.command_id,
-                    ts=now,
-                    result=AckResult.ACCEPTED_FLOOR_APPLIED,
-                    reason_code=AckReason.FLOOR_APPLIED,
-                    detail=f"limits below {capabilities.safety_floor_w} W are "
-                    "raised to the safety floor",
-                )
+                detail = f"limits below {floor} W are raised to the safety floor"
         return Ack(
             home_id=self.home_id,
             command_id=command.command_id,
             ts=now,
-            result=AckResult.ACCEPTED,
-            reason_code=AckReason.OK,
+            result=result,
+            reason_code=reason,
+            detail=detail,
         )
 
     def _ack(

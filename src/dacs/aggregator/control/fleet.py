@@ -176,11 +176,12 @@ class Fleet:
             view.command_result = message.result
         return True
 
-    def heat_pump_load_w(self, congestion_point_id: str, now: datetime) -> float:
-        """Sum of the latest heat pump powers of reachable homes."""
+    @staticmethod
+    def heat_pump_load_w(homes: Iterable[HomeView], now: datetime) -> float:
+        """Sum of the latest heat pump powers of these homes that are reachable."""
         return sum(
             h.telemetry.electric_power_w or 0.0
-            for h in self.of(congestion_point_id)
+            for h in homes
             if h.telemetry is not None and h.reachable(now)
         )
 

@@ -82,7 +82,7 @@ class CongestionPointControl:
         cap = binding_cap(now, fixed=self.fixed, events=self.events)
         rated_w = self.rated_capacity_kw * 1000
         cap_w = min(cap.cap_kw * 1000, rated_w) if cap is not None else rated_w
-        heat_pump_w = self.fleet.heat_pump_load_w(self.point_id, now)
+        heat_pump_w = self.fleet.heat_pump_load_w(homes, now)
         measured_w: float | None = None
         if self.measurement is not None and now - self.measurement[0] <= timedelta(
             seconds=3 * self.settings.cycle_s
