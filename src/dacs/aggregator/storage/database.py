@@ -58,8 +58,8 @@ def alembic_config() -> Config:
     return config
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database schema to ``revision``."""
+async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Bring the database schema to ``revision`` (every branch head by default)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade, revision)
     _LOGGER.info("database schema at %s", revision)
