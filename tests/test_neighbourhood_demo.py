@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+import signal
+import sys
 
 from dacs.neighbourhood.counterfactual import run_uncontrolled
 from dacs.neighbourhood.live import event_profile, run_live
@@ -53,3 +56,46 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
     assert summary.commands_sent >= 1
     assert summary.extra_gas_m3 > 0
     assert summary.lowest_indoor_controlled_c > 17.5  # comfort held
+
+
+async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c() -> None:
+    """`dacs demo` where Mosquitto is missing; Ctrl-C mid-run stops everything cleanly."""
+    command = [
+        sys.executable,
+        "-m",
+        "dacs",
+        "demo",
+        "--homes",
+        "6",
+        "--hours",
+        "2",
+        "--speed",
+        "600",
+        "--broker",
+        "embedded",
+        "--port",
+        "0",
+    ]
+    finished = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(finished.communicate(), 180)
+    assert finished.returncode == 0, err.decode()
+    text = out.decode()
+    assert "Dashboard: http://127.0.0.1:" in text
+    assert "peak transformer load" in text
+    assert "commands sent:" in text
+    assert b"Traceback" not in err
+
+    interrupted = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert interrupted.stdout is not None
+    async with asyncio.timeout(120):
+        while b"Dashboard:" not in await interrupted.stdout.readline():
+            pass
+    interrupted.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(interrupted.communicate(), 60)
+    assert interrupted.returncode == 130
+    assert b"stopped" in err
+    assert b"Traceback" not in err

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 import importlib
-import logging
 import sys
 
 from . import __version__
+from .logs import LOG_FORMAT_ENV, LogFormat, configure_logging, log_format_from_env
 
 # Subcommand -> module with register(subparsers). Only the module of the
 # command being run is imported: `dacs connect healthcheck` should not pay
@@ -30,6 +30,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dacs {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=[f.value for f in LogFormat],
+        default=None,
+        help=f"text (default) or json lines; also from {LOG_FORMAT_ENV}",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in _COMMANDS.items():
         if only is None or name == only:
@@ -46,13 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = next((a for a in arguments if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in _COMMANDS else None)
     args = parser.parse_args(arguments)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        # pymodbus narrates every connection at INFO.
-        logging.getLogger("pymodbus").setLevel(logging.WARNING)
+    try:
+        log_format = (
+            LogFormat(args.log_format) if args.log_format else log_format_from_env()
+        )
+    except ValueError as err:
+        parser.error(str(err))
+    configure_logging(verbose=args.verbose, log_format=log_format)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

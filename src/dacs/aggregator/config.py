@@ -32,7 +32,8 @@ class MqttConfig:
     password: str | None = field(default=None, repr=False)
     tls_ca_file: str | None = None
     client_id: str = "dacs-aggregator"
-    # Instances in the same group split the ingest (MQTT shared subscriptions).
+    # Instances in the same group split the ingest (MQTT shared subscriptions);
+    # empty for a broker without them (then only one instance may run).
     shared_group: str = "dacs"
 
 

@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 from pathlib import Path
-import sys
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,7 +35,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, os.environ)
     except ConfigError as err:
-        print(f"configuration error: {err}", file=sys.stderr)
+        # Logged, not printed: in a container the error must reach the log collector.
+        logging.getLogger(__name__).error("configuration error: %s", err)  # noqa: TRY400 - the message names the setting; a traceback adds nothing
         return 2
     if not config.api.operator_tokens:
         logging.getLogger(__name__).warning(

@@ -8,6 +8,11 @@ import contextlib
 from datetime import timedelta
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dacs.services import MosquittoBroker
+    from dacs.services.embedded_broker import EmbeddedBroker
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,8 +51,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=8080,
         help="dashboard port on 127.0.0.1 (0: any free port)",
     )
+    demo.add_argument(
+        "--broker",
+        choices=("auto", "mosquitto", "embedded"),
+        default="auto",
+        help="MQTT broker: Mosquitto when installed, else an embedded one (default auto)",
+    )
     demo.add_argument("--seed", type=int, default=2025)
     demo.set_defaults(handler=run)
+
+
+def _choose_broker(choice: str) -> tuple[MosquittoBroker | EmbeddedBroker, str]:
+    """The broker to run and the aggregator's shared-subscription group for it."""
+    from dacs.services import MosquittoBroker  # noqa: PLC0415
+    from dacs.services.embedded_broker import EmbeddedBroker  # noqa: PLC0415
+    from dacs.services.mosquitto import mosquitto_binary  # noqa: PLC0415
+
+    if choice == "mosquitto" or (choice == "auto" and mosquitto_binary() is not None):
+        return MosquittoBroker(), "dacs"
+    if choice == "auto":
+        print("Mosquitto is not installed: using the embedded MQTT broker (amqtt).")
+    # amqtt has no shared subscriptions; one aggregator subscribes plainly.
+    return EmbeddedBroker(), ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +90,7 @@ async def _main(args: argparse.Namespace) -> int:
     from dacs.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
     from dacs.neighbourhood.scenario import Scenario  # noqa: PLC0415
     from dacs.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
-    from dacs.services import MosquittoBroker, ServiceStartError  # noqa: PLC0415
+    from dacs.services import ServiceStartError  # noqa: PLC0415
     from dacs.services.ports import port_accepts  # noqa: PLC0415
 
     hours = timedelta(hours=args.hours)
@@ -101,11 +126,11 @@ async def _main(args: argparse.Namespace) -> int:
     port = args.port
     if port and port_accepts(port):
         port = 0  # taken: any free port will do, the URL is printed
+    broker, shared_group = _choose_broker(args.broker)
     try:
-        broker = MosquittoBroker()
         broker.start()
     except ServiceStartError as err:
-        print(f"cannot start Mosquitto: {err}", file=sys.stderr)
+        print(f"cannot start the MQTT broker: {err}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,6 +153,7 @@ async def _main(args: argparse.Namespace) -> int:
                 scenario,
                 broker_host="127.0.0.1",
                 broker_port=broker.port,
+                shared_group=shared_group,
                 speed=args.speed,
                 cap_kw=cap_kw,
                 rated_kw=rated_kw,

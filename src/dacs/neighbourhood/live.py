@@ -91,6 +91,7 @@ async def run_live(
     *,
     broker_host: str,
     broker_port: int,
+    shared_group: str = "dacs",
     speed: float,
     cap_kw: float,
     rated_kw: float,
@@ -107,7 +108,10 @@ async def run_live(
             url=f"sqlite:///{workdir / 'aggregator.db'}", telemetry_flush_s=1.0
         ),
         mqtt=MqttConfig(
-            host=broker_host, port=broker_port, client_id="dacs-demo-aggregator"
+            host=broker_host,
+            port=broker_port,
+            client_id="dacs-demo-aggregator",
+            shared_group=shared_group,
         ),
         api=ApiConfig(
             host="127.0.0.1",

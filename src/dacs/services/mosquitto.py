@@ -8,10 +8,9 @@ import shutil
 import subprocess
 import tempfile
 import time
-from types import TracebackType
-from typing import Self
 
 from .errors import ServiceStartError
+from .lifecycle import ThrowawayService
 from .ports import LOOPBACK, find_free_port, wait_for_port
 
 
@@ -22,7 +21,7 @@ def mosquitto_binary() -> str | None:
     )
 
 
-class MosquittoBroker:
+class MosquittoBroker(ThrowawayService):
     """Run a private Mosquitto broker.
 
     The broker listens on 127.0.0.1 only. ``extra_config`` is appended to the
@@ -163,17 +162,3 @@ class MosquittoBroker:
         self.stop()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        """Start the broker."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the broker and clean up."""
-        self.cleanup()

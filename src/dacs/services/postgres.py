@@ -9,10 +9,9 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from types import TracebackType
-from typing import Self
 
 from .errors import ServiceStartError
+from .lifecycle import ThrowawayService
 from .ports import LOOPBACK, find_free_port
 
 SUPERUSER = "postgres"
@@ -30,7 +29,7 @@ def postgres_bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
-class PostgresServer:
+class PostgresServer(ThrowawayService):
     """Run a private PostgreSQL server with trust authentication on 127.0.0.1.
 
     PostgreSQL refuses to run as root; when started by root the server runs
@@ -69,7 +68,7 @@ class PostgresServer:
             cwd=self.workdir,
         )
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         """Initialise the data directory (first time) and start the server."""
         if self._started:
             return
@@ -109,7 +108,7 @@ class PostgresServer:
             str(self.log_path),
             "-w",
             "-t",
-            "60",
+            str(max(1, round(timeout))),
             "start",
         )
         if result.returncode != 0:
@@ -163,17 +162,3 @@ class PostgresServer:
         """Stop the server and delete its directory."""
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        """Start the server."""
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Stop the server and clean up."""
-        self.cleanup()

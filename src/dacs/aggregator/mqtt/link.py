@@ -37,6 +37,17 @@ _LOGGER = logging.getLogger(__name__)
 INGEST_CHANNELS = (Channel.TELEMETRY, Channel.STATUS, Channel.PREFERENCES, Channel.ACK)
 
 
+def ingest_filter(channel: Channel, shared_group: str) -> str:
+    """The subscription for one ingest channel; no group means a plain subscription.
+
+    A plain subscription is for brokers without shared subscriptions (the
+    demo's embedded broker); only one aggregator instance may then run.
+    """
+    if shared_group:
+        return f"$share/{shared_group}/{wildcard(channel)}"
+    return wildcard(channel)
+
+
 @dataclass
 class IngestCounters:
     """What arrived, and what was refused."""
@@ -153,7 +164,7 @@ class AggregatorLink:
         ) as client:
             for channel in INGEST_CHANNELS:
                 await client.subscribe(
-                    f"$share/{config.shared_group}/{wildcard(channel)}", qos=1
+                    ingest_filter(channel, config.shared_group), qos=1
                 )
             self._client = client
             self._connected.set()
