@@ -82,14 +82,19 @@ def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
             f"protocol version {version} is not supported (this side speaks {PROTOCOL_MAJOR})",
         )
     kind = document.get("type")
-    if kind not in _CHANNEL_OF_TYPE:
+    if not isinstance(kind, str) or kind not in _CHANNEL_OF_TYPE:
         raise ProtocolError("malformed", f"unknown message type {kind!r}")
     if channel is not None and _CHANNEL_OF_TYPE[kind] is not channel:
         raise ProtocolError(
             "malformed", f"a {kind} message does not belong on {channel}"
         )
     validate(document, kind)
-    return _BUILDERS[kind](document)
+    try:
+        return _BUILDERS[kind](document)
+    except ValueError as err:
+        # A time the schema's pattern lets through but no calendar has
+        # (30 February, hour 24).
+        raise ProtocolError("malformed", f"{kind}: {err}") from err
 
 
 def decode_enrollment_response(payload: bytes | str) -> EnrollmentResponse:

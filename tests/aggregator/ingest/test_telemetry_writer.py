@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dacs.aggregator.ingest.telemetry_writer import TelemetryWriter
-from dacs.aggregator.storage.database import session_factory
+from dacs.aggregator.storage.database import create_engine, session_factory
 from dacs.aggregator.storage.tables import TelemetryRow
 from dacs.protocol import LimitSource, Participation, Telemetry
 
@@ -91,3 +92,82 @@ async def test_failed_write_keeps_the_batch(engine: AsyncEngine) -> None:
         assert writer.failures == 1
     else:
         assert await _count(engine) == 2
+
+
+async def _rename_telemetry(engine: AsyncEngine, old: str, new: str) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+async def test_a_batch_refused_whole_is_written_whole_later(
+    engine: AsyncEngine,
+) -> None:
+    writer = TelemetryWriter(engine, batch_size=10)
+    for seq in range(5):
+        writer.add(_telemetry(seq))
+    await writer.flush()
+    await _rename_telemetry(engine, "telemetry", "telemetry_away")
+    for seq in range(3, 12):  # two already stored, seven new
+        writer.add(_telemetry(seq))
+    with pytest.raises(Exception, match="telemetry"):
+        await writer.flush()
+    assert writer.pending == 9
+    assert writer.failures == 1
+    writer.add(_telemetry(12))
+    await _rename_telemetry(engine, "telemetry_away", "telemetry")
+    assert await writer.flush() == 10
+    assert writer.pending == 0
+    assert await _count(engine) == 13  # nothing lost, nothing twice
+    async with session_factory(engine)() as session:
+        seqs = (await session.execute(select(TelemetryRow.seq))).scalars().all()
+    assert sorted(seqs) == list(range(13))
+
+
+# A server-side disconnect exists on PostgreSQL only.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_written_after_the_database_dropped_the_connection(
+    engine: AsyncEngine,
+) -> None:
+    assert engine.dialect.name == "postgresql"
+    writer = TelemetryWriter(engine)
+    writer.add(_telemetry(0))
+    await writer.flush()  # the pooled session now has its staging table
+    async with engine.connect() as connection:
+        own = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    outsider = create_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        async with outsider.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_terminate_backend(:pid)"), {"pid": own}
+            )
+    finally:
+        await outsider.dispose()
+    writer.add(_telemetry(1))
+    writer.add(_telemetry(0))  # redelivered
+    await writer.flush()  # a fresh session: the staging table is made again
+    assert await _count(engine) == 2
+
+
+async def test_stopping_mid_write_loses_nothing(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = TelemetryWriter(engine, batch_size=10, flush_s=60)
+    real_write = writer._write
+    writing = asyncio.Event()
+
+    async def stuck_once(batch: list[tuple[object, ...]]) -> None:
+        monkeypatch.setattr(writer, "_write", real_write)
+        writing.set()
+        await asyncio.sleep(60)  # a database that does not answer
+
+    monkeypatch.setattr(writer, "_write", stuck_once)
+    task = asyncio.create_task(writer.run())
+    for seq in range(10):
+        writer.add(_telemetry(seq))
+    await asyncio.wait_for(writing.wait(), 5)
+    writer.add(_telemetry(10))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert writer.pending == 0
+    assert writer.failures == 0  # a cancel is not a database failure
+    assert await _count(engine) == 11

@@ -1,4 +1,4 @@
-"""Telemetry into the database in batches: one statement per batch, duplicates ignored."""
+"""Telemetry into the database in batches, duplicates ignored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import Insert, text
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,59 +18,69 @@ from dacs.protocol import Telemetry
 _LOGGER = logging.getLogger(__name__)
 
 
-_COLUMN_TYPES = {
-    "home_id": "varchar",
-    "boot_id": "varchar",
-    "seq": "bigint",
-    "ts": "timestamptz",
-    "electric_power_w": "float8",
-    "thermal_power_w": "float8",
-    "boiler_active": "boolean",
-    "boiler_thermal_w": "float8",
-    "indoor_temp_c": "float8",
-    "outdoor_temp_c": "float8",
-    "electric_energy_kwh": "float8",
-    "limit_w": "float8",
-    "limit_source": "varchar",
-    "command_id": "varchar",
-    "participation": "varchar",
-    "comfort_override": "boolean",
-}
-_COLUMNS_SQL = ", ".join(_COLUMN_TYPES)
-_ARRAYS_SQL = ", ".join(
-    f"CAST(:{name} AS {kind}[])" for name, kind in _COLUMN_TYPES.items()
+# The telemetry table's columns, in the order of the buffered row tuples.
+TELEMETRY_COLUMNS = (
+    "home_id",
+    "boot_id",
+    "seq",
+    "ts",
+    "electric_power_w",
+    "thermal_power_w",
+    "boiler_active",
+    "boiler_thermal_w",
+    "indoor_temp_c",
+    "outdoor_temp_c",
+    "electric_energy_kwh",
+    "limit_w",
+    "limit_source",
+    "command_id",
+    "participation",
+    "comfort_override",
 )
+_COLUMNS_SQL = ", ".join(TELEMETRY_COLUMNS)
+# A batch goes by binary COPY into a per-session staging table, then into
+# telemetry with duplicates skipped: the client encodes half as much as for
+# one INSERT over column arrays (unnest), where asyncpg checks every element.
+# The staging table keeps the columns' types and empties itself at commit.
+_STAGING = "telemetry_staging"
 # Built from the constant column list above; no input reaches the text.
-_UNNEST_INSERT = text(
-    f"INSERT INTO telemetry ({_COLUMNS_SQL}) SELECT * FROM unnest({_ARRAYS_SQL}) "  # noqa: S608
+_CREATE_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS "  # noqa: S608
+    f"AS SELECT {_COLUMNS_SQL} FROM telemetry WITH NO DATA"
+)
+_FROM_STAGING = (
+    f"INSERT INTO telemetry ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM {_STAGING} "  # noqa: S608
     "ON CONFLICT ON CONSTRAINT uq_telemetry_home_boot_seq DO NOTHING"
 )
 
+type TelemetryRowValues = tuple[Any, ...]
 
-def _columns(batch: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in batch] for name in _COLUMN_TYPES}
+
+def telemetry_row(message: Telemetry) -> TelemetryRowValues:
+    """The telemetry table's values for one message, in TELEMETRY_COLUMNS order."""
+    return (
+        message.home_id,
+        message.boot_id,
+        message.seq,
+        message.ts,
+        message.electric_power_w,
+        message.thermal_power_w,
+        message.boiler_active,
+        message.boiler_thermal_w,
+        message.indoor_temp_c,
+        message.outdoor_temp_c,
+        message.electric_energy_kwh,
+        message.limit_w,
+        message.limit_source.value,
+        message.command_id,
+        message.participation.value,
+        message.comfort_override,
+    )
 
 
 def telemetry_record(message: Telemetry) -> dict[str, Any]:
-    """The telemetry table's row for one message."""
-    return {
-        "home_id": message.home_id,
-        "boot_id": message.boot_id,
-        "seq": message.seq,
-        "ts": message.ts,
-        "electric_power_w": message.electric_power_w,
-        "thermal_power_w": message.thermal_power_w,
-        "boiler_active": message.boiler_active,
-        "boiler_thermal_w": message.boiler_thermal_w,
-        "indoor_temp_c": message.indoor_temp_c,
-        "outdoor_temp_c": message.outdoor_temp_c,
-        "electric_energy_kwh": message.electric_energy_kwh,
-        "limit_w": message.limit_w,
-        "limit_source": message.limit_source.value,
-        "command_id": message.command_id,
-        "participation": message.participation.value,
-        "comfort_override": message.comfort_override,
-    }
+    """The telemetry table's row for one message, by column name."""
+    return dict(zip(TELEMETRY_COLUMNS, telemetry_row(message), strict=True))
 
 
 class TelemetryWriter:
@@ -79,8 +89,8 @@ class TelemetryWriter:
     A batch is written when it reaches ``batch_size`` or ``flush_s`` after its
     first message. Rows whose (home, boot, seq) already exist are skipped by
     the database itself, so a redelivered message can never be stored twice.
-    A failed write keeps the batch and tries again: nothing is lost while the
-    database is briefly away.
+    A failed or interrupted write keeps the batch and tries again: nothing is
+    lost while the database is briefly away or when the service stops mid-write.
     """
 
     def __init__(
@@ -90,7 +100,7 @@ class TelemetryWriter:
         self._engine = engine
         self._batch_size = batch_size
         self._flush_s = flush_s
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: list[TelemetryRowValues] = []
         self._first_at: float | None = None
         self._wake = asyncio.Event()
         self.written = 0
@@ -105,7 +115,7 @@ class TelemetryWriter:
         """Queue one message."""
         if not self._buffer:
             self._first_at = time.monotonic()
-        self._buffer.append(telemetry_record(message))
+        self._buffer.append(telemetry_row(message))
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
@@ -116,16 +126,14 @@ class TelemetryWriter:
         batch, self._buffer = self._buffer, []
         self._first_at = None
         try:
-            async with self._engine.begin() as connection:
-                if self._engine.dialect.name == "postgresql":
-                    # One statement over column arrays instead of a row-by-row
-                    # executemany: about 1.7 times the rows per second.
-                    await connection.execute(_UNNEST_INSERT, _columns(batch))
-                else:
-                    await connection.execute(self._insert(), batch)
-        except Exception:
-            self.failures += 1
-            self._buffer = batch + self._buffer  # keep order, try again later
+            await self._write(batch)
+        except BaseException as err:
+            # Failed, or cancelled mid-write (the service stopping): keep the
+            # rows in order. Should the write have committed all the same, the
+            # next attempt skips them as duplicates.
+            if isinstance(err, Exception):
+                self.failures += 1
+            self._buffer = batch + self._buffer
             self._first_at = time.monotonic()
             raise
         self.written += len(batch)
@@ -157,8 +165,39 @@ class TelemetryWriter:
                         await asyncio.sleep(min(self._flush_s, 1.0))
         finally:
             if self._buffer:
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.shield(self.flush())
+                except Exception:
+                    _LOGGER.exception(
+                        "%d telemetry rows not written on stopping", self.pending
+                    )
+
+    async def _write(self, batch: list[TelemetryRowValues]) -> None:
+        if self._engine.dialect.name == "postgresql":
+            await self._copy(batch)
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                self._insert(),
+                [dict(zip(TELEMETRY_COLUMNS, row, strict=True)) for row in batch],
+            )
+
+    async def _copy(self, batch: list[TelemetryRowValues]) -> None:
+        """COPY into the staging table and move new rows on, in one transaction."""
+        async with self._engine.connect() as connection:
+            # COPY has no SQLAlchemy form: use asyncpg's connection itself, with
+            # its own transaction (SQLAlchemy's would begin only on its first
+            # statement, and there is none here).
+            pooled = await connection.get_raw_connection()
+            driver = pooled.driver_connection
+            if driver is None:  # only after the pool invalidated it
+                raise ConnectionError("the database connection was closed")
+            async with driver.transaction():
+                await driver.execute(_CREATE_STAGING)
+                await driver.copy_records_to_table(
+                    _STAGING, records=batch, columns=TELEMETRY_COLUMNS
+                )
+                await driver.execute(_FROM_STAGING)
 
     def _insert(self) -> Insert:
         table = TelemetryRow  # the mapped class stands for its table
