@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,12 +19,18 @@ from .api.enrollment import (
 from .api.openapi import serve_openapi
 from .api.ratelimit import RateLimiter
 from .api.routes import SERVICE, add_routes, errors_middleware
+from .api.settlement_routes import SETTLEMENT, add_settlement_routes
 from .clock import Clock, SystemClock
 from .config import AggregatorConfig
 from .dashboard import add_dashboard
 from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisioner
 from .registry.registry import CredentialProvisioner
 from .service import AggregatorService, LoadForecast
+
+if TYPE_CHECKING:
+    from .openadr.ven import OpenAdrVen
+
+OPENADR_VEN: web.AppKey[OpenAdrVen] = web.AppKey("openadr_ven")
 
 
 def create_app(
@@ -74,4 +81,47 @@ def create_app(
         await service.stop()
 
     app.cleanup_ctx.append(run_service)
+    add_settlement_routes(app, config.settlement)
+    # The grid adapters start after the service and stop before it (cleanup
+    # contexts unwind in reverse order).
+    if config.openadr.enabled:
+        _add_openadr_ven(app, config, service)
+    if config.uftp.enabled:
+        _add_uftp_agent(app, config, service, other_load_forecast)
     return app
+
+
+def _add_openadr_ven(
+    app: web.Application, config: AggregatorConfig, service: AggregatorService
+) -> None:
+    from .openadr.ven import OpenAdrVen  # noqa: PLC0415 - only when enabled
+
+    ven = OpenAdrVen(config.openadr, service, delivered_flex=app[SETTLEMENT].flex)
+    app[OPENADR_VEN] = ven
+
+    async def run_ven(_app: web.Application) -> AsyncIterator[None]:
+        await ven.start()
+        yield
+        await ven.stop()
+
+    app.cleanup_ctx.append(run_ven)
+
+
+def _add_uftp_agent(
+    app: web.Application,
+    config: AggregatorConfig,
+    service: AggregatorService,
+    other_load_forecast: LoadForecast | None,
+) -> None:
+    from .uftp.agent import UftpAgent  # noqa: PLC0415 - only when enabled
+    from .uftp.routes import add_uftp_routes  # noqa: PLC0415
+
+    add_uftp_routes(
+        app,
+        UftpAgent.from_config(
+            config.uftp,
+            service,
+            delivered=app[SETTLEMENT].flex,
+            other_load_forecast=other_load_forecast,
+        ),
+    )

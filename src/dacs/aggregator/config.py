@@ -8,6 +8,12 @@ from pathlib import Path
 import tomllib
 from typing import Any
 
+from .openadr.config import OpenAdrConfig
+from .openadr.errors import OpenAdrConfigError
+from .settlement.config import SettlementConfig
+from .uftp.config import UftpConfig
+from .uftp.errors import UftpConfigError
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the setting."""
@@ -81,6 +87,9 @@ class AggregatorConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     enrollment: EnrollmentConfig = field(default_factory=EnrollmentConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
+    openadr: OpenAdrConfig = field(default_factory=OpenAdrConfig)
+    uftp: UftpConfig = field(default_factory=UftpConfig)
+    settlement: SettlementConfig = field(default_factory=SettlementConfig)
 
 
 _SECTIONS = {
@@ -89,6 +98,9 @@ _SECTIONS = {
     "api": ApiConfig,
     "enrollment": EnrollmentConfig,
     "control": ControlConfig,
+    "openadr": OpenAdrConfig,
+    "uftp": UftpConfig,
+    "settlement": SettlementConfig,
 }
 
 
@@ -111,7 +123,13 @@ def load_config(
         section = _build(cls, values, name)
         section = _apply_environment(section, name, environ or {})
         sections[name] = section
-    return AggregatorConfig(**sections)
+    config = AggregatorConfig(**sections)
+    if config.openadr.enabled:
+        try:
+            config.openadr.check()
+        except OpenAdrConfigError as err:
+            raise ConfigError(str(err)) from err
+    return config
 
 
 def _build(cls: type[Any], values: dict[str, Any], section: str) -> Any:
@@ -125,7 +143,15 @@ def _build(cls: type[Any], values: dict[str, Any], section: str) -> Any:
         key: _convert(known[key].type, value, f"{section}.{key}")
         for key, value in values.items()
     }
-    return cls(**converted)
+    return _construct(cls, converted, section)
+
+
+def _construct(cls: type[Any], values: dict[str, Any], section: str) -> Any:
+    # Sections check their own values; their errors become configuration errors.
+    try:
+        return cls(**values)
+    except (ValueError, UftpConfigError, OpenAdrConfigError) as err:
+        raise ConfigError(f"[{section}]: {err}") from err
 
 
 def _apply_environment(section: Any, name: str, environ: Mapping[str, str]) -> Any:
@@ -134,7 +160,12 @@ def _apply_environment(section: Any, name: str, environ: Mapping[str, str]) -> A
         variable = f"DACS_{name}_{item.name}".upper()
         if variable in environ:
             changes[item.name] = _convert(item.type, environ[variable], variable)
-    return replace(section, **changes) if changes else section
+    if not changes:
+        return section
+    try:
+        return replace(section, **changes)
+    except (ValueError, UftpConfigError, OpenAdrConfigError) as err:
+        raise ConfigError(f"[{name}]: {err}") from err
 
 
 def _convert(annotation: Any, value: Any, where: str) -> Any:

@@ -347,6 +347,44 @@ def openapi_document() -> dict[str, Any]:
                     {"200": "revoked", "404": "unknown", "409": "used already"},
                 ),
             },
+            "/api/v1/settlement/deliveries": {
+                "get": _op(
+                    "delivered flexibility per 15 minutes of a congestion point "
+                    "(?congestion_point=&start=&end=&format=json|csv)",
+                    "reader",
+                    {
+                        "200": "deliveries",
+                        "400": "malformed",
+                        "404": "unknown congestion point",
+                    },
+                )
+            },
+            "/api/v1/settlement/statements": {
+                "get": _op(
+                    "stored monthly statements of a period "
+                    "(?period=YYYY-MM&congestion_point=&format=json|csv)",
+                    "reader",
+                    {"200": "list", "400": "malformed"},
+                )
+            },
+            "/api/v1/settlement/statements/{period}": {
+                "parameters": [
+                    {
+                        "name": "period",
+                        "in": point,
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
+                        },
+                    }
+                ],
+                "post": _op(
+                    "compute, store and send the period's statements to the homes",
+                    "operator",
+                    {"201": "issued", "400": "malformed or not started"},
+                ),
+            },
         },
     }
 

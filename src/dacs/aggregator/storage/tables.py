@@ -215,3 +215,167 @@ class AlertRow(Base):
     message: Mapped[str] = mapped_column(String(500))
     raised_at: Mapped[datetime]
     cleared_at: Mapped[datetime | None]
+
+
+class OpenAdrEventRow(Base):
+    """One version of an OpenADR event the VEN has handled, and what became of it.
+
+    (program, event, modification time) is unique: each version is processed
+    exactly once, even across restarts.
+    """
+
+    __tablename__ = "openadr_events"
+    __table_args__ = (
+        UniqueConstraint(
+            "program_id", "event_id", "modified_at", name="uq_openadr_event_version"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+    program_id: Mapped[str] = mapped_column(String(128), index=True)
+    event_id: Mapped[str] = mapped_column(String(128))
+    modified_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # applied, refused, expired, noted
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    group_name: Mapped[str | None] = mapped_column(String(128))
+    congestion_point_id: Mapped[str | None] = mapped_column(String(64))
+    # [[congestion point id, cap event id], ...] put in force for this version
+    caps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # FLEX intervals for the delivery report: [{"id", "start", "duration_s"}, ...]
+    intervals: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ends_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+
+
+class OpenAdrResourceRow(Base):
+    """A home registered as an OpenADR resource, and the grid operator's answer."""
+
+    __tablename__ = "openadr_resources"
+
+    home_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(128))
+    ean: Mapped[str] = mapped_column(String(18))
+    congestion_point_id: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[str | None] = mapped_column(String(128))
+    registration_requested_at: Mapped[datetime | None]
+    registration_status: Mapped[str | None] = mapped_column(String(16))
+    rejected_reason: Mapped[str | None] = mapped_column(String(64))
+    status_at: Mapped[datetime | None]
+    operational_status: Mapped[str | None] = mapped_column(String(16))
+
+
+class UftpInboundRow(Base):
+    """A UFTP message we accepted, by (sender, MessageID): repeats are answered, not redone."""
+
+    __tablename__ = "uftp_inbound"
+
+    sender_domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_type: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the inner XML
+    received_at: Mapped[datetime]
+    response_message_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class UftpFlexRequestRow(Base):
+    """A FlexRequest from a DSO, as accepted."""
+
+    __tablename__ = "uftp_flex_requests"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    sender_domain: Mapped[str] = mapped_column(String(253))
+    congestion_point: Mapped[str] = mapped_column(String(500))  # UFTP entity address
+    congestion_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[str] = mapped_column(String(10))  # local day, YYYY-MM-DD
+    revision: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime]
+    # [{"isp": int, "disposition": str, "min_power": int, "max_power": int}, ...]
+    isps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    received_at: Mapped[datetime]
+
+
+class UftpFlexOfferRow(Base):
+    """A FlexOffer we sent, with the baseline its volumes are measured against."""
+
+    __tablename__ = "uftp_flex_offers"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    flex_request_message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    recipient_domain: Mapped[str] = mapped_column(String(253))
+    congestion_point: Mapped[str] = mapped_column(String(500))
+    congestion_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[datetime]
+    # [{"reference": str, "price": "decimal", "isps": {"<isp>": power W}}, ...]
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    baseline_w: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"<isp>": W}
+    created_at: Mapped[datetime]
+    order_message_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class UftpFlexOrderRow(Base):
+    """A FlexOrder we accepted, the cap event it became, and its settlement."""
+
+    __tablename__ = "uftp_flex_orders"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    flex_offer_message_id: Mapped[str] = mapped_column(String(36), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(36))
+    sender_domain: Mapped[str] = mapped_column(String(253))
+    order_reference: Mapped[str] = mapped_column(String(200), index=True)
+    option_reference: Mapped[str] = mapped_column(String(200))
+    congestion_point_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(10))
+    isps: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"<isp>": power W}
+    price: Mapped[str] = mapped_column(String(40))  # decimal text, EUR
+    currency: Mapped[str] = mapped_column(String(3))
+    event_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    settlement: Mapped[dict[str, Any] | None]
+    settled_at: Mapped[datetime | None]
+
+
+class UftpOutboxRow(Base):
+    """A UFTP message to send (unsigned XML), kept until the recipient accepted it."""
+
+    __tablename__ = "uftp_outbox"
+
+    message_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_type: Mapped[str] = mapped_column(String(64))
+    recipient_domain: Mapped[str] = mapped_column(String(253))
+    reference: Mapped[str | None] = mapped_column(String(200), index=True)
+    payload: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    given_up_at: Mapped[datetime | None]
+
+
+class SettlementStatementRow(Base):
+    """A home's monthly settlement statement, as last issued (one per home and period)."""
+
+    __tablename__ = "settlement_statements"
+
+    home_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    congestion_point_id: Mapped[str] = mapped_column(String(64), index=True)
+    issued_at: Mapped[datetime]
+    delivered_kwh: Mapped[float] = mapped_column(Float)
+    price_eur_per_kwh: Mapped[float] = mapped_column(Float)
+    earnings_eur: Mapped[float] = mapped_column(Float)
+    extra_gas_m3: Mapped[float] = mapped_column(Float)
+    gas_compensation_eur: Mapped[float] = mapped_column(Float)
+    events: Mapped[int] = mapped_column(Integer)
+    final: Mapped[bool] = mapped_column(Boolean)
+    published_at: Mapped[datetime | None]

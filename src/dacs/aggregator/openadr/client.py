@@ -1,0 +1,300 @@
+"""The VTN over HTTP: openadr3-client's synchronous VEN client, run off the event loop.
+
+Every call runs in a worker thread (``asyncio.to_thread``) under a timeout,
+and every failure becomes one of the adapter's errors (``errors.py``), so the
+poller can log a clear reason and try again at the next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+import logging
+import os
+from typing import Any, cast, override
+
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]  # no stubs installed
+from openadr3_client.extensions.resource_group._client.http import (
+    ResourceGroupsReadOnlyHttpInterface,
+)
+from openadr3_client.extensions.resource_group.factory import ResourceGroupClientFactory
+from openadr3_client.extensions.resource_group.models.resource_group import (
+    ExistingResourceGroup,
+)
+from openadr3_client.oadr310._ven.client import VirtualEndNodeClient
+from openadr3_client.oadr310._vtn.interfaces.filters import PaginationFilter
+from openadr3_client.oadr310.models.event.event import ExistingEvent
+from openadr3_client.oadr310.models.program.program import ExistingProgram
+from openadr3_client.oadr310.models.report.report import ExistingReport, NewReport
+from openadr3_client.oadr310.models.resource.resource import (
+    ExistingResource,
+    NewResourceVenRequest,
+)
+from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
+from openadr3_client.ven.http_factory import VirtualEndNodeHttpClientFactory
+from openadr3_client.version import OADRVersion
+from pydantic import ValidationError
+import requests
+from requests.adapters import HTTPAdapter
+
+from .config import OpenAdrConfig
+from .errors import VtnAuthError, VtnResponseError, VtnUnavailableError
+
+_LOGGER = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+MAX_PAGES = 200  # 10,000 events per program is far beyond any real program
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """requests has no session-wide timeout; the library passes none per call."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self._timeout_s = timeout_s
+
+    @override
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """Send with this adapter's timeout unless the caller gave one."""
+        return super().send(
+            request,
+            stream=stream,
+            timeout=self._timeout_s if timeout is None else timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawEvent:
+    """An event the VTN sent that does not parse as OpenADR 3.1, and why."""
+
+    event_id: str | None
+    reason: str
+
+
+class VtnClient:
+    """A VEN's view of one VTN (programs, events, resources, reports)."""
+
+    def __init__(self, config: OpenAdrConfig, *, client_secret: str) -> None:
+        """Prepare; the first call connects (token URL discovery may need the network)."""
+        self._config = config
+        self._secret = client_secret
+        self._ven: VirtualEndNodeClient | None = None
+        self._groups: ResourceGroupsReadOnlyHttpInterface | None = None
+        self._token_url = config.token_url
+        self._lock = asyncio.Lock()
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _build(self) -> None:
+        config = self._config
+        if config.allow_insecure_http:
+            # oauthlib refuses http:// token URLs unless told otherwise; only
+            # ever for test VTNs, which the settings say explicitly.
+            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        base = VirtualEndNodeHttpClientFactory.create_http_ven_client(
+            vtn_base_url=config.vtn_url.rstrip("/"),
+            client_id=config.client_id,
+            client_secret=self._secret,
+            token_url=config.token_url,
+            scopes=list(config.scopes) or None,
+            allow_insecure_http=config.allow_insecure_http,
+            version=OADRVersion.OADR_310,
+        )
+        ven = cast("VirtualEndNodeClient", base)
+        token_url = config.token_url or ven.auth.get_auth_server().token_url
+        # The factories return interfaces; the HTTP classes behind them hold the sessions.
+        groups = cast(
+            "ResourceGroupsReadOnlyHttpInterface",
+            ResourceGroupClientFactory.create_ven_client(
+                vtn_base_url=config.vtn_url.rstrip("/"),
+                client_id=config.client_id,
+                client_secret=self._secret,
+                token_url=str(token_url),
+                scopes=list(config.scopes) or None,
+                allow_insecure_http=config.allow_insecure_http,
+            ),
+        )
+        adapter = _TimeoutAdapter(config.request_timeout_s)
+        interfaces: tuple[Any, ...] = (
+            ven.programs,
+            ven.events,
+            ven.reports,
+            ven.vens,
+            ven.resources,
+            ven.subscriptions,
+            groups,
+        )
+        for interface in interfaces:
+            interface.session.mount("http://", adapter)
+            interface.session.mount("https://", adapter)
+        self._token_url = str(token_url)
+        self._ven = ven
+        self._groups = groups
+
+    async def _call[T](self, what: str, function: Callable[[], T]) -> T:
+        """Run ``function`` in a thread; translate every failure into a VtnError."""
+        async with self._lock:
+            try:
+                async with asyncio.timeout(self._config.request_timeout_s * 3):
+                    if self._ven is None:
+                        await asyncio.to_thread(self._build)
+                    return await asyncio.to_thread(function)
+            except TimeoutError as err:
+                raise VtnUnavailableError(
+                    f"{what}: the VTN did not answer in time"
+                ) from err
+            except OAuth2Error as err:
+                raise VtnAuthError(
+                    f"{what}: the token endpoint refused the client credentials "
+                    f"({err.error}: {err.description or 'no description'})"
+                ) from err
+            except requests.HTTPError as err:
+                raise _http_error(what, err) from err
+            except (requests.ConnectionError, requests.Timeout) as err:
+                url = str(err.request.url) if err.request is not None else ""
+                if self._token_url and url and url.startswith(self._token_url):
+                    raise VtnAuthError(
+                        f"{what}: token endpoint unreachable: {err}"
+                    ) from err
+                raise VtnUnavailableError(f"{what}: VTN unreachable: {err}") from err
+            except ValidationError as err:
+                raise VtnResponseError(
+                    f"{what}: the answer is not OpenADR 3.1: {err.error_count()} problem(s), "
+                    f"first: {err.errors()[0]['msg']}"
+                ) from err
+            except requests.JSONDecodeError as err:
+                raise VtnResponseError(
+                    f"{what}: the answer is not JSON: {err}"
+                ) from err
+            except (ValueError, TypeError) as err:
+                if "token" in str(err).lower():
+                    raise VtnAuthError(f"{what}: no access token: {err}") from err
+                raise VtnResponseError(f"{what}: {err}") from err
+
+    def _client(self) -> VirtualEndNodeClient:
+        if self._ven is None:  # pragma: no cover - _call connects first
+            raise VtnUnavailableError("not connected to the VTN")
+        return self._ven
+
+    def _group_client(self) -> ResourceGroupsReadOnlyHttpInterface:
+        if self._groups is None:  # pragma: no cover - _call connects first
+            raise VtnUnavailableError("not connected to the VTN")
+        return self._groups
+
+    # -- reads -----------------------------------------------------------------
+
+    async def program(self, program_id: str) -> ExistingProgram:
+        """One program by its VTN id."""
+        return await self._call(
+            f"program {program_id}",
+            lambda: self._client().programs.get_program_by_id(program_id),
+        )
+
+    async def events(
+        self, program_id: str
+    ) -> tuple[list[ExistingEvent], list[RawEvent]]:
+        """Every event of a program (all pages): the parsed ones and the unparseable ones.
+
+        Each event is parsed on its own, so one malformed event is refused
+        alone instead of hiding the rest of the program's events.
+        """
+
+        def fetch() -> tuple[list[ExistingEvent], list[RawEvent]]:
+            interface = cast("Any", self._client().events)
+            parsed: list[ExistingEvent] = []
+            broken: list[RawEvent] = []
+            for page in range(MAX_PAGES):
+                params = PaginationFilter(
+                    skip=page * PAGE_SIZE, limit=PAGE_SIZE
+                ).model_dump(by_alias=True, mode="json") | {"programID": program_id}
+                response = interface.session.get(
+                    f"{interface.base_url}/events", params=params
+                )
+                response.raise_for_status()
+                items = response.json()
+                if not isinstance(items, list):
+                    raise TypeError("the events answer is not a JSON list")
+                for item in items:
+                    try:
+                        parsed.append(ExistingEvent.model_validate(item))
+                    except ValidationError as err:
+                        event_id = item.get("id") if isinstance(item, dict) else None
+                        broken.append(
+                            RawEvent(
+                                event_id=str(event_id) if event_id else None,
+                                reason=f"not an OpenADR 3.1 event: {err.errors()[0]['msg']} "
+                                f"at {'.'.join(str(p) for p in err.errors()[0]['loc'])}",
+                            )
+                        )
+                if len(items) < PAGE_SIZE:
+                    break
+            return parsed, broken
+
+        return await self._call(f"events of program {program_id}", fetch)
+
+    async def resource_groups(self) -> tuple[ExistingResourceGroup, ...]:
+        """The resource groups this VEN may see."""
+        return await self._call(
+            "resource groups", lambda: self._group_client().get_resource_groups()
+        )
+
+    async def ven_named(self, ven_name: str) -> ExistingVen | None:
+        """The VEN object with this name, if the VTN has one."""
+        vens = await self._call(
+            "VEN lookup",
+            lambda: self._client().vens.get_vens(
+                ven_name=ven_name, target=None, pagination=None
+            ),
+        )
+        matches = [v for v in vens if v.ven_name == ven_name]
+        return matches[0] if matches else None
+
+    async def resources(self, ven_id: str) -> tuple[ExistingResource, ...]:
+        """This VEN's resources, with the registration status the grid operator set."""
+        return await self._call(
+            "resources", lambda: self._client().resources.get_resources(ven_id=ven_id)
+        )
+
+    # -- writes ----------------------------------------------------------------
+
+    async def create_ven(self, request: NewVenVenRequest) -> ExistingVen:
+        """Create this VEN's object."""
+        return await self._call(
+            "VEN creation", lambda: self._client().vens.create_ven(request)
+        )
+
+    async def create_resource(self, request: NewResourceVenRequest) -> ExistingResource:
+        """Register one home's heat pump as a resource."""
+        return await self._call(
+            f"resource {request.resource_name}",
+            lambda: self._client().resources.create_resource(request),
+        )
+
+    async def send_report(self, report: NewReport) -> ExistingReport:
+        """Send a report."""
+        return await self._call(
+            f"{report.report_name or 'report'} for event {report.event_id}",
+            lambda: self._client().reports.create_report(report),
+        )
+
+
+def _http_error(what: str, err: requests.HTTPError) -> Exception:
+    status = err.response.status_code if err.response is not None else 0
+    body = err.response.text[:200] if err.response is not None else ""
+    if status in (401, 403):
+        return VtnAuthError(f"{what}: the VTN refused our token ({status}) {body}")
+    if status >= 500 or status in (404, 408, 429):
+        return VtnUnavailableError(f"{what}: the VTN answered {status} {body}")
+    return VtnResponseError(f"{what}: the VTN refused the request ({status}) {body}")

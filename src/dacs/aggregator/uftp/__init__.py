@@ -1,0 +1,35 @@
+"""GOPACS / UFTP (Shapeshifter) aggregator role: FlexRequest in, FlexOffer out, FlexOrder to a cap.
+
+Built on shapeshifter-uftp's message classes, parser and signing; served from
+the aggregator's own aiohttp application (see docs/grid-interfaces.md).
+The agent and its routes live in ``agent`` and ``routes``: they need the
+service, and the configuration module imports this package's settings
+without it.
+"""
+
+from .config import UFTP_PATH, UftpConfig
+from .errors import (
+    DeliveryError,
+    MessageRejectedError,
+    TransportRefusedError,
+    UftpConfigError,
+    UftpError,
+    UnknownParticipantError,
+)
+from .keys import generate_keypair, public_key
+from .participants import Participant, Participants
+
+__all__ = [
+    "UFTP_PATH",
+    "DeliveryError",
+    "MessageRejectedError",
+    "Participant",
+    "Participants",
+    "TransportRefusedError",
+    "UftpConfig",
+    "UftpConfigError",
+    "UftpError",
+    "UnknownParticipantError",
+    "generate_keypair",
+    "public_key",
+]

@@ -1,0 +1,45 @@
+"""The UFTP adapter's errors: configuration problems, and messages refused by the protocol."""
+
+from __future__ import annotations
+
+
+class UftpError(Exception):
+    """Base of every error of the UFTP adapter."""
+
+
+class UftpConfigError(UftpError):
+    """A setting, the signing key or the participants file is unusable."""
+
+
+class UnknownParticipantError(UftpError):
+    """No participant with this domain and role is in the participants file."""
+
+
+class DeliveryError(UftpError):
+    """An outbound message could not be delivered (after its retries, if any)."""
+
+
+class TransportRefusedError(UftpError):
+    """An inbound message refused at the transport level: answered with an HTTP status.
+
+    UFTP answers unreadable, unsigned and unverifiable messages with an HTTP
+    error and no response message (the sender cannot be trusted to receive one).
+    """
+
+    def __init__(self, status: int, reason: str) -> None:
+        """Remember the HTTP status and a reason for the log and the response body."""
+        super().__init__(f"HTTP {status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class MessageRejectedError(UftpError):
+    """A verified message refused for what it says: answered with ``Result=Rejected``.
+
+    ``reason`` is the UFTP ``RejectionReason`` the sender receives.
+    """
+
+    def __init__(self, reason: str) -> None:
+        """Keep the reason the response message carries."""
+        super().__init__(reason)
+        self.reason = reason

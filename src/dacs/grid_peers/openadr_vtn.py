@@ -1,0 +1,641 @@
+"""A test VTN (OpenADR 3.1) for tests and the demo: the grid operator's side.
+
+No VTN that runs from PyPI exists (openleadr-rs is Rust and needs PostgreSQL;
+the OpenADR Alliance reference VTN is not packaged). This one serves the REST
+paths openadr3-client's VEN uses, on 127.0.0.1 with a free port:
+
+* ``POST /auth/token`` (OAuth2 client credentials, basic auth or form),
+  ``GET /auth/server`` (token URL discovery);
+* ``GET /programs``, ``GET /programs/{id}``, ``GET /events`` (``programID``,
+  ``skip``, ``limit``), ``GET /events/{id}``;
+* ``GET/POST /vens``, ``GET/POST /resources``, ``GET /resource_groups``;
+* ``GET/POST /reports``, ``GET/POST /subscriptions``.
+
+It keeps what it receives, checks received resources and reports with the
+NL-flex profile (``nlflex10``) and refuses what the profile rejects (400), as
+a grid operator would. A registration report enrolls resources in their group
+per ``registration_policy``. ``fail_next`` makes the next calls answer 500 or
+malformed JSON, for the VEN's error handling.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import logging
+import secrets
+from typing import Any, Self
+import uuid
+
+from aiohttp import web
+from openadr3_client._models.common.attribute import Attribute
+from openadr3_client._models.common.interval import Interval
+from openadr3_client._models.common.interval_period import IntervalPeriod
+from openadr3_client._models.common.value_map_collection import ValuesMap
+from openadr3_client._models.common.ven_resource_attribute_type import (
+    VenResourceAttributeType,
+)
+from openadr3_client.extensions.resource_group.models.resource_group import (
+    NewResourceGroup,
+)
+from openadr3_client.oadr310.models.event.event import ExistingEvent, NewEvent
+from openadr3_client.oadr310.models.event.event_payload import (
+    EventPayload,
+    EventPayloadDescriptor,
+    EventPayloadType,
+)
+from openadr3_client.oadr310.models.program.program import NewProgram
+from openadr3_client.oadr310.models.program.program_attribute import (
+    ProgramAttributeType,
+)
+from openadr3_client.oadr310.models.report.report import NewReport
+from openadr3_client.oadr310.models.report.report_payload import (
+    ReportDescriptor,
+    ReportIntervals,
+    ReportPayloadType,
+)
+from openadr3_client.oadr310.models.resource.resource import NewResourceVenRequest
+from openadr3_client.oadr310.models.unit import Unit
+from openadr3_client_nlflex_compliance.nlflex10 import (  # type: ignore[import-untyped]  # the plugin ships no py.typed
+    Nlflex10ValidatorPlugin,
+    validate_flex_delivery_report_compliant,
+)
+from pydantic import BaseModel, ValidationError
+
+from dacs.services.ports import LOOPBACK
+
+_LOGGER = logging.getLogger(__name__)
+_PLUGIN = Nlflex10ValidatorPlugin.setup()
+
+PROGRAM_TYPE = "DSO_SP_INTERFACE-1.0.0"
+
+type RegistrationPolicy = Callable[[dict[str, Any]], tuple[str, str | None]]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    body: dict[str, Any] = model.model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
+    return body
+
+
+def _profile_problems(model: object) -> list[str]:
+    found: list[str] = []
+    for validator in _PLUGIN.get_model_validators(type(model)):
+        found.extend(str(e["type"]) for e in validator.validate(model) or ())
+    return found
+
+
+def _attribute(name: str, *values: Any) -> Attribute[Any]:
+    return Attribute(type=VenResourceAttributeType(name), values=values)
+
+
+@dataclass
+class ReceivedReport:
+    """A report the VTN received, and what the profile said of it."""
+
+    body: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+
+class OpenAdrTestVtn:
+    """An in-process VTN on 127.0.0.1 that stores what it receives."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str = "dacs-ven",
+        client_secret: str = "ven-secret",  # noqa: S107 - a test peer's default
+        token_lifetime_s: int = 3600,
+    ) -> None:
+        """Prepare; ``start()`` binds a free port on 127.0.0.1."""
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_lifetime_s = token_lifetime_s
+        self.programs: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, dict[str, Any]] = {}
+        self.vens: dict[str, dict[str, Any]] = {}
+        self.resources: dict[str, dict[str, Any]] = {}
+        self.resource_groups: dict[str, dict[str, Any]] = {}
+        self.reports: list[ReceivedReport] = []
+        self.refused_reports: list[ReceivedReport] = []
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.registration_policy: RegistrationPolicy = lambda _resource: (
+            "ENROLLED",
+            None,
+        )
+        self.token_requests = 0
+        self.requests = 0
+        self._tokens: set[str] = set()
+        self._failures: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The VTN's base URL (plain HTTP, loopback)."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth2 token endpoint."""
+        return f"{self.base_url}/auth/token"
+
+    async def start(self) -> None:
+        """Serve on a free 127.0.0.1 port."""
+        app = web.Application(middlewares=[self._middleware])
+        app.add_routes(
+            [
+                web.post("/auth/token", self._token),
+                web.get("/auth/server", self._auth_server),
+                web.get("/programs", self._list("programs")),
+                web.get("/programs/{id}", self._one("programs")),
+                web.get("/events", self._list_events),
+                web.get("/events/{id}", self._one("events")),
+                web.get("/vens", self._list_vens),
+                web.post("/vens", self._create_ven),
+                web.get("/resources", self._list_resources),
+                web.post("/resources", self._create_resource),
+                web.get("/resource_groups", self._list("resource_groups")),
+                web.get("/reports", self._list_reports),
+                web.post("/reports", self._create_report),
+                web.get("/subscriptions", self._list("subscriptions")),
+                web.post("/subscriptions", self._create_subscription),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, LOOPBACK, 0)
+        await site.start()
+        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        assert server is not None  # noqa: S101 - started above
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]  # asyncio.Server has sockets
+        _LOGGER.info("test VTN on %s", self.base_url)
+
+    async def stop(self) -> None:
+        """Stop serving (the stored objects stay readable)."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        """Start."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """Stop."""
+        await self.stop()
+
+    def fail_next(self, kind: str, count: int = 1) -> None:
+        """The next ``count`` API calls answer ``"500"`` or ``"malformed"`` JSON."""
+        if kind not in ("500", "malformed"):
+            raise ValueError("kind is '500' or 'malformed'")
+        self._failures.extend([kind] * count)
+
+    # -- the grid operator's side (tests and the demo call these) ----------------
+
+    def _store(self, table: dict[str, dict[str, Any]], body: dict[str, Any]) -> str:
+        object_id = str(uuid.uuid4())
+        now = _now()
+        table[object_id] = body | {
+            "id": object_id,
+            "createdDateTime": now,
+            "modificationDateTime": now,
+        }
+        return object_id
+
+    def add_program(self, program: NewProgram) -> str:
+        """Publish a program; returns its id."""
+        return self._store(self.programs, _dump(program))
+
+    def add_event(self, event: NewEvent) -> str:
+        """Publish an event; returns its id."""
+        return self._store(self.events, _dump(event))
+
+    def add_raw_event(self, body: dict[str, Any]) -> str:
+        """Publish any JSON as an event (malformed events for tests)."""
+        return self._store(self.events, body)
+
+    def delete_event(self, event_id: str) -> None:
+        """Withdraw an event (events are immutable: change = delete + create)."""
+        del self.events[event_id]
+
+    def add_resource_group(self, group: NewResourceGroup) -> str:
+        """Create a resource group (the BL's job); returns its object id."""
+        return self._store(self.resource_groups, _dump(group))
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        self.requests += 1
+        if request.path.startswith("/auth/"):
+            return await handler(request)
+        if self._failures:
+            kind = self._failures.pop(0)
+            if kind == "500":
+                return web.json_response({"title": "test failure"}, status=500)
+            return web.Response(text='{"not": json', content_type="application/json")
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self._tokens:
+            return web.json_response(
+                {"title": "Unauthorized", "status": 401}, status=401
+            )
+        return await handler(request)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        self.token_requests += 1
+        form = await request.post()
+        client_id, client_secret = (
+            str(form.get("client_id", "")),
+            str(form.get("client_secret", "")),
+        )
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+            client_id, _, client_secret = decoded.partition(":")
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if client_id != self.client_id or client_secret != self.client_secret:
+            return web.json_response({"error": "invalid_client"}, status=401)
+        token = secrets.token_urlsafe(24)
+        self._tokens.add(token)
+        return web.json_response(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": self.token_lifetime_s,
+            }
+        )
+
+    async def _auth_server(self, _request: web.Request) -> web.Response:
+        return web.json_response({"tokenURL": self.token_url})
+
+    @staticmethod
+    def _page(request: web.Request, items: Sequence[dict[str, Any]]) -> web.Response:
+        skip = int(request.query.get("skip", 0))
+        limit = int(request.query.get("limit", 50))
+        return web.json_response(list(items)[skip : skip + limit])
+
+    def _list(self, table: str) -> Callable[[web.Request], Any]:
+        async def handler(request: web.Request) -> web.Response:
+            return self._page(request, list(getattr(self, table).values()))
+
+        return handler
+
+    def _one(self, table: str) -> Callable[[web.Request], Any]:
+        async def handler(request: web.Request) -> web.Response:
+            item = getattr(self, table).get(request.match_info["id"])
+            if item is None:
+                return web.json_response({"title": "Not Found"}, status=404)
+            return web.json_response(item)
+
+        return handler
+
+    async def _list_events(self, request: web.Request) -> web.Response:
+        program_id = request.query.get("programID")
+        items = [
+            e
+            for e in self.events.values()
+            if program_id is None or e.get("programID") == program_id
+        ]
+        return self._page(request, items)
+
+    async def _list_vens(self, request: web.Request) -> web.Response:
+        name = request.query.get("venName")
+        return self._page(
+            request,
+            [v for v in self.vens.values() if name is None or v["venName"] == name],
+        )
+
+    async def _create_ven(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict) or not body.get("venName"):
+            return web.json_response({"title": "venName missing"}, status=400)
+        body = {"venName": body["venName"], "attributes": body.get("attributes")}
+        ven_id = self._store(self.vens, body | {"clientID": self.client_id})
+        return web.json_response(self.vens[ven_id], status=201)
+
+    async def _list_resources(self, request: web.Request) -> web.Response:
+        ven_id = request.query.get("venID")
+        return self._page(
+            request,
+            [
+                r
+                for r in self.resources.values()
+                if ven_id is None or r["venID"] == ven_id
+            ],
+        )
+
+    async def _create_resource(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            resource = NewResourceVenRequest.model_validate(body)
+        except ValidationError as err:
+            return web.json_response({"title": str(err)}, status=400)
+        problems = _profile_problems(resource)
+        if problems:
+            return web.json_response({"title": "; ".join(problems)}, status=400)
+        stored = _dump(resource)
+        stored.pop("objectType", None)
+        resource_id = self._store(self.resources, stored | {"clientID": self.client_id})
+        return web.json_response(self.resources[resource_id], status=201)
+
+    async def _list_reports(self, request: web.Request) -> web.Response:
+        return self._page(request, [r.body for r in self.reports])
+
+    async def _create_report(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            report = NewReport.model_validate(body)
+        except ValidationError as err:
+            self.refused_reports.append(ReceivedReport(body=body, problems=[str(err)]))
+            return web.json_response({"title": str(err)}, status=400)
+        problems = _profile_problems(report)
+        event = self.events.get(report.event_id)
+        if event is not None and report.report_name == "DELIVERED_FLEX":
+            intervals = ExistingEvent.model_validate(event).intervals or ()
+            problems += [
+                str(e["type"])
+                for e in validate_flex_delivery_report_compliant(
+                    report, event_intervals=intervals
+                )
+                or ()
+            ]
+        if event is None:
+            problems.append(f"unknown eventID {report.event_id}")
+        received = ReceivedReport(body=body, problems=problems)
+        if problems:
+            self.refused_reports.append(received)
+            return web.json_response({"title": "; ".join(problems)}, status=400)
+        self.reports.append(received)
+        if report.report_name == "RESOURCE_REGISTRATION":
+            self._register(report)
+        now = _now()
+        stored = body | {
+            "id": str(uuid.uuid4()),
+            "createdDateTime": now,
+            "modificationDateTime": now,
+            "clientID": self.client_id,
+        }
+        received.body = stored
+        return web.json_response(stored, status=201)
+
+    def _register(self, report: NewReport) -> None:
+        payloads = {
+            str(p.type): p.values for p in report.resources[0].intervals[0].payloads
+        }
+        group = self.resource_groups.get(str(payloads["RESOURCE_GROUP_ID"][0]))
+        for resource_id in payloads.get("REGISTRATION_REQUEST", ()):
+            resource = self.resources.get(str(resource_id))
+            if resource is None or group is None:
+                continue
+            status, reason = self.registration_policy(resource)
+            attributes = [
+                a
+                for a in resource.get("attributes") or []
+                if a["type"] not in ("REGISTRATION_STATUS", "REJECTED_REASON")
+            ]
+            attributes.append({"type": "REGISTRATION_STATUS", "values": [status]})
+            if reason is not None:
+                attributes.append({"type": "REJECTED_REASON", "values": [reason]})
+            resource["attributes"] = attributes
+            resource["modificationDateTime"] = _now()
+            if status == "ENROLLED":
+                group.setdefault("children", []).append(
+                    {"type": "ven_resource", "id": resource["id"]}
+                )
+
+    async def _create_subscription(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if not isinstance(body, dict):
+            return web.json_response({"title": "not an object"}, status=400)
+        subscription_id = self._store(
+            self.subscriptions, body | {"clientID": self.client_id}
+        )
+        return web.json_response(self.subscriptions[subscription_id], status=201)
+
+
+# -- NL-flex and capacity objects, as a grid operator publishes them -----------------
+
+
+def nlflex_program(name: str, *, dso_ean: str) -> NewProgram:
+    """An NL-flex DSO to service provider program."""
+    return NewProgram(
+        program_name=name,
+        attributes=ValuesMap(
+            [
+                Attribute(
+                    type=ProgramAttributeType.PROGRAM_TYPE, values=(PROGRAM_TYPE,)
+                ),
+                Attribute(type=ProgramAttributeType.RETAILER_NAME, values=(dso_ean,)),
+                Attribute(type=ProgramAttributeType.BINDING_EVENTS, values=(True,)),
+            ]
+        ),
+    )
+
+
+def capacity_program(name: str) -> NewProgram:
+    """A plain OpenADR 3.1 program carrying capacity limits and grid alerts."""
+    return NewProgram(program_name=name)
+
+
+def anchor_event(program_id: str) -> NewEvent:
+    """The program's reporting anchor event (registration and status reports cite it)."""
+    return NewEvent(
+        programID=program_id,
+        event_name="reporting anchor",
+        report_descriptors=tuple(
+            ReportDescriptor(
+                payload_type=ReportPayloadType(name), frequency=0, repeat=-1
+            )
+            for name in (
+                "REGISTRATION_REQUEST",
+                "DE_REGISTRATION_REQUEST",
+                "OPERATIONAL_STATUS",
+            )
+        ),
+    )
+
+
+def resource_group(
+    name: str,
+    *,
+    dso_ean: str,
+    service_provider_ean: str,
+    congestion_point_id: str,
+    max_duration: str = "PT4H",
+) -> NewResourceGroup:
+    """A resource group: one service provider's assets behind one congestion point."""
+    return NewResourceGroup(
+        resource_group_name=name,
+        targets=(name,),
+        attributes=ValuesMap(
+            [
+                _attribute("DSO_ID", dso_ean),
+                _attribute("SERVICE_PROVIDER_ID", service_provider_ean),
+                _attribute("CONGESTION_POINT_ID", congestion_point_id),
+                _attribute("MAX_DURATION", max_duration),
+            ]
+        ),
+    )
+
+
+def baseline_event(
+    program_id: str, group_name: str, *, active_kw: float, reserved_kw: float
+) -> NewEvent:
+    """A resource group's baseline, in force until the next one."""
+    return NewEvent(
+        programID=program_id,
+        event_name="baseline",
+        targets=(group_name,),
+        payload_descriptors=tuple(
+            EventPayloadDescriptor(payload_type=EventPayloadType(name), units=Unit.KW)
+            for name in ("ACTIVE_BASELINE", "RESERVED_BASELINE")
+        ),
+        report_descriptors=tuple(
+            ReportDescriptor(
+                payload_type=ReportPayloadType(name),
+                report_intervals=ReportIntervals.OPEN_INTERVALS,
+                frequency=0,
+                repeat=-1,
+            )
+            for name in ("ACTIVE_FLEX_DELTA", "RESERVED_FLEX_DELTA")
+        ),
+        intervals=(
+            Interval(
+                id=0,
+                payloads=(
+                    EventPayload(
+                        type=EventPayloadType("ACTIVE_BASELINE"), values=(active_kw,)
+                    ),
+                    EventPayload(
+                        type=EventPayloadType("RESERVED_BASELINE"),
+                        values=(reserved_kw,),
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
+def flex_event(
+    program_id: str,
+    group_name: str,
+    *,
+    window_start: datetime,
+    dispatches: Sequence[tuple[datetime, timedelta, float]],
+    adjacent_hours: bool = True,
+    units: str = "KW",
+) -> NewEvent:
+    """A FLEX dispatch: (start, duration, FLEX kW) per dispatch, with its adjacent hours."""
+    spans: list[tuple[datetime, timedelta, float]] = []
+    for start, duration, flex_kw in dispatches:
+        if adjacent_hours:
+            spans.append((start - timedelta(hours=1), timedelta(hours=1), 0.0))
+        spans.append((start, duration, flex_kw))
+        if adjacent_hours:
+            spans.append((start + duration, timedelta(hours=1), 0.0))
+    spans.sort(key=lambda s: s[0])
+    return NewEvent(
+        programID=program_id,
+        event_name="flex dispatch",
+        targets=(group_name,),
+        interval_period=IntervalPeriod(start=window_start, duration=timedelta(days=1)),
+        payload_descriptors=(
+            EventPayloadDescriptor(
+                payload_type=EventPayloadType("FLEX"), units=Unit(units)
+            ),
+        ),
+        report_descriptors=(
+            ReportDescriptor(payload_type=ReportPayloadType("ACK"), frequency=0),
+            ReportDescriptor(payload_type=ReportPayloadType("DELIVERED_FLEX")),
+        ),
+        intervals=tuple(
+            Interval(
+                id=index,
+                interval_period=IntervalPeriod(start=start, duration=duration),
+                payloads=(EventPayload(type=EventPayloadType("FLEX"), values=(flex,)),),
+            )
+            for index, (start, duration, flex) in enumerate(spans)
+        ),
+    )
+
+
+def capacity_limit_event(
+    program_id: str,
+    congestion_point_id: str,
+    *,
+    start: datetime,
+    caps_kw: Sequence[float],
+    units: str = "KW",
+    interval: timedelta = timedelta(minutes=15),
+) -> NewEvent:
+    """An IMPORT_CAPACITY_LIMIT profile for one congestion point (15-minute intervals)."""
+    return NewEvent(
+        programID=program_id,
+        event_name="capacity limit",
+        targets=(congestion_point_id,),
+        payload_descriptors=(
+            EventPayloadDescriptor(
+                payload_type=EventPayloadType.IMPORT_CAPACITY_LIMIT, units=Unit(units)
+            ),
+        ),
+        intervals=tuple(
+            Interval(
+                id=index,
+                interval_period=IntervalPeriod(
+                    start=start + index * interval, duration=interval
+                ),
+                payloads=(
+                    EventPayload(
+                        type=EventPayloadType.IMPORT_CAPACITY_LIMIT, values=(cap,)
+                    ),
+                ),
+            )
+            for index, cap in enumerate(caps_kw)
+        ),
+    )
+
+
+def grid_emergency_event(
+    program_id: str,
+    congestion_point_id: str | None,
+    *,
+    start: datetime,
+    duration: timedelta,
+) -> NewEvent:
+    """ALERT_GRID_EMERGENCY for one congestion point (None: the whole program)."""
+    return NewEvent(
+        programID=program_id,
+        event_name="grid emergency",
+        targets=(congestion_point_id,) if congestion_point_id else None,
+        interval_period=IntervalPeriod(start=start, duration=duration),
+        payload_descriptors=(
+            EventPayloadDescriptor(payload_type=EventPayloadType.ALERT_GRID_EMERGENCY),
+        ),
+        intervals=(
+            Interval(
+                id=0,
+                payloads=(
+                    EventPayload(
+                        type=EventPayloadType.ALERT_GRID_EMERGENCY,
+                        values=("transformer overload",),
+                    ),
+                ),
+            ),
+        ),
+    )

@@ -1,0 +1,243 @@
+"""Settlement through the REST API and, end to end, through a real broker to the home."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+import aiomqtt
+import pytest
+
+from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.app import create_app
+from dacs.aggregator.config import (
+    AggregatorConfig,
+    ApiConfig,
+    ControlConfig,
+    DatabaseConfig,
+    MqttConfig,
+)
+from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
+from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
+from dacs.aggregator.service import AggregatorService
+from dacs.aggregator.settlement.config import SettlementConfig
+from dacs.aggregator.settlement.flex_source import TelemetryFlexSource
+from dacs.aggregator.settlement.statements import StatementIssuer
+from dacs.protocol import Channel, Statement, decode, topic
+from dacs.services import MosquittoBroker
+
+from .street import EVENT_END, EVENT_START, FixedClock, seed_street
+from .test_storage import AFTER
+
+OPERATOR = {"Authorization": "Bearer op"}
+READER = {"Authorization": "Bearer read"}
+SETTLEMENT = SettlementConfig(history_days=4, min_history_days=3)
+
+
+def _config(broker: MosquittoBroker, url: str) -> AggregatorConfig:
+    return AggregatorConfig(
+        database=DatabaseConfig(url=url, telemetry_flush_s=0.2),
+        mqtt=MqttConfig(host="127.0.0.1", port=broker.port, client_id="aggregator"),
+        api=ApiConfig(operator_tokens=("op",), reader_tokens=("read",)),
+        control=ControlConfig(cycle_s=3600),
+        settlement=SETTLEMENT,
+    )
+
+
+@pytest.fixture
+async def client(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> AsyncIterator[TestClient[Any, Any]]:
+    app: web.Application = create_app(
+        _config(mosquitto, f"sqlite:///{tmp_path / 'agg.db'}"),
+        clock=FixedClock(AFTER),
+        provisioner=OpenBrokerProvisioner(),
+    )
+    async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
+        service = app[SERVICE]
+        await seed_street(service.sessions, homes={"h-api-1": 0.3, "h-api-2": None})
+        assert await service.link.wait_connected(10)
+        yield test_client
+
+
+async def test_deliveries_endpoint(client: TestClient[Any, Any]) -> None:
+    query = {
+        "congestion_point": "tr-1",
+        "start": EVENT_START.isoformat(),
+        "end": EVENT_END.isoformat(),
+    }
+    response = await client.get(
+        "/api/v1/settlement/deliveries", params=query, headers=READER
+    )
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert len(body["intervals"]) == 8
+    assert [h["home_id"] for h in body["homes"]] == ["h-api-1", "h-api-2"]
+    assert body["homes"][0]["events"] == ["ev-1"]
+    assert sum(i["delivered_kw"] for i in body["intervals"]) > 0
+    as_csv = await client.get(
+        "/api/v1/settlement/deliveries",
+        params=query | {"format": "csv"},
+        headers=READER,
+    )
+    assert as_csv.content_type == "text/csv"
+    lines = (await as_csv.text()).splitlines()
+    assert lines[0].startswith("home_id,start,end,baseline_kw")
+    assert len(lines) == 1 + 16
+
+
+async def test_statements_endpoints_and_roles(client: TestClient[Any, Any]) -> None:
+    denied = await client.post("/api/v1/settlement/statements/2025-01", headers=READER)
+    assert denied.status == 403
+    assert (
+        await client.get("/api/v1/settlement/statements?period=2025-01")
+    ).status == 401
+    issued = await client.post(
+        "/api/v1/settlement/statements/2025-01", headers=OPERATOR
+    )
+    assert issued.status == 201, await issued.text()
+    summary = await issued.json()
+    assert summary["statements"] == 2
+    assert summary["published"] == 2
+    listed = await client.get(
+        "/api/v1/settlement/statements?period=2025-01", headers=READER
+    )
+    rows = await listed.json()
+    assert [r["home_id"] for r in rows] == ["h-api-1", "h-api-2"]
+    assert rows[0]["price_eur_per_kwh"] == 0.3
+    assert rows[1]["price_eur_per_kwh"] == SETTLEMENT.tariff_eur_per_kwh
+    assert rows[0]["final"] is False
+    exported = await client.get(
+        "/api/v1/settlement/statements",
+        params={"period": "2025-01", "format": "csv"},
+        headers=READER,
+    )
+    text = await exported.text()
+    assert text.splitlines()[0].startswith("period,home_id,congestion_point_id")
+    assert "h-api-2" in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "words"),
+    [
+        ("get", "/api/v1/settlement/statements?period=2025-13", 400, "YYYY-MM"),
+        ("get", "/api/v1/settlement/statements", 400, "YYYY-MM"),
+        (
+            "get",
+            "/api/v1/settlement/statements?period=2025-01&format=xml",
+            400,
+            "format",
+        ),
+        ("post", "/api/v1/settlement/statements/2025-1", 400, "YYYY-MM"),
+        ("post", "/api/v1/settlement/statements/2030-01", 400, "not started"),
+        (
+            "get",
+            "/api/v1/settlement/deliveries?congestion_point=tr-1&start=2025-01-20T18:00:00Z&end=2025-01-20T16:00:00Z",
+            400,
+            "before end",
+        ),
+        (
+            "get",
+            "/api/v1/settlement/deliveries?congestion_point=tr-1&start=2025-01-20T16:00:00&end=2025-01-20T18:00:00Z",
+            400,
+            "time zone",
+        ),
+        (
+            "get",
+            "/api/v1/settlement/deliveries?congestion_point=tr-1&start=yesterday&end=2025-01-20T18:00:00Z",
+            400,
+            "RFC 3339",
+        ),
+        (
+            "get",
+            "/api/v1/settlement/deliveries?start=2025-01-20T16:00:00Z&end=2025-01-20T18:00:00Z",
+            400,
+            "congestion_point",
+        ),
+        (
+            "get",
+            "/api/v1/settlement/deliveries?congestion_point=tr-x&start=2025-01-20T16:00:00Z&end=2025-01-20T18:00:00Z",
+            404,
+            "tr-x",
+        ),
+    ],
+)
+async def test_bad_input_is_a_clear_error(
+    client: TestClient[Any, Any], method: str, path: str, status: int, words: str
+) -> None:
+    response = await getattr(client, method)(path, headers=OPERATOR)
+    assert response.status == status, await response.text()
+    body = await response.json()
+    assert words in body["message"]
+    # Nothing was stored by a refused request.
+    listed = await client.get(
+        "/api/v1/settlement/statements?period=2025-01", headers=READER
+    )
+    assert await listed.json() == []
+
+
+async def test_statement_reaches_the_home_through_the_broker(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    clock = FixedClock(AFTER)
+    service = AggregatorService(
+        _config(mosquitto, f"sqlite:///{tmp_path / 'agg.db'}"),
+        clock=clock,
+        provisioner=OpenBrokerProvisioner(),
+    )
+    await service.start()
+    try:
+        assert await service.link.wait_connected(10)
+        await service.registry.add_congestion_point(
+            point_id="tr-1", name="Street", rated_capacity_kw=100, grid_operator="DSO"
+        )
+        [code] = await service.registry.create_codes("tr-1", count=1)
+        home_id = (await service.registry.enroll(code.code)).home_id
+        await service.reload()
+        await seed_street(service.sessions, homes={home_id: 0.4}, register=False)
+        await service.create_event(
+            "tr-1",
+            CapEvent(
+                event_id="ev-e2e",
+                kind=CapKind.MANUAL,
+                intervals=(CapInterval(start=EVENT_START, end=EVENT_END, cap_kw=1.0),),
+            ),
+            created_by="test",
+        )
+        issuer = StatementIssuer(
+            service.sessions,
+            TelemetryFlexSource(service.sessions, clock=clock, config=SETTLEMENT),
+            clock=clock,
+            publisher=service.link,
+        )
+        [issued] = await issuer.issue("2025-01")
+        assert issued.published
+        assert issued.settlement.delivered_kwh > 0
+        # A home subscribing afterwards still gets it: the statement is retained.
+        async with aiomqtt.Client(
+            "127.0.0.1", mosquitto.port, identifier="home-e2e"
+        ) as home:
+            await home.subscribe(topic(home_id, Channel.STATEMENT), qos=1)
+            async with asyncio.timeout(10):
+                message = await anext(aiter(home.messages))
+        assert message.retain
+        assert message.qos == 1
+        statement = decode(bytes(message.payload), channel=Channel.STATEMENT)
+        assert isinstance(statement, Statement)
+        assert statement.home_id == home_id
+        assert statement.period == "2025-01"
+        assert statement.delivered_kwh == pytest.approx(
+            issued.settlement.delivered_kwh, abs=1e-3
+        )
+        assert statement.earnings_eur == pytest.approx(
+            statement.delivered_kwh * 0.4, abs=1e-3
+        )
+        assert statement.gas_compensation_eur > 0
+        assert statement.events == 1
+        assert statement.final is False
+    finally:
+        await service.stop()

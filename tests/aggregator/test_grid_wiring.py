@@ -1,0 +1,93 @@
+"""`create_app` starts the grid adapters the configuration enables, as `dacs aggregator serve` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.app import OPENADR_VEN, create_app
+from dacs.aggregator.config import load_config
+from dacs.aggregator.openadr.identifiers import with_check_digit
+from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
+from dacs.aggregator.uftp import generate_keypair
+from dacs.grid_peers.openadr_vtn import (
+    OpenAdrTestVtn,
+    capacity_limit_event,
+    capacity_program,
+)
+from dacs.services import MosquittoBroker
+from tests.aggregator.openadr.conftest import START, SettableClock
+from tests.aggregator.uftp.conftest import write_participants
+
+POINT = "tr-1"
+GRID_CP = "CP-STREET-1"
+
+
+async def test_openadr_and_uftp_start_with_the_app(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    agr_secret, _ = generate_keypair()
+    _, dso_public = generate_keypair()
+    (tmp_path / "agr.key").write_text(agr_secret, encoding="utf-8")
+    write_participants(
+        tmp_path / "participants.toml",
+        [("dso.example", "DSO", dso_public, "http://127.0.0.1:9/uftp")],
+    )
+    async with OpenAdrTestVtn() as vtn:
+        program = vtn.add_program(capacity_program("evening"))
+        vtn.add_event(
+            capacity_limit_event(
+                program, GRID_CP, start=START, caps_kw=[40.0, 35.0, 35.0, 40.0]
+            )
+        )
+        toml = tmp_path / "aggregator.toml"
+        toml.write_text(
+            f"""
+[database]
+url = "sqlite:///{tmp_path / "agg.db"}"
+[mqtt]
+host = "127.0.0.1"
+port = {mosquitto.port}
+[openadr]
+enabled = true
+vtn_url = "{vtn.base_url}"
+token_url = "{vtn.token_url}"
+client_id = "{vtn.client_id}"
+capacity_program_ids = ["{program}"]
+service_provider_ean = "{with_check_digit("871234567890")}"
+congestion_points = ["{GRID_CP}={POINT}"]
+allow_insecure_http = true
+poll_interval_s = 3600
+[uftp]
+enabled = true
+domain = "agr.example"
+signing_key_file = "{tmp_path / "agr.key"}"
+participants_file = "{tmp_path / "participants.toml"}"
+""",
+            encoding="utf-8",
+        )
+        config = load_config(toml, {"DACS_OPENADR_CLIENT_SECRET": vtn.client_secret})
+        app = create_app(
+            config, clock=SettableClock(START), provisioner=OpenBrokerProvisioner()
+        )
+        service = app[SERVICE]
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            await service.registry.add_congestion_point(
+                point_id=POINT,
+                name="Street",
+                rated_capacity_kw=100,
+                grid_operator="Enexis",
+            )
+            await service.reload()
+            ven = app[OPENADR_VEN]
+            assert await ven.poll()
+            # The grid operator's capacity limit is in force on our congestion point.
+            cap = service.controls[POINT].events
+            assert [e.intervals[1].cap_kw for e in cap] == [35.0]
+            # The UFTP endpoint is served and refuses what is not a signed message.
+            response = await client.post(
+                "/shapeshifter/api/v3/message", data=b"<not-uftp/>"
+            )
+            assert response.status == 400

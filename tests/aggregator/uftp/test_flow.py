@@ -1,0 +1,232 @@
+"""The AGR flow over real HTTP: FlexRequest -> FlexOffer -> FlexOrder -> cap event -> settlement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from shapeshifter_uftp import (
+    AcceptedRejected,
+    DPrognosis,
+    FlexOffer,
+    FlexOrderResponse,
+    FlexRequestResponse,
+    FlexSettlementResponse,
+)
+from shapeshifter_uftp.uftp import AcceptedDisputed
+from sqlalchemy import select
+
+from dacs.aggregator.control.profiles import CapKind
+from dacs.aggregator.domain.delivery import IntervalDelivery
+from dacs.aggregator.service import AggregatorService
+from dacs.aggregator.storage.tables import EventRow, UftpFlexOrderRow
+from dacs.aggregator.uftp.isp import ISP_DURATION, isp_at, isp_count, isp_start
+from dacs.grid_peers.gopacs_dso import RequestedIsp
+
+from .conftest import (
+    ADDRESS,
+    DSO_DOMAIN,
+    POINT,
+    Keys,
+    UftpWorld,
+    add_synthetic_homes,
+    table_counts,
+    uftp_world,
+)
+
+ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+def current_isps(now: datetime, count: int = 2) -> tuple[datetime, list[int]]:
+    """Today's period and the current ISP plus the following ones (within the day)."""
+    period, first = isp_at(now, ZONE)
+    last = min(first + count - 1, isp_count(period, ZONE))
+    return period, list(range(first, last + 1))  # type: ignore[return-value]
+
+
+async def _offer(
+    world: UftpWorld, reduction_w: int = 4000
+) -> tuple[object, FlexOffer, list[int]]:
+    period, numbers = current_isps(world.service.clock.now())
+    request = await world.dso.request_flexibility(
+        congestion_point=ADDRESS,
+        period=period,  # type: ignore[arg-type]
+        isps=[RequestedIsp(isp=n, reduction_w=reduction_w) for n in numbers],
+        now=world.service.clock.now(),
+    )
+    response = await world.dso.wait_for(
+        FlexRequestResponse, lambda r: r.flex_request_message_id == request.message_id
+    )
+    assert response.result == AcceptedRejected.ACCEPTED
+    offer = await world.dso.wait_for(
+        FlexOffer, lambda o: o.flex_request_message_id == request.message_id
+    )
+    return request, offer, numbers
+
+
+async def test_request_gets_priced_offer_options(world: UftpWorld) -> None:
+    _, offer, numbers = await _offer(world)
+    options = {o.option_reference: o for o in offer.offer_options}
+    assert set(options) == {"P100", "P50"}
+    full = options["P100"]
+    assert [(i.start, i.power) for i in full.isps] == [(n, -4000) for n in numbers]
+    # 4 kW over each 15-minute ISP at the marginal ask 0.30 plus the 0.02 margin.
+    assert Decimal(full.price) == Decimal("0.32") * len(numbers)
+    half = options["P50"]
+    assert [(i.start, i.power) for i in half.isps] == [(n, -2000) for n in numbers]
+    assert Decimal(half.price) == Decimal("0.22") / 2 * len(numbers)
+    assert offer.congestion_point == ADDRESS
+    assert offer.currency == "EUR"
+
+
+async def test_order_becomes_cap_event_and_prognosis(world: UftpWorld) -> None:
+    _, offer, numbers = await _offer(world)
+    order = await world.dso.order_offer(offer, "P100")
+    response = await world.dso.wait_for(
+        FlexOrderResponse, lambda r: r.flex_order_message_id == order.message_id
+    )
+    assert response.result == AcceptedRejected.ACCEPTED
+    events = world.service.controls[POINT].events
+    event = next(e for e in events if e.event_id == f"uftp-{order.message_id}")
+    assert event.kind is CapKind.DAY_AHEAD
+    # Forecast: four homes at 2 kW (no other load seen yet) minus the 4 kW ordered.
+    assert [i.cap_kw for i in event.intervals] == [4.0] * len(numbers)
+    period = offer.period.to_date()
+    assert event.intervals[0].start == isp_start(period, numbers[0], ZONE)
+    assert (
+        event.intervals[-1].end == isp_start(period, numbers[-1], ZONE) + ISP_DURATION
+    )
+    async with world.service.sessions() as session:
+        stored = await session.get(EventRow, event.event_id)
+    assert stored is not None
+    assert stored.created_by == f"uftp:{DSO_DOMAIN}"
+    prognosis = await world.dso.wait_for(DPrognosis)
+    powers = {i.start: i.power for i in prognosis.isps}
+    assert len(powers) == isp_count(period, ZONE)
+    assert all(powers[n] == 4000 for n in numbers)
+    assert prognosis.revision == 1
+
+
+async def test_settlement_compares_delivered_flex(
+    bare_service: AggregatorService, tmp_path: Path, keys: Keys
+) -> None:
+    async def delivered(
+        point: str, start: datetime, end: datetime
+    ) -> Sequence[IntervalDelivery]:
+        assert point == POINT
+        return [
+            IntervalDelivery(
+                start=start,
+                end=end,
+                baseline_kw=8.0,
+                measured_kw=4.05,
+                delivered_kw=3.95,
+            )
+        ]
+
+    add_synthetic_homes(bare_service, bare_service.clock.now(), [0.1, 0.2, 0.3, 0.4])
+    async with uftp_world(bare_service, tmp_path, keys, delivered=delivered) as world:
+        _, offer, numbers = await _offer(world)
+        order = await world.dso.order_offer(offer, "P100")
+        await world.dso.wait_for(FlexOrderResponse)
+        period = offer.period.to_date()
+        good = world.dso.settlement_for(
+            [(order, dict.fromkeys(numbers, 4000))],
+            period_start=period,
+            period_end=period,
+        )
+        await world.dso.send(good)
+        answer = await world.dso.wait_for(
+            FlexSettlementResponse,
+            lambda r: r.flex_settlement_message_id == good.message_id,
+        )
+        assert answer.result == AcceptedRejected.ACCEPTED
+        [status] = answer.flex_order_settlement_statuses
+        assert status.order_reference == order.order_reference
+        assert status.disposition == AcceptedDisputed.ACCEPTED
+        short = world.dso.settlement_for(
+            [(order, dict.fromkeys(numbers, 1000))],
+            period_start=period,
+            period_end=period,
+        )
+        await world.dso.send(short)
+        disputed = await world.dso.wait_for(
+            FlexSettlementResponse,
+            lambda r: r.flex_settlement_message_id == short.message_id,
+        )
+        [status] = disputed.flex_order_settlement_statuses
+        assert status.disposition == AcceptedDisputed.DISPUTED
+        assert "3950 W" in (status.dispute_reason or "")
+        async with bare_service.sessions() as session:
+            row = (await session.execute(select(UftpFlexOrderRow))).scalar_one()
+        assert row.settlement is not None
+        assert row.settlement["disposition"] == "Disputed"
+
+
+async def test_offer_survives_a_restart(
+    bare_service: AggregatorService, tmp_path: Path, keys: Keys
+) -> None:
+    add_synthetic_homes(bare_service, bare_service.clock.now(), [0.1, 0.2, 0.3, 0.4])
+    async with uftp_world(bare_service, tmp_path, keys) as world:
+        _, offer, _ = await _offer(world)
+    # A new agent (a restarted aggregator) still knows the offer it made.
+    async with uftp_world(bare_service, tmp_path, keys) as world:
+        order = await world.dso.order_offer(offer, "P50")
+        response = await world.dso.wait_for(FlexOrderResponse)
+        assert response.flex_order_message_id == order.message_id
+        assert response.result == AcceptedRejected.ACCEPTED
+
+
+async def test_repeated_request_is_answered_again_and_changes_nothing(
+    world: UftpWorld,
+) -> None:
+    request, _, _ = await _offer(world)
+    await world.agent.outbox.idle()
+    before = await table_counts(world.service)
+    first = world.dso.of_type(FlexRequestResponse)
+    await world.dso.send(request)  # the same MessageID and content
+    await world.dso.wait_for(
+        FlexRequestResponse,
+        lambda r: len(world.dso.of_type(FlexRequestResponse)) > len(first),
+    )
+    await world.agent.outbox.idle()
+    again = world.dso.of_type(FlexRequestResponse)[-1]
+    assert again.message_id == first[-1].message_id  # the very same response
+    assert again.result == AcceptedRejected.ACCEPTED
+    assert len(world.dso.of_type(FlexOffer)) == 1
+    assert await table_counts(world.service) == before
+
+
+async def test_no_flexibility_means_no_offer(
+    bare_service: AggregatorService, tmp_path: Path, keys: Keys
+) -> None:
+    async with uftp_world(bare_service, tmp_path, keys) as world:
+        period, numbers = current_isps(world.service.clock.now())
+        request = await world.dso.request_flexibility(
+            congestion_point=ADDRESS,
+            period=period,  # type: ignore[arg-type]
+            isps=[RequestedIsp(isp=n, reduction_w=3000) for n in numbers],
+            now=world.service.clock.now(),
+        )
+        response = await world.dso.wait_for(FlexRequestResponse)
+        assert response.flex_request_message_id == request.message_id
+        assert response.result == AcceptedRejected.ACCEPTED
+        await world.agent.outbox.idle()
+        assert world.dso.of_type(FlexOffer) == []
+
+
+async def test_d_prognosis_on_demand(world: UftpWorld) -> None:
+    period, _ = current_isps(world.service.clock.now())
+    message_id = await world.agent.send_d_prognosis(POINT, period, DSO_DOMAIN)  # type: ignore[arg-type]
+    prognosis = await world.dso.wait_for(
+        DPrognosis, lambda p: p.message_id == message_id
+    )
+    assert prognosis.congestion_point == ADDRESS
+    assert {i.power for i in prognosis.isps} == {8000}
+    second = await world.agent.send_d_prognosis(POINT, period, DSO_DOMAIN)  # type: ignore[arg-type]
+    assert (
+        await world.dso.wait_for(DPrognosis, lambda p: p.message_id == second)
+    ).revision == 2
