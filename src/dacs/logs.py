@@ -27,6 +27,9 @@ CHATTY_LIBRARIES = (
     "uvicorn",
     "uvicorn.access",
     "urllib3",
+    "shapeshifter-uftp",
+    "shapeshifter_uftp",
+    "openadr3_client",
 )
 
 LOG_FORMAT_ENV = "DACS_LOG_FORMAT"
@@ -102,3 +105,19 @@ def configure_logging(
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
+def tame_library_logger(name: str) -> None:
+    """Undo a library's own logging setup, so the application's settings apply.
+
+    shapeshifter-uftp adds a handler and sets DEBUG on import, and uvicorn
+    installs its own handlers when a server is configured; both would print
+    every signed message. Their records then go through the root logger, at
+    WARNING unless the application logs at DEBUG.
+    """
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    logger.setLevel(logging.NOTSET if verbose else logging.WARNING)

@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import contextlib
 from datetime import timedelta
+import logging
 import signal
 import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dacs.neighbourhood.counterfactual import LoadTrace
+    from dacs.neighbourhood.scenario import Scenario
     from dacs.services import MosquittoBroker
     from dacs.services.embedded_broker import EmbeddedBroker
 
@@ -57,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="auto",
         help="MQTT broker: Mosquitto when installed, else an embedded one (default auto)",
     )
+    demo.add_argument(
+        "--grid-signal",
+        choices=("profile", "openadr", "uftp"),
+        default="profile",
+        help="how the grid operator asks for the evening's cap: a day-ahead profile "
+        "(default), an OpenADR 3 event from its VTN, or a GOPACS FlexRequest over UFTP",
+    )
     demo.add_argument("--seed", type=int, default=2025)
     demo.set_defaults(handler=run)
 
@@ -77,6 +87,9 @@ def _choose_broker(choice: str) -> tuple[MosquittoBroker | EmbeddedBroker, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; Ctrl-C stops it cleanly."""
+    if not args.verbose:
+        # Fifty homes each narrating their flex events would bury the summary.
+        logging.getLogger("dacs.home").setLevel(logging.WARNING)
     try:
         return asyncio.run(_main(args))
     except KeyboardInterrupt:
@@ -87,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 async def _main(args: argparse.Namespace) -> int:
     from dacs.aggregator.control.profiles import AMSTERDAM  # noqa: PLC0415 - heavy imports here
     from dacs.neighbourhood.counterfactual import run_uncontrolled  # noqa: PLC0415
+    from dacs.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
     from dacs.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
     from dacs.neighbourhood.scenario import Scenario  # noqa: PLC0415
     from dacs.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
@@ -160,6 +174,8 @@ async def _main(args: argparse.Namespace) -> int:
                 http_port=port,
                 on_ready=lambda url: print(f"Dashboard: {url}", flush=True),
                 on_progress=progress,
+                grid_signal=GridSignal(args.grid_signal),
+                expected_kw=_per_interval_kw(uncontrolled, scenario),
             )
         )
         stopper = asyncio.create_task(stop.wait())
@@ -181,11 +197,30 @@ async def _main(args: argparse.Namespace) -> int:
         uncontrolled=uncontrolled,
         controlled=result.trace,
         curtailed_minutes=result.curtailed_minutes,
-        event=event_profile(scenario, cap_kw, rated_kw),
+        event=result.event or event_profile(scenario, cap_kw, rated_kw),
         rated_kw=rated_kw,
         commands_sent=result.commands_sent,
         shortfall_minutes=result.shortfall_minutes,
     )
     print()
     print(format_summary(summary))
+    if result.grid_note:
+        print(result.grid_note)
     return 0
+
+
+def _per_interval_kw(uncontrolled: LoadTrace, scenario: Scenario) -> list[float]:
+    """The uncontrolled load averaged per 15 minutes of the event: what the DSO expects."""
+    begin, end = scenario.event_window
+    first = (begin - scenario.start).total_seconds() / 60
+    quarters = int((end - begin).total_seconds() // 900)
+    total = uncontrolled.total_kw
+    return [
+        float(
+            total[
+                (uncontrolled.minutes >= first + 15 * q)
+                & (uncontrolled.minutes < first + 15 * (q + 1))
+            ].mean()
+        )
+        for q in range(quarters)
+    ]

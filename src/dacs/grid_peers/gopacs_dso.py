@@ -40,7 +40,10 @@ from shapeshifter_uftp.uftp import (
 )
 from xsdata.models.datatype import XmlDate, XmlDuration
 
+from dacs.logs import tame_library_logger
 from dacs.services.ports import LOOPBACK, find_free_port
+
+tame_library_logger("shapeshifter-uftp")
 
 UFTP_PATH = "/shapeshifter/api/v3/message"
 _TIME_ZONE = "Europe/Amsterdam"
@@ -142,6 +145,9 @@ class GopacsDso:
     async def start(self) -> None:
         """Serve the DSO endpoint (uvicorn in a thread)."""
         await asyncio.to_thread(self._service.run_in_thread)
+        # uvicorn installed its own handlers just now; the application's apply.
+        for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+            tame_library_logger(name)
 
     async def stop(self) -> None:
         """Stop uvicorn and the library's worker threads."""

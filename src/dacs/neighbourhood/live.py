@@ -9,10 +9,11 @@ safe, never one that fires early.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 from pathlib import Path
 import secrets
@@ -44,6 +45,7 @@ from dacs.sim.simulated_heat_pump import serve_home
 from dacs.sim.weather import WeatherSeries
 
 from .counterfactual import STEP_S, LoadTrace
+from .grid_signal import GridRequest, GridSignal, make_operator
 from .scenario import Scenario
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ class LiveRun:
     curtailed_minutes: list[float] = field(default_factory=list)
     commands_sent: int = 0
     shortfall_minutes: float = 0.0
+    event: CapEvent | None = None  # the cap event the grid signal put in force
+    grid_note: str | None = None  # the grid operator's settlement, in one line
 
 
 def event_profile(scenario: Scenario, cap_kw: float, start_kw: float) -> CapEvent:
@@ -98,9 +102,25 @@ async def run_live(
     http_port: int = 0,
     on_ready: Callable[[str], None] | None = None,
     on_progress: Callable[[float, float, float], None] | None = None,
+    grid_signal: GridSignal = GridSignal.PROFILE,
+    expected_kw: Sequence[float] | None = None,
 ) -> LiveRun:
-    """Run the scenario under control; returns the per-minute trace and fairness figures."""
+    """Run the scenario under control; returns the per-minute trace and fairness figures.
+
+    ``grid_signal`` says how the grid operator asks for the evening's cap: a
+    profile entered by the operator, an OpenADR event from a VTN or a UFTP
+    FlexRequest; ``expected_kw`` is the load the grid operator expects per
+    15 minutes of the event (what it asks to be reduced, over UFTP).
+    """
     clock = ScaledClock(scenario.start, speed)
+    grid = make_operator(grid_signal, clock)
+    profile = event_profile(scenario, cap_kw, rated_kw)
+    request = GridRequest(
+        profile=profile,
+        expected_kw=list(expected_kw)
+        if expected_kw is not None
+        else [rated_kw] * len(profile.intervals),
+    )
     workdir = Path(tempfile.mkdtemp(prefix="dacs-demo-"))
     reader_token = secrets.token_urlsafe(12)
     config = AggregatorConfig(
@@ -121,13 +141,21 @@ async def run_live(
         ),
         control=ControlConfig(cycle_s=30.0),
     )
-    app = create_app(config, clock=clock, provisioner=OpenBrokerProvisioner())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     port = http_port or find_free_port()
+    try:
+        config = await grid.setup(
+            config, point_id=POINT_ID, workdir=workdir, api_port=port
+        )
+        app = create_app(config, clock=clock, provisioner=OpenBrokerProvisioner())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+    except BaseException:
+        await grid.stop()
+        raise
     await web.TCPSite(runner, "127.0.0.1", port).start()
     service = app[SERVICE]
     rigs: list[HomeRig] = []
+    announcing: asyncio.Task[CapEvent] | None = None
     try:
         await service.registry.add_congestion_point(
             point_id=POINT_ID,
@@ -175,14 +203,22 @@ async def run_live(
                     controller=controller,
                 )
             )
-        start_kw = rated_kw
-        await service.create_event(
-            POINT_ID, event_profile(scenario, cap_kw, start_kw), created_by="demo"
-        )
+        # The grid operator's signal travels while the evening runs (a UFTP
+        # request goes out shortly before the event, not at the start).
+        announcing = asyncio.create_task(grid.announce(service, POINT_ID, request))
         if on_ready is not None:
             on_ready(f"http://127.0.0.1:{port}/?token={reader_token}")
-        return await _record(scenario, clock, service, rigs, on_progress)
+        run = await _record(scenario, clock, service, rigs, on_progress)
+        run.event = await announcing
+        run.grid_note = await grid.settle(
+            service, POINT_ID, _delivered_per_interval(run, request, scenario.start)
+        )
+        return run
     finally:
+        if announcing is not None and not announcing.done():
+            announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await announcing
         for rig in rigs:
             with contextlib.suppress(Exception):
                 await rig.controller.stop()
@@ -191,6 +227,23 @@ async def run_live(
             with contextlib.suppress(Exception):
                 await rig.server.stop()
         await runner.cleanup()
+        await grid.stop()
+
+
+def _delivered_per_interval(
+    run: LiveRun, request: GridRequest, trace_start: datetime
+) -> list[float]:
+    """What the grid operator's meter saw delivered per 15 minutes (kW, >= 0)."""
+    trace = run.trace
+    total = trace.heat_pump_kw + trace.household_kw
+    start_minute = (request.profile.start - trace_start).total_seconds() / 60
+    delivered = []
+    for index, expected in enumerate(request.expected_kw):
+        first = start_minute + index * ISP.total_seconds() / 60
+        mask = (trace.minutes >= first) & (trace.minutes < first + 15)
+        measured = float(total[mask].mean()) if mask.any() else expected
+        delivered.append(max(0.0, expected - measured))
+    return delivered
 
 
 async def _record(

@@ -14,8 +14,12 @@ import logging
 from shapeshifter_uftp import PayloadMessage, SignedMessage, transport
 from shapeshifter_uftp.exceptions import InvalidSignatureException, SchemaException
 
+from dacs.logs import tame_library_logger
+
 from .errors import TransportRefusedError
 from .participants import Participants
+
+tame_library_logger("shapeshifter-uftp")
 
 _LOGGER = logging.getLogger(__name__)
 _HTTP_BAD_REQUEST = 400
