@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,7 @@ from .dashboard import add_dashboard
 from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisioner
 from .registry.registry import CredentialProvisioner
 from .service import AggregatorService, LoadForecast
+from .settlement.schedule import StatementSchedule
 
 if TYPE_CHECKING:
     from .openadr.ven import OpenAdrVen
@@ -82,6 +85,8 @@ def create_app(
 
     app.cleanup_ctx.append(run_service)
     add_settlement_routes(app, config.settlement)
+    if config.settlement.statement_interval_h > 0:
+        _add_statement_schedule(app, config, service)
     # The grid adapters start after the service and stop before it (cleanup
     # contexts unwind in reverse order).
     if config.openadr.enabled:
@@ -89,6 +94,26 @@ def create_app(
     if config.uftp.enabled:
         _add_uftp_agent(app, config, service, other_load_forecast)
     return app
+
+
+def _add_statement_schedule(
+    app: web.Application, config: AggregatorConfig, service: AggregatorService
+) -> None:
+    schedule = StatementSchedule(
+        app[SETTLEMENT].issuer,
+        service.sessions,
+        clock=service.clock,
+        interval_s=config.settlement.statement_interval_h * 3600.0,
+    )
+
+    async def run_schedule(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(schedule.run(), name="dacs-statement-schedule")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(run_schedule)
 
 
 def _add_openadr_ven(

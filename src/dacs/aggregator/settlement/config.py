@@ -30,6 +30,9 @@ class SettlementConfig:
             block for the whole day.
         max_cop: Upper bound on the heat a kWh of not-drawn electricity can
             have produced; extra boiler heat beyond it is not compensated.
+        statement_interval_h: Hours between automatic statement rounds (the
+            running month, and the last month until it is final); 0 turns
+            them off (statements then go out only through the API).
     """
 
     tariff_eur_per_kwh: float = 0.25
@@ -40,6 +43,7 @@ class SettlementConfig:
     min_history_days: float = 3.0
     block_hours: int = 4
     max_cop: float = 6.0
+    statement_interval_h: float = 24.0
 
     def __post_init__(self) -> None:
         """Refuse settings that would make payments meaningless."""
@@ -76,6 +80,12 @@ class SettlementConfig:
             )
         if not (math.isfinite(self.max_cop) and self.max_cop >= 1):
             raise ValueError(f"max_cop must be >= 1, got {self.max_cop}")
+        if not (
+            math.isfinite(self.statement_interval_h) and self.statement_interval_h >= 0
+        ):
+            raise ValueError(
+                f"statement_interval_h must be >= 0, got {self.statement_interval_h}"
+            )
 
     @property
     def gas_kwh_per_m3(self) -> float:
