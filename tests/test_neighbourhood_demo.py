@@ -7,7 +7,10 @@ from datetime import timedelta
 import signal
 import sys
 
+import pytest
+
 from dacs.neighbourhood.counterfactual import run_uncontrolled
+from dacs.neighbourhood.grid_signal import GridSignal
 from dacs.neighbourhood.live import event_profile, run_live
 from dacs.neighbourhood.scenario import Scenario
 from dacs.neighbourhood.summary import format_summary, summarise
@@ -99,3 +102,48 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c() -> No
     assert interrupted.returncode == 130
     assert b"stopped" in err
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("signal", [GridSignal.OPENADR, GridSignal.UFTP])
+async def test_evening_from_a_grid_signal_is_settled_to_every_home(
+    mosquitto: MosquittoBroker, signal: GridSignal
+) -> None:
+    """A grid event goes in, homes curtail, the flexibility is settled, statements arrive."""
+    scenario = Scenario(
+        homes=5,
+        duration=timedelta(hours=3),
+        event_start=timedelta(hours=1),
+        event_duration=timedelta(hours=1),
+        cap_share=0.75,
+    )
+    uncontrolled = run_uncontrolled(scenario)
+    peak = float(uncontrolled.total_kw.max())
+    rated, cap = round(peak * 1.05, 1), round(peak * 0.75, 1)
+    live = await run_live(
+        scenario,
+        broker_host="127.0.0.1",
+        broker_port=mosquitto.port,
+        speed=600,
+        cap_kw=cap,
+        rated_kw=rated,
+        grid_signal=signal,
+        expected_kw=[peak] * 4,
+    )
+    # The aggregator's own adapter put the grid operator's cap in force.
+    assert live.event is not None
+    begin, end = scenario.event_window
+    assert live.event.start >= begin - timedelta(minutes=15)
+    assert live.event.end <= end + timedelta(minutes=15)
+    assert live.commands_sent >= 1
+    assert live.grid_note is not None
+    if signal is GridSignal.UFTP:
+        assert "ordered 1 offer" in live.grid_note
+        assert "FlexSettlementResponse: Accepted" in live.grid_note
+    else:
+        assert "capacity limit" in live.grid_note
+    settled = live.settlement
+    assert settled is not None
+    assert settled.delivered_kwh > 0
+    assert settled.statements_published == scenario.homes
+    # Every resident's statement reached their home over the broker.
+    assert live.statements_received == scenario.homes

@@ -86,6 +86,10 @@ participants_file = "{tmp_path / "participants.toml"}"
             # The grid operator's capacity limit is in force on our congestion point.
             cap = service.controls[POINT].events
             assert [e.intervals[1].cap_kw for e in cap] == [35.0]
+            metrics = await (await client.get("/metrics")).text()
+            assert "dacs_openadr_events_applied_total 1" in metrics
+            assert "dacs_openadr_vtn_ok 1" in metrics
+            assert "# TYPE dacs_acks_written_total counter" in metrics
             # The UFTP endpoint is served and refuses what is not a signed message.
             response = await client.post(
                 "/shapeshifter/api/v3/message", data=b"<not-uftp/>"

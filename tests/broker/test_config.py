@@ -44,6 +44,12 @@ def test_rendered_central_config() -> None:
         "tls_version tlsv1.2",
     ]
     assert directives[-1] == "listener 1883 127.0.0.1"
+    # Small QoS 1 messages must not wait for Nagle's algorithm (Mosquitto
+    # 2.0+; the central broker tests run Mosquitto with this configuration).
+    assert "set_tcp_nodelay true" in directives
+    assert "set_tcp_nodelay true" not in render_central_config(
+        CentralBrokerOptions(tcp_nodelay=False)
+    )
     without_plain = _directives(
         render_central_config(CentralBrokerOptions(plain_port=None))
     )

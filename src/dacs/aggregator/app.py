@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -20,7 +19,7 @@ from .api.enrollment import (
 )
 from .api.openapi import serve_openapi
 from .api.ratelimit import RateLimiter
-from .api.routes import SERVICE, add_routes, errors_middleware
+from .api.routes import OPENADR_VEN, SERVICE, add_routes, errors_middleware
 from .api.settlement_routes import SETTLEMENT, add_settlement_routes
 from .clock import Clock, SystemClock
 from .config import AggregatorConfig
@@ -29,11 +28,6 @@ from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisione
 from .registry.registry import CredentialProvisioner
 from .service import AggregatorService, LoadForecast
 from .settlement.schedule import StatementSchedule
-
-if TYPE_CHECKING:
-    from .openadr.ven import OpenAdrVen
-
-OPENADR_VEN: web.AppKey[OpenAdrVen] = web.AppKey("openadr_ven")
 
 
 def create_app(

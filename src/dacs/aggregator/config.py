@@ -26,6 +26,8 @@ class DatabaseConfig:
     url: str = "sqlite+aiosqlite:///dacs-aggregator.db"
     telemetry_batch_size: int = 500
     telemetry_flush_s: float = 1.0
+    ack_batch_size: int = 500
+    ack_flush_s: float = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,9 @@ class MqttConfig:
     # Instances in the same group split the ingest (MQTT shared subscriptions);
     # empty for a broker without them (then only one instance may run).
     shared_group: str = "dacs"
+    # QoS 1 publishes awaiting the broker's PUBACK at once (fan-out).
+    publish_window: int = 25
+    publish_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import logging
 
 import aiohttp
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dacs.protocol import (
@@ -29,20 +29,29 @@ from dacs.protocol import (
 from .clock import Clock
 from .config import AggregatorConfig
 from .control.alerts import Alert, AlertMonitor
-from .control.dispatch import DispatchSettings
+from .control.dispatch import DispatchPlan, DispatchSettings
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl, CycleReport
 from .control.profiles import CapEvent, CapInterval, CapKind
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .mqtt.link import AggregatorLink, MessageSink
+from .mqtt.outbox import Outbox
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
+from .storage.ack_writer import AckWriter
 from .storage.database import create_engine, migrate, session_factory
 from .storage.tables import AlertRow, CommandRow, EventRow, TelemetryRow
 
 _LOGGER = logging.getLogger(__name__)
 
 type LoadForecast = Callable[[str, datetime], float]
+
+# One statement per cycle for all its cancels (bind names differ from columns).
+_CANCEL_COMMANDS = (
+    update(CommandRow)
+    .where(CommandRow.command_id == bindparam("b_command_id"))
+    .values(cancelled_at=bindparam("b_cancelled_at"))
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,9 +63,12 @@ class ServiceCounters:
     telemetry_gaps: int
     telemetry_written: int
     messages_refused: int
-    commands_sent: int
+    commands_sent: int  # stored and handed to the broker (confirmed or waiting)
     cancels_sent: int
     unknown_homes: int
+    commands_unconfirmed: int = 0  # stored, not yet confirmed by the broker
+    commands_redelivered: int = 0  # sent again after a reconnect or restart
+    acks_written: int = 0
 
 
 class AggregatorService(MessageSink):
@@ -91,7 +103,24 @@ class AggregatorService(MessageSink):
             batch_size=config.database.telemetry_batch_size,
             flush_s=config.database.telemetry_flush_s,
         )
-        self.link = AggregatorLink(config.mqtt, self)
+        self.acks = AckWriter(
+            self.engine,
+            batch_size=config.database.ack_batch_size,
+            flush_s=config.database.ack_flush_s,
+        )
+        self.link = AggregatorLink(
+            config.mqtt,
+            self,
+            on_connect=self._redeliver_after_connect,
+            publish_window=config.mqtt.publish_window,
+            publish_timeout_s=config.mqtt.publish_timeout_s,
+        )
+        # Stored but not confirmed by the broker: sent again after a reconnect.
+        self.outbox = Outbox()
+        # One fan-out at a time, so a redelivery never overtakes a newer command.
+        self._sending = asyncio.Lock()
+        self.redelivered = 0
+        self._commands_loaded = False
         self._forecast = other_load_forecast
         self._tasks: list[asyncio.Task[None]] = []
         self._listeners: list[Callable[[CycleReport], None]] = []
@@ -99,7 +128,8 @@ class AggregatorService(MessageSink):
         self._cancels_sent = 0
         self._unknown_homes = 0
         self._telemetry_received = 0
-        self._webhooks: set[asyncio.Task[None]] = set()
+        # Webhook posts and redeliveries: cancelled on stop.
+        self._background: set[asyncio.Task[None]] = set()
 
     def _register_home(self, enrollment: Enrollment) -> None:
         self.fleet.add(enrollment.home_id, enrollment.congestion_point_id)
@@ -113,18 +143,23 @@ class AggregatorService(MessageSink):
         self._tasks = [
             asyncio.create_task(self.link.run(), name="dacs-aggregator-mqtt"),
             asyncio.create_task(self.writer.run(), name="dacs-aggregator-telemetry"),
+            asyncio.create_task(self.acks.run(), name="dacs-aggregator-acks"),
             asyncio.create_task(self._control_loop(), name="dacs-aggregator-control"),
         ]
 
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""
-        tasks = [*self._tasks, *self._webhooks]
+        tasks = [*self._tasks, *self._background]
         self._tasks = []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.writer.flush()
+        try:
+            await self.acks.flush()
+        except Exception:
+            _LOGGER.exception("%d acks not written at stop", self.acks.pending)
         await self.engine.dispose()
 
     async def reload(self) -> None:
@@ -190,19 +225,20 @@ class AggregatorService(MessageSink):
                 (
                     await session.execute(
                         select(CommandRow)
-                        .where(
-                            CommandRow.expires_at > now,
-                            CommandRow.cancelled_at.is_(None),
-                        )
+                        .where(CommandRow.expires_at > now)
                         .order_by(CommandRow.issued_at)
                     )
                 )
                 .scalars()
                 .all()
             )
-        for row in rows:
-            view = self.fleet.homes.get(row.home_id)
-            if view is None:
+        # Each home's newest command decides: an older one it replaced is not
+        # in force, even though nobody cancelled it.
+        newest = {row.home_id: row for row in rows}
+        unanswered: list[Command] = []
+        for home_id, row in newest.items():
+            view = self.fleet.homes.get(home_id)
+            if view is None or row.cancelled_at is not None:
                 continue
             view.command = Command(
                 home_id=row.home_id,
@@ -219,6 +255,15 @@ class AggregatorService(MessageSink):
                     for i in row.envelope
                 ),
             )
+            if row.acked_at is None:
+                unanswered.append(view.command)
+        if self._commands_loaded:
+            return  # a reload while running: what is unanswered is on its way
+        self._commands_loaded = True
+        # Stored before it was published: a stop (or crash) between the two
+        # left it unsent. Sending it again is safe, the home answers a
+        # redelivery of its command in force with the same ack.
+        self.outbox.put(unanswered)
 
     # -- events ----------------------------------------------------------------
 
@@ -324,6 +369,9 @@ class AggregatorService(MessageSink):
             commands_sent=self._commands_sent,
             cancels_sent=self._cancels_sent,
             unknown_homes=self._unknown_homes,
+            commands_unconfirmed=len(self.outbox),
+            commands_redelivered=self.redelivered,
+            acks_written=self.acks.written,
         )
 
     # -- ingest (MessageSink) --------------------------------------------------
@@ -353,24 +401,11 @@ class AggregatorService(MessageSink):
         await self.registry.record_preferences(message)
 
     async def on_ack(self, message: Ack) -> None:
-        """Apply and store an ack."""
+        """Apply an ack; the ack writer stores it with the next batch."""
         if not self.fleet.apply_ack(message):
             self._unknown_homes += 1
             return
-        async with self.sessions() as session:
-            await session.execute(
-                update(CommandRow)
-                .where(
-                    CommandRow.command_id == message.command_id,
-                    CommandRow.home_id == message.home_id,
-                )
-                .values(
-                    ack_result=message.result.value,
-                    ack_reason=message.reason_code.value,
-                    acked_at=message.ts,
-                )
-            )
-            await session.commit()
+        self.acks.add(message)
 
     # -- control ---------------------------------------------------------------
 
@@ -381,10 +416,7 @@ class AggregatorService(MessageSink):
         for point_id, control in self.controls.items():
             forecast = self._forecast(point_id, now) if self._forecast else None
             report, plan = control.cycle(now, other_load_forecast_w=forecast)
-            for command in plan.commands:
-                await self._send(control, command)
-            for cancel in plan.cancels:
-                await self._send(control, cancel)
+            await self._dispatch(control, plan)
             reports.append(report)
             await self._check_alerts(point_id, report, now)
             for listener in self._listeners:
@@ -437,8 +469,8 @@ class AggregatorService(MessageSink):
         task = asyncio.create_task(
             self._post_webhook(alerts), name="dacs-alert-webhook"
         )
-        self._webhooks.add(task)
-        task.add_done_callback(self._webhooks.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _post_webhook(self, alerts: list[Alert]) -> None:
         """Tell an operator's system (chat, paging) about new alerts; never blocks control."""
@@ -465,44 +497,99 @@ class AggregatorService(MessageSink):
         except (aiohttp.ClientError, TimeoutError) as err:
             _LOGGER.warning("alert webhook unreachable: %s", err)
 
-    async def _send(
-        self, control: CongestionPointControl, message: Command | Cancel
+    async def _dispatch(
+        self, control: CongestionPointControl, plan: DispatchPlan
     ) -> None:
-        if not self.link.connected:
-            return  # the next cycle tries again; homes release by expiry meanwhile
-        try:
-            await self.link.publish(message, retain=True)
-        except Exception:
-            _LOGGER.warning("could not publish to %s", message.home_id, exc_info=True)
-            return
-        control.sent(message)
-        if isinstance(message, Command):
-            self._commands_sent += 1
-            await self._store_command(message)
-        else:
-            self._cancels_sent += 1
-            async with self.sessions() as session:
-                await session.execute(
-                    update(CommandRow)
-                    .where(CommandRow.command_id == message.command_id)
-                    .values(cancelled_at=message.issued_at)
-                )
-                await session.commit()
+        """Store a cycle's commands and cancels in one transaction, then publish them all.
 
-    async def _store_command(self, command: Command) -> None:
-        async with self.sessions() as session:
-            session.add(
-                CommandRow(
-                    command_id=command.command_id,
-                    home_id=command.home_id,
-                    event_id=None,
-                    issued_at=command.issued_at,
-                    expires_at=command.expires_at,
-                    reason=command.reason.value,
-                    envelope=[i.to_dict() for i in command.envelope],
-                )
+        Stored first: a restart between the two finds the command in force and
+        sends it again (see _load_commands) instead of forgetting it, and
+        never makes up a second one. Publishes go out through the link's
+        window; what the broker has not confirmed stays in the outbox and is
+        sent again after the reconnect.
+        """
+        messages: list[Command | Cancel] = [*plan.commands, *plan.cancels]
+        if not messages and not self.outbox:
+            return
+        async with self._sending:
+            if not self.link.connected:
+                # Nothing new is stored or sent: the next cycle plans again,
+                # homes release by expiry meanwhile.
+                return
+            if messages:
+                try:
+                    await self._store(plan)
+                except Exception:
+                    _LOGGER.exception("commands not stored; none sent this cycle")
+                else:
+                    for message in messages:
+                        control.sent(message)
+                    self._commands_sent += len(plan.commands)
+                    self._cancels_sent += len(plan.cancels)
+                    self.outbox.put(messages)
+            waiting = self.outbox.waiting()
+            fresh = {id(m) for m in messages}
+            self.redelivered += sum(id(m) not in fresh for m in waiting)
+            await self._publish(waiting)
+
+    async def _publish(self, messages: list[Command | Cancel]) -> None:
+        """Publish retained through the window; the outbox keeps what is unconfirmed."""
+        if not messages:
+            return
+        delivery = await self.link.publish_all(messages, retain=True)
+        self.outbox.delivered(delivery.confirmed)
+        # Logged by the link; sending them again would fail the same way.
+        self.outbox.delivered(delivery.failed)
+        if delivery.unconfirmed:
+            _LOGGER.warning(
+                "%d of %d commands not confirmed by the broker; sending them "
+                "again after the reconnect",
+                len(delivery.unconfirmed),
+                len(messages),
             )
-            await session.commit()
+
+    async def _redeliver_after_connect(self) -> None:
+        """After a (re)connect, send what the broker never confirmed, off the message loop."""
+        if self.outbox:
+            task = asyncio.create_task(self._redeliver(), name="dacs-redeliver")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _redeliver(self) -> None:
+        async with self._sending:
+            if not self.link.connected:
+                return  # the next connect tries again
+            waiting = self.outbox.waiting()
+            self.redelivered += len(waiting)
+            await self._publish(waiting)
+
+    async def _store(self, plan: DispatchPlan) -> None:
+        """A cycle's commands and cancels in one transaction."""
+        async with self.engine.begin() as connection:
+            if plan.commands:
+                await connection.execute(
+                    insert(CommandRow),
+                    [
+                        {
+                            "command_id": c.command_id,
+                            "home_id": c.home_id,
+                            "event_id": None,
+                            "issued_at": c.issued_at,
+                            "expires_at": c.expires_at,
+                            "reason": c.reason.value,
+                            "envelope": [i.to_dict() for i in c.envelope],
+                        }
+                        for c in plan.commands
+                    ],
+                )
+            if plan.cancels:
+                await connection.execute(
+                    _CANCEL_COMMANDS,
+                    [
+                        {"b_command_id": c.command_id, "b_cancelled_at": c.issued_at}
+                        for c in plan.cancels
+                    ],
+                )
 
     async def _control_loop(self) -> None:
         while True:

@@ -34,6 +34,10 @@ class CentralBrokerOptions:
     # stderr, not stdout: Mosquitto block-buffers stdout when it is not a
     # terminal, so container logs would arrive minutes late.
     log_dest: str | None = "stderr"
+    # Commands and acks are small QoS 1 messages: with Nagle's algorithm on,
+    # TCP holds each back until the previous segment is acknowledged (the
+    # 10,000-home fan-out took 6.0 s instead of 0.95 s; benchmarks/bench_fanout.py).
+    tcp_nodelay: bool = True
 
 
 def render_central_config(options: CentralBrokerOptions) -> str:
@@ -56,6 +60,13 @@ def render_central_config(options: CentralBrokerOptions) -> str:
     ]
     if options.log_dest:
         lines += [f"log_dest {options.log_dest}"]
+    if options.tcp_nodelay:
+        lines += [
+            "",
+            "# Small messages leave at once instead of waiting for the previous",
+            "# segment's TCP acknowledgement (Mosquitto 2.0 and later).",
+            "set_tcp_nodelay true",
+        ]
     lines += [
         "",
         "# Homes: MQTT over TLS; they log in with user name and password,",

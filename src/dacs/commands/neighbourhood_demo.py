@@ -103,6 +103,7 @@ async def _main(args: argparse.Namespace) -> int:
     from dacs.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
     from dacs.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
     from dacs.neighbourhood.scenario import Scenario  # noqa: PLC0415
+    from dacs.neighbourhood.settlement_run import format_settlement  # noqa: PLC0415
     from dacs.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
     from dacs.services import ServiceStartError  # noqa: PLC0415
     from dacs.services.ports import port_accepts  # noqa: PLC0415
@@ -206,6 +207,9 @@ async def _main(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     if result.grid_note:
         print(result.grid_note)
+    if result.settlement is not None:
+        print()
+        print(format_settlement(result.settlement, received=result.statements_received))
     return 0
 
 

@@ -23,6 +23,7 @@ from aiohttp import web
 import numpy as np
 
 from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.settlement_routes import SETTLEMENT
 from dacs.aggregator.app import create_app
 from dacs.aggregator.clock import ScaledClock
 from dacs.aggregator.config import (
@@ -35,6 +36,7 @@ from dacs.aggregator.config import (
 from dacs.aggregator.control.profiles import ISP, CapEvent
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
+from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
 from dacs.services import find_free_port
@@ -46,7 +48,9 @@ from dacs.sim.weather import WeatherSeries
 
 from .counterfactual import STEP_S, LoadTrace
 from .grid_signal import GridRequest, GridSignal, make_operator
+from .history import seed_history
 from .scenario import Scenario
+from .settlement_run import EveningSettlement, settle_evening, wait_for_statements
 
 _LOGGER = logging.getLogger(__name__)
 POINT_ID = "tr-demo"
@@ -75,6 +79,8 @@ class LiveRun:
     shortfall_minutes: float = 0.0
     event: CapEvent | None = None  # the cap event the grid signal put in force
     grid_note: str | None = None  # the grid operator's settlement, in one line
+    settlement: EveningSettlement | None = None
+    statements_received: int = 0
 
 
 def event_profile(scenario: Scenario, cap_kw: float, start_kw: float) -> CapEvent:
@@ -140,6 +146,8 @@ async def run_live(
             operator_tokens=(secrets.token_urlsafe(12),),
         ),
         control=ControlConfig(cycle_s=30.0),
+        # The demo settles the evening itself once it is over.
+        settlement=SettlementConfig(statement_interval_h=0),
     )
     port = http_port or find_free_port()
     try:
@@ -169,6 +177,19 @@ async def run_live(
             (await service.registry.enroll(code.code)).home_id for code in codes
         ]
         weather = WeatherSeries.default(wrap=True)
+        # A week of each home's telemetry before the evening: the settlement
+        # fits its baselines on it.
+        history = await seed_history(
+            service.sessions,
+            homes=list(zip(home_ids, scenario.home_configs(), strict=True)),
+            end=scenario.start,
+            weather=weather,
+        )
+        _LOGGER.info(
+            "stored %d rows of history in %.1f s",
+            history.rows,
+            history.simulate_s + history.store_s,
+        )
         for index, (home_id, home_config) in enumerate(
             zip(home_ids, scenario.home_configs(), strict=True)
         ):
@@ -212,6 +233,18 @@ async def run_live(
         run.event = await announcing
         run.grid_note = await grid.settle(
             service, POINT_ID, _delivered_per_interval(run, request, scenario.start)
+        )
+        # Settle while the homes still run, so their statements reach them.
+        await service.writer.flush()
+        event = run.event or profile
+        run.settlement = await settle_evening(
+            app[SETTLEMENT],
+            congestion_point_id=POINT_ID,
+            start=event.start,
+            end=event.end,
+        )
+        run.statements_received = await wait_for_statements(
+            [rig.controller for rig in rigs], run.settlement.period
         )
         return run
     finally:

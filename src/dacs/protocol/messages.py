@@ -210,20 +210,21 @@ class Telemetry:
     seq: int
     boot_id: str
     ts: datetime
-    electric_power_w: float | None
-    thermal_power_w: float | None
-    boiler_active: bool | None
-    boiler_thermal_w: float | None
-    indoor_temp_c: float | None
-    outdoor_temp_c: float | None
-    flow_temp_c: float | None
-    electric_energy_kwh: float | None
-    limit_w: float | None
-    limit_source: LimitSource
-    command_id: str | None
-    participation: Participation
-    comfort_override: bool
-    device_fault: int | None
+    # A measurement the device does not offer is None (JSON null), never a guess.
+    electric_power_w: float | None = None
+    thermal_power_w: float | None = None
+    boiler_active: bool | None = None
+    boiler_thermal_w: float | None = None
+    indoor_temp_c: float | None = None
+    outdoor_temp_c: float | None = None
+    flow_temp_c: float | None = None
+    electric_energy_kwh: float | None = None
+    limit_w: float | None = None
+    limit_source: LimitSource = LimitSource.NONE
+    command_id: str | None = None
+    participation: Participation = Participation.ON
+    comfort_override: bool = False
+    device_fault: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""

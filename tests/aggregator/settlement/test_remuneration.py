@@ -110,3 +110,31 @@ def test_extra_heat_is_bounded(
     assert np.all(extra >= 0)
     assert np.all(extra <= 4.0 * delivered + 1e-9)
     assert np.all(extra <= np.maximum(0, values - baseline) + 1e-9)
+
+
+def test_cost_of_a_kwh_is_the_residents_price_plus_the_gas_instead() -> None:
+    from dacs.aggregator.settlement.remuneration import (
+        TYPICAL_COP,
+        cost_eur_per_kwh,
+        gas_m3,
+        price_eur_per_kwh,
+    )
+
+    config = SettlementConfig(tariff_eur_per_kwh=0.25, gas_price_eur_per_m3=1.40)
+    gas_per_heat_kwh = gas_m3(1.0, config) * 1.40
+    # Unknown COP: the typical one; the price is the tariff when the ask is lower.
+    assert cost_eur_per_kwh(0.10, None, config) == pytest.approx(
+        0.25 + TYPICAL_COP * gas_per_heat_kwh
+    )
+    # A higher ask is the price; the COP from telemetry sets the gas.
+    assert cost_eur_per_kwh(0.40, 4.0, config) == pytest.approx(
+        price_eur_per_kwh(0.40, config) + 4.0 * gas_per_heat_kwh
+    )
+    # Implausible COPs are held to [1, max_cop].
+    assert cost_eur_per_kwh(0.0, 0.2, config) == pytest.approx(0.25 + gas_per_heat_kwh)
+    assert cost_eur_per_kwh(0.0, 50.0, config) == pytest.approx(
+        0.25 + config.max_cop * gas_per_heat_kwh
+    )
+    assert cost_eur_per_kwh(0.0, float("nan"), config) == pytest.approx(
+        cost_eur_per_kwh(0.0, None, config)
+    )

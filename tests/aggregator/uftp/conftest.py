@@ -30,14 +30,7 @@ from dacs.aggregator.uftp import UftpConfig, generate_keypair
 from dacs.aggregator.uftp.agent import UftpAgent
 from dacs.aggregator.uftp.routes import add_uftp_routes
 from dacs.grid_peers.gopacs_dso import GopacsDso
-from dacs.protocol import (
-    DeviceSummary,
-    LimitSource,
-    Participation,
-    Preferences,
-    Status,
-    Telemetry,
-)
+from dacs.protocol import DeviceSummary, Preferences, Status, Telemetry
 from dacs.services.ports import find_free_port
 
 AGR_DOMAIN = "agr.example.com"
@@ -215,19 +208,9 @@ def add_synthetic_homes(
                 boot_id="b",
                 ts=now,
                 electric_power_w=power_w,
-                thermal_power_w=None,
                 boiler_active=False,
-                boiler_thermal_w=None,
                 indoor_temp_c=20.0,
                 outdoor_temp_c=2.0,
-                flow_temp_c=None,
-                electric_energy_kwh=None,
-                limit_w=None,
-                limit_source=LimitSource.NONE,
-                command_id=None,
-                participation=Participation.ON,
-                comfort_override=False,
-                device_fault=None,
             ),
             now,
         )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from shapeshifter_uftp import (
     AcceptedRejected,
     DPrognosis,
@@ -22,6 +22,8 @@ from sqlalchemy import select
 from dacs.aggregator.control.profiles import CapKind
 from dacs.aggregator.domain.delivery import IntervalDelivery
 from dacs.aggregator.service import AggregatorService
+from dacs.aggregator.settlement.config import SettlementConfig
+from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
 from dacs.aggregator.storage.tables import EventRow, UftpFlexOrderRow
 from dacs.aggregator.uftp.isp import ISP_DURATION, isp_at, isp_count, isp_start
 from dacs.grid_peers.gopacs_dso import RequestedIsp
@@ -73,11 +75,22 @@ async def test_request_gets_priced_offer_options(world: UftpWorld) -> None:
     assert set(options) == {"P100", "P50"}
     full = options["P100"]
     assert [(i.start, i.power) for i in full.isps] == [(n, -4000) for n in numbers]
-    # 4 kW over each 15-minute ISP at the marginal ask 0.30 plus the 0.02 margin.
-    assert Decimal(full.price) == Decimal("0.32") * len(numbers)
+    # 4 kW (1 kWh) in each ISP, priced at what the dearest home taken costs us
+    # (its 0.30 ask, plus the gas its boiler burns instead) and the 0.02 margin.
+    settlement = SettlementConfig()
+    dearest = cost_eur_per_kwh(0.30, None, settlement)
+    assert dearest > 0.30 + 0.3  # the gas is most of it
+    assert float(full.price) == pytest.approx(
+        (dearest + 0.02) * 1.0 * len(numbers), abs=1e-4
+    )
     half = options["P50"]
     assert [(i.start, i.power) for i in half.isps] == [(n, -2000) for n in numbers]
-    assert Decimal(half.price) == Decimal("0.22") / 2 * len(numbers)
+    # The cheapest home asks 0.20, below the tariff: it is paid the 0.25 tariff.
+    cheapest = cost_eur_per_kwh(0.20, None, settlement)
+    assert cheapest == pytest.approx(cost_eur_per_kwh(0.25, None, settlement))
+    assert float(half.price) == pytest.approx(
+        (cheapest + 0.02) * 0.5 * len(numbers), abs=1e-4
+    )
     assert offer.congestion_point == ADDRESS
     assert offer.currency == "EUR"
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 import uuid
 
 from aiohttp import web
@@ -27,7 +27,12 @@ from .auth import Role, requires
 from .errors import error_response
 from .views import event_json, participation_counts
 
+if TYPE_CHECKING:
+    from dacs.aggregator.openadr.ven import OpenAdrVen
+
 SERVICE: web.AppKey[AggregatorService] = web.AppKey("service", AggregatorService)
+# Set when the OpenADR VEN runs (app.py); its counters go to /metrics.
+OPENADR_VEN: web.AppKey[OpenAdrVen] = web.AppKey("openadr_ven")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -402,12 +407,31 @@ async def metrics(request: web.Request) -> web.Response:
         f"dacs_commands_sent_total {counters.commands_sent}",
         "# TYPE dacs_cancels_sent_total counter",
         f"dacs_cancels_sent_total {counters.cancels_sent}",
+        "# HELP dacs_commands_unconfirmed Commands stored but not yet confirmed by the broker.",
+        "# TYPE dacs_commands_unconfirmed gauge",
+        f"dacs_commands_unconfirmed {counters.commands_unconfirmed}",
+        "# TYPE dacs_commands_redelivered_total counter",
+        f"dacs_commands_redelivered_total {counters.commands_redelivered}",
+        "# TYPE dacs_acks_written_total counter",
+        f"dacs_acks_written_total {counters.acks_written}",
         "# TYPE dacs_broker_connected gauge",
         f"dacs_broker_connected {int(service.link.connected)}",
         "# TYPE dacs_congestion_point_load_kw gauge",
         "# TYPE dacs_congestion_point_cap_kw gauge",
         "# TYPE dacs_congestion_point_shortfall_kw gauge",
     ]
+    ven = request.app.get(OPENADR_VEN)
+    if ven is not None:
+        for name, value in sorted(vars(ven.counters).items()):
+            lines += [
+                f"# TYPE dacs_openadr_{name}_total counter",
+                f"dacs_openadr_{name}_total {value}",
+            ]
+        lines += [
+            "# HELP dacs_openadr_vtn_ok 1 when the last poll of the VTN succeeded.",
+            "# TYPE dacs_openadr_vtn_ok gauge",
+            f"dacs_openadr_vtn_ok {int(ven.last_error is None and ven.last_success is not None)}",
+        ]
     for point_id, control in sorted(service.controls.items()):
         report = control.last_report
         if report is None:

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import time
 from typing import Any
 
 from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dacs.aggregator.storage.batching import BatchWriter
 from dacs.aggregator.storage.tables import TelemetryRow
 from dacs.protocol import Telemetry
-
-_LOGGER = logging.getLogger(__name__)
-
 
 # The telemetry table's columns, in the order of the buffered row tuples.
 TELEMETRY_COLUMNS = (
@@ -83,7 +77,7 @@ def telemetry_record(message: Telemetry) -> dict[str, Any]:
     return dict(zip(TELEMETRY_COLUMNS, telemetry_row(message), strict=True))
 
 
-class TelemetryWriter:
+class TelemetryWriter(BatchWriter[TelemetryRowValues]):
     """Buffers telemetry and writes it in batches.
 
     A batch is written when it reaches ``batch_size`` or ``flush_s`` after its
@@ -93,84 +87,18 @@ class TelemetryWriter:
     lost while the database is briefly away or when the service stops mid-write.
     """
 
+    noun = "telemetry rows"
+
     def __init__(
         self, engine: AsyncEngine, *, batch_size: int = 500, flush_s: float = 1.0
     ) -> None:
         """Prepare; run() (or flush()) writes."""
+        super().__init__(batch_size=batch_size, flush_s=flush_s)
         self._engine = engine
-        self._batch_size = batch_size
-        self._flush_s = flush_s
-        self._buffer: list[TelemetryRowValues] = []
-        self._first_at: float | None = None
-        self._wake = asyncio.Event()
-        self.written = 0
-        self.failures = 0
-
-    @property
-    def pending(self) -> int:
-        """Messages not yet written."""
-        return len(self._buffer)
 
     def add(self, message: Telemetry) -> None:
         """Queue one message."""
-        if not self._buffer:
-            self._first_at = time.monotonic()
-        self._buffer.append(telemetry_row(message))
-        if len(self._buffer) >= self._batch_size:
-            self._wake.set()
-
-    async def flush(self) -> int:
-        """Write everything buffered now; returns the rows handed to the database."""
-        if not self._buffer:
-            return 0
-        batch, self._buffer = self._buffer, []
-        self._first_at = None
-        try:
-            await self._write(batch)
-        except BaseException as err:
-            # Failed, or cancelled mid-write (the service stopping): keep the
-            # rows in order. Should the write have committed all the same, the
-            # next attempt skips them as duplicates.
-            if isinstance(err, Exception):
-                self.failures += 1
-            self._buffer = batch + self._buffer
-            self._first_at = time.monotonic()
-            raise
-        self.written += len(batch)
-        return len(batch)
-
-    async def run(self) -> None:
-        """Flush by size or age until cancelled (then flush what is left)."""
-        try:
-            while True:
-                timeout = self._flush_s
-                if self._first_at is not None:
-                    timeout = max(
-                        0.0, self._first_at + self._flush_s - time.monotonic()
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
-                self._wake.clear()
-                if self._buffer and (
-                    len(self._buffer) >= self._batch_size
-                    or (
-                        self._first_at is not None
-                        and time.monotonic() - self._first_at >= self._flush_s
-                    )
-                ):
-                    try:
-                        await self.flush()
-                    except Exception:
-                        _LOGGER.exception("telemetry batch not written; retrying")
-                        await asyncio.sleep(min(self._flush_s, 1.0))
-        finally:
-            if self._buffer:
-                try:
-                    await asyncio.shield(self.flush())
-                except Exception:
-                    _LOGGER.exception(
-                        "%d telemetry rows not written on stopping", self.pending
-                    )
+        self._queue(telemetry_row(message))
 
     async def _write(self, batch: list[TelemetryRowValues]) -> None:
         if self._engine.dialect.name == "postgresql":

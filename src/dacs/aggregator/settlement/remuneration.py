@@ -57,6 +57,26 @@ def gas_m3(heat_kwh: float, config: SettlementConfig) -> float:
     return max(0.0, heat_kwh) / config.boiler_efficiency / config.gas_kwh_per_m3
 
 
+# What a heat pump's COP is taken to be when its telemetry says nothing (a hybrid
+# heat pump's seasonal COP at Dutch winter temperatures).
+TYPICAL_COP = 3.0
+
+
+def cost_eur_per_kwh(
+    ask_eur_per_kwh: float | None, cop: float | None, config: SettlementConfig
+) -> float:
+    """What a kWh not drawn by a home costs the aggregator: the resident's price plus gas.
+
+    Each kWh the heat pump does not draw is ``cop`` kWh of heat the boiler
+    makes instead, and the resident is compensated for that gas.
+    """
+    if cop is None or not math.isfinite(cop):
+        cop = TYPICAL_COP
+    heat_kwh = min(max(cop, 1.0), config.max_cop)
+    gas_eur = gas_m3(heat_kwh, config) * config.gas_price_eur_per_m3
+    return price_eur_per_kwh(ask_eur_per_kwh, config) + gas_eur
+
+
 @dataclass(frozen=True, kw_only=True)
 class HomeSettlement:
     """One home's figures for a period."""

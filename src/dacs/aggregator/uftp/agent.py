@@ -54,6 +54,7 @@ from xsdata.models.datatype import XmlDate, XmlDuration
 
 from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
 from dacs.aggregator.domain.delivery import DeliveredFlexSource
+from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
 from dacs.aggregator.storage.tables import (
     CongestionPointRow,
     EventRow,
@@ -63,6 +64,7 @@ from dacs.aggregator.storage.tables import (
     UftpInboundRow,
     UftpOutboxRow,
 )
+from dacs.protocol import Telemetry
 
 from . import isp as isps
 from .config import UftpConfig
@@ -457,7 +459,12 @@ class UftpAgent:
                     reducible_w=max(
                         0.0, float(model.baseline_w[index] - model.floor_w[index])
                     ),
-                    ask_eur_per_kwh=float(model.ask_eur_per_kwh[index]),
+                    # Offer at what the home costs us: its price plus the gas.
+                    ask_eur_per_kwh=cost_eur_per_kwh(
+                        float(model.ask_eur_per_kwh[index]),
+                        _cop(view.telemetry),
+                        self.service.config.settlement,
+                    ),
                     max_isps=max(0, int(minutes)) // 15,
                 )
             )
@@ -1020,3 +1027,13 @@ def _decimal(value: object) -> Decimal:
         return Decimal(str(value)).quantize(Decimal("0.0001"))
     except InvalidOperation as err:
         raise MessageRejectedError(f"Invalid Message: bad amount {value!r}") from err
+
+
+def _cop(telemetry: Telemetry | None) -> float | None:
+    """The heat pump's present COP, when its telemetry has heat and power."""
+    if telemetry is None:
+        return None
+    heat, power = telemetry.thermal_power_w, telemetry.electric_power_w
+    if heat is None or power is None or power < 100:
+        return None
+    return heat / power
