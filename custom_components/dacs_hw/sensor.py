@@ -28,7 +28,7 @@ from homeassistant.util import dt as dt_util
 
 from dacs.devices import OperatingState
 from dacs.home import HomeSnapshot
-from dacs.protocol import CommandReason, LimitSource
+from dacs.protocol import CommandReason, LimitSource, Statement
 
 from .coordinator import DacsConfigEntry, DacsRuntimeData
 from .entity import DacsEntity, DacsEntityDescription, linked
@@ -56,7 +56,7 @@ def measured(*names: str) -> Callable[[DacsRuntimeData], bool]:
 
 
 def _statement_this_month(
-    snapshot: HomeSnapshot, pick: Callable[[float, float], float]
+    snapshot: HomeSnapshot, pick: Callable[[Statement], float]
 ) -> float | None:
     """A figure of this month's statement; 0 before the month's first statement."""
     statement = snapshot.statement
@@ -65,7 +65,7 @@ def _statement_this_month(
     month = dt_util.as_local(snapshot.time).strftime("%Y-%m")
     if statement.period != month:
         return 0.0
-    return pick(statement.delivered_kwh, statement.earnings_eur)
+    return pick(statement)
 
 
 def _paused_until(snapshot: HomeSnapshot) -> datetime | None:
@@ -210,7 +210,7 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         suggested_display_precision=2,
         requires_device=False,
         has_fn=linked,
-        value_fn=lambda s: _statement_this_month(s, lambda kwh, _eur: kwh),
+        value_fn=lambda s: _statement_this_month(s, lambda st: st.delivered_kwh),
     ),
     DacsSensorEntityDescription(
         key="earnings_month",
@@ -220,7 +220,18 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         suggested_display_precision=2,
         requires_device=False,
         has_fn=linked,
-        value_fn=lambda s: _statement_this_month(s, lambda _kwh, eur: eur),
+        value_fn=lambda s: _statement_this_month(s, lambda st: st.earnings_eur),
+    ),
+    DacsSensorEntityDescription(
+        # The boiler's extra gas is paid back on top of the earnings.
+        key="gas_compensation_month",
+        translation_key="gas_compensation_month",
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY_EURO,
+        suggested_display_precision=2,
+        requires_device=False,
+        has_fn=linked,
+        value_fn=lambda s: _statement_this_month(s, lambda st: st.gas_compensation_eur),
     ),
     DacsSensorEntityDescription(
         key="electric_energy",

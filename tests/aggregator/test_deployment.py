@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from dacs.aggregator.config import load_config
+from dacs.aggregator.config import ConfigError, load_config
 from dacs.cli import main
 
 ROOT = Path(__file__).parents[2]
@@ -16,6 +17,15 @@ def test_example_configuration_loads() -> None:
     config = load_config(ROOT / "aggregator" / "aggregator.example.toml", {})
     assert config.mqtt.shared_group == "dacs"
     assert config.enrollment.password_file == "/mosquitto/config/passwords"
+    assert config.settlement.statement_interval_h == 24
+    assert not config.openadr.enabled
+    assert not config.uftp.enabled
+    # Turning an interface on without its secrets is a configuration error.
+    with pytest.raises(ConfigError, match="openadr"):
+        load_config(
+            ROOT / "aggregator" / "aggregator.example.toml",
+            {"DACS_OPENADR_ENABLED": "true"},
+        )
 
 
 def test_compose_wires_the_services() -> None:

@@ -72,6 +72,7 @@ async def test_without_an_aggregator(hass: HomeAssistant) -> None:
         "participation_paused_until",
         "flexibility_delivered_this_month",
         "earnings_this_month",
+        "gas_compensation_this_month",
     ):
         assert hass.states.get(f"sensor.hybrid_heat_pump_{key}") is None
 
@@ -91,9 +92,10 @@ async def test_only_what_the_profile_measures(hass: HomeAssistant) -> None:
 async def test_statement_of_this_month(
     hass: HomeAssistant, probe: AggregatorProbe
 ) -> None:
-    """The aggregator's statement shows as this month's flexibility and earnings."""
+    """The aggregator's statement shows as this month's flexibility, earnings and gas."""
     delivered = "sensor.hybrid_heat_pump_flexibility_delivered_this_month"
     earnings = "sensor.hybrid_heat_pump_earnings_this_month"
+    gas = "sensor.hybrid_heat_pump_gas_compensation_this_month"
     assert hass.states.get(delivered).state == STATE_UNKNOWN
     now = datetime.now(UTC).replace(microsecond=0)
     month = dt_util.as_local(now).strftime("%Y-%m")
@@ -103,6 +105,7 @@ async def test_statement_of_this_month(
         period=month,
         delivered_kwh=3.5,
         earnings_eur=0.88,
+        gas_compensation_eur=1.64,
         events=2,
     )
     await probe.client.publish(
@@ -110,6 +113,7 @@ async def test_statement_of_this_month(
     )
     await wait_for(lambda: hass.states.get(delivered).state == "3.5")
     assert hass.states.get(earnings).state == "0.88"
+    assert hass.states.get(gas).state == "1.64"
 
     # Last month's final statement says nothing about this month yet.
     last = Statement(
@@ -126,3 +130,4 @@ async def test_statement_of_this_month(
     )
     await wait_for(lambda: hass.states.get(delivered).state == "0.0")
     assert hass.states.get(earnings).state == "0.0"
+    assert hass.states.get(gas).state == "0.0"
