@@ -95,3 +95,10 @@ participants_file = "{tmp_path / "participants.toml"}"
                 "/shapeshifter/api/v3/message", data=b"<not-uftp/>"
             )
             assert response.status == 400
+            # Past the API's 64 KiB body limit, up to UFTP's own (4 MiB).
+            large = b"<FlexSettlement>" + b" " * (200 * 1024) + b"</FlexSettlement>"
+            response = await client.post("/shapeshifter/api/v3/message", data=large)
+            assert response.status == 400  # read whole, refused as unsigned XML
+            huge = b" " * (5 * 1024 * 1024)
+            response = await client.post("/shapeshifter/api/v3/message", data=huge)
+            assert response.status == 413

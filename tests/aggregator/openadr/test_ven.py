@@ -93,6 +93,38 @@ async def test_capacity_limit_is_applied_once_and_cancelled_when_deleted(
     assert vtn.refused_reports == []
 
 
+async def test_event_for_a_point_not_yet_registered_waits_for_it(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    await service.reload()
+    program = vtn.add_program(capacity_program("evening"))
+    vtn.add_event(
+        capacity_limit_event(
+            program, "CP-LATER", start=START + HOUR, caps_kw=[30, 25, 25, 30]
+        )
+    )
+    ven = make_ven(
+        vtn,
+        service,
+        clock,
+        capacity_program_ids=(program,),
+        congestion_points=(f"{GRID_CP}={POINT}", "CP-LATER=tr-later"),
+    )
+    assert await ven.poll()
+    # Not refused for good: nothing stored, nothing counted, nothing in force.
+    assert await stored(service, OpenAdrEventRow) == []
+    assert ven.counters.events_refused == 0
+    assert "tr-later" not in service.controls
+    await service.registry.add_congestion_point(
+        point_id="tr-later", name="Later", rated_capacity_kw=80, grid_operator="Enexis"
+    )
+    await service.reload()
+    assert await ven.poll()
+    (cap,) = service.controls["tr-later"].events
+    assert [i.cap_kw for i in cap.intervals] == [30, 25, 25, 30]
+    assert ven.counters.events_applied == 1
+
+
 async def test_grid_emergency_stops_the_point(
     vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
 ) -> None:

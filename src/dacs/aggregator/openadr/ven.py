@@ -115,6 +115,7 @@ class OpenAdrVen:
         self.last_success: datetime | None = None
         self._ven_id: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._polling = asyncio.Lock()
         self._told: set[str] = set()  # warnings given once, not every poll
 
     # -- lifecycle -------------------------------------------------------------
@@ -141,7 +142,15 @@ class OpenAdrVen:
             await self.service.clock.sleep(self.config.poll_interval_s)
 
     async def poll(self) -> bool:
-        """One poll; False (with ``last_error``) when the VTN could not be used."""
+        """One poll; False (with ``last_error``) when the VTN could not be used.
+
+        Polls never overlap (the timer's and an operator's or a test's), so an
+        event is never applied by two of them at once.
+        """
+        async with self._polling:
+            return await self._poll_once()
+
+    async def _poll_once(self) -> bool:
         self.counters.polls += 1
         try:
             await self._poll()
@@ -427,8 +436,27 @@ class OpenAdrVen:
             baselines=self._baselines(program_id, nlflex, events, groups, now),
             outside_group_kw=self._outside_group_kw(resources, now),
         )
+        # Mapped in the settings but not registered here (yet): wait for it
+        # rather than refuse the event for good.
+        unregistered = {
+            grid
+            for grid, local in self._map.items()
+            if local not in self.service.controls
+        }
         for event in sorted(events, key=lambda e: (e.created_date_time, e.id)):
             if (event.id, event.modification_date_time) in handled:
+                continue
+            waiting = sorted(unregistered.intersection(event.targets or ()))
+            if waiting:
+                if (notice := f"unregistered:{event.id}") not in self._told:
+                    self._told.add(notice)
+                    _LOGGER.warning(
+                        "OpenADR event %s targets congestion point(s) %s, which "
+                        "are mapped but not registered in the aggregator; it is "
+                        "applied once they are",
+                        event.id,
+                        ", ".join(waiting),
+                    )
                 continue
             await self._handle(program_id, event, plan_event(event, context), now)
 

@@ -32,11 +32,14 @@ class UftpConfig:
     congestion_points: tuple[str, ...] = ()
     settlement_tolerance_w: float = 100.0
     settlement_tolerance_fraction: float = 0.05
-    retry_attempts: int = 12
+    # 15 attempts from 2 s, doubling up to 600 s: about 67 minutes, past the
+    # hour UFTP asks senders to keep trying.
+    retry_attempts: int = 15
     retry_base_s: float = 2.0
     retry_max_s: float = 600.0
     request_timeout_s: float = 30.0
     version: str = "3.1.0"
+    max_message_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         """Refuse settings the protocol or the adapter cannot work with."""
@@ -54,6 +57,8 @@ class UftpConfig:
             raise UftpConfigError("uftp.offer_validity_minutes must be positive")
         if self.retry_attempts < 1 or self.retry_base_s <= 0 or self.retry_max_s <= 0:
             raise UftpConfigError("uftp.retry_* must be positive")
+        if self.max_message_bytes < 64 * 1024:
+            raise UftpConfigError("uftp.max_message_bytes must be at least 65536")
         if self.version not in ("3.0.0", "3.1.0"):
             raise UftpConfigError("uftp.version must be 3.0.0 or 3.1.0")
         fractions = self.fractions

@@ -31,6 +31,15 @@ def add_uftp_routes(app: web.Application, agent: UftpAgent) -> None:
 async def receive_message(request: web.Request) -> web.Response:
     """POST of a SignedMessage: 200 when taken (the functional answer follows as a message)."""
     agent = request.app[UFTP_AGENT]
-    body = await request.read()
-    received = await agent.receive(body)
+    limit = agent.config.max_message_bytes
+    # Read past the API's body limit (a month's FlexSettlement is large), up
+    # to UFTP's own.
+    body = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return web.Response(
+                status=413, text=f"a UFTP message may be at most {limit} bytes"
+            )
+    received = await agent.receive(bytes(body))
     return web.Response(status=received.status, text=received.reason)
