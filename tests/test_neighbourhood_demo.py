@@ -55,6 +55,9 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
     # Control works: far fewer minutes over the limit, heat pumps curtailed, boilers took over.
     assert summary.minutes_over_uncontrolled >= 30
     assert summary.minutes_over_controlled <= summary.minutes_over_uncontrolled / 3
+    assert summary.excess_kwh_controlled <= summary.excess_kwh_uncontrolled / 3
+    assert summary.worst_excess_controlled_kw < summary.worst_excess_uncontrolled_kw
+    assert "energy over the limit" in text
     assert summary.homes_curtailed >= 1
     assert summary.commands_sent >= 1
     assert summary.extra_gas_m3 > 0

@@ -26,6 +26,11 @@ class Summary:
     peak_controlled_kw: float
     minutes_over_uncontrolled: float
     minutes_over_controlled: float
+    # How far over, not only how long: a minute 0.2 kW over is not a minute 15 kW over.
+    excess_kwh_uncontrolled: float
+    excess_kwh_controlled: float
+    worst_excess_uncontrolled_kw: float
+    worst_excess_controlled_kw: float
     lowest_indoor_uncontrolled_c: float
     lowest_indoor_controlled_c: float
     gas_uncontrolled_m3: float
@@ -70,8 +75,10 @@ def summarise(
     """Compare the two runs."""
     minutes = min(len(uncontrolled.minutes), len(controlled.minutes))
     limits = limit_per_minute(scenario, event, rated_kw, minutes)
-    over_before = float(np.sum(uncontrolled.total_kw[:minutes] > limits + 1e-6))
-    over_after = float(np.sum(controlled.total_kw[:minutes] > limits + 1e-6))
+    excess_before = np.maximum(uncontrolled.total_kw[:minutes] - limits, 0.0)
+    excess_after = np.maximum(controlled.total_kw[:minutes] - limits, 0.0)
+    over_before = float(np.sum(excess_before > 1e-6))
+    over_after = float(np.sum(excess_after > 1e-6))
     curtailed = [m for m in curtailed_minutes if m > 0]
     spread = (
         statistics.pstdev(curtailed) / statistics.mean(curtailed)
@@ -86,6 +93,10 @@ def summarise(
         peak_controlled_kw=float(controlled.total_kw.max()),
         minutes_over_uncontrolled=over_before,
         minutes_over_controlled=over_after,
+        excess_kwh_uncontrolled=float(excess_before.sum()) / 60.0,
+        excess_kwh_controlled=float(excess_after.sum()) / 60.0,
+        worst_excess_uncontrolled_kw=float(excess_before.max(initial=0.0)),
+        worst_excess_controlled_kw=float(excess_after.max(initial=0.0)),
         lowest_indoor_uncontrolled_c=float(uncontrolled.min_indoor_c.min()),
         lowest_indoor_controlled_c=float(controlled.min_indoor_c.min()),
         gas_uncontrolled_m3=uncontrolled.gas_m3,
@@ -113,6 +124,16 @@ def format_summary(summary: Summary) -> str:
             "minutes over the limit",
             f"{summary.minutes_over_uncontrolled:.0f}",
             f"{summary.minutes_over_controlled:.0f}",
+        ),
+        (
+            "energy over the limit",
+            f"{summary.excess_kwh_uncontrolled:.1f} kWh",
+            f"{summary.excess_kwh_controlled:.1f} kWh",
+        ),
+        (
+            "largest excess",
+            f"{summary.worst_excess_uncontrolled_kw:.1f} kW",
+            f"{summary.worst_excess_controlled_kw:.1f} kW",
         ),
         (
             "lowest indoor temperature",

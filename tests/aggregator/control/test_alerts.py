@@ -70,6 +70,19 @@ def test_not_following_offline_implausible_and_cleared() -> None:
             break
     assert [a.kind for a in raised] == [AlertKind.NOT_FOLLOWING_LIMIT]
     assert raised[0].home_id == commanded
+    # Its comfort guard releases the limit: it follows its resident now.
+    _telemetry(world, commanded, power=1500.0, override=True)
+    _, cleared = monitor.evaluate(world.fleet, _report(world), world.now)  # type: ignore[arg-type]
+    assert [a.kind for a in cleared] == [AlertKind.NOT_FOLLOWING_LIMIT]
+    # Back under the aggregator's limit, still above it: the clock starts again.
+    for _ in range(13):
+        world.now += timedelta(seconds=30)
+        world.report_all()
+        _telemetry(world, commanded, power=1500.0)
+        raised, _ = monitor.evaluate(world.fleet, _report(world), world.now)  # type: ignore[arg-type]
+        if raised:
+            break
+    assert [a.kind for a in raised] == [AlertKind.NOT_FOLLOWING_LIMIT]
     # Another home goes silent during the event; a third sends nonsense.
     silent, odd = [h for h in world.ids if h != commanded][:2]
     world.fleet.homes[silent].online = False

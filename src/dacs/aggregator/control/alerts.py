@@ -76,9 +76,13 @@ class AlertMonitor:
             telemetry = view.telemetry
             cap = current_cap_w(view, now)
             power = telemetry.electric_power_w if telemetry else None
+            # A home whose comfort guard released the limit follows its
+            # resident, as it must: that is counted as a comfort override.
+            released = telemetry is not None and telemetry.comfort_override
             if (
                 cap is not None
                 and power is not None
+                and not released
                 and view.reachable(now)
                 and (
                     power
