@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dacs.aggregator.control.alerts import AlertKind, AlertMonitor
+from dacs.aggregator.control.alerts import Alert, AlertKind, AlertMonitor
 from dacs.aggregator.control.profiles import CapEvent
 from dacs.protocol import LimitSource, Participation, Telemetry
 
@@ -52,6 +52,21 @@ def _telemetry(
     world.seq += 1
 
 
+def _draw_until_alert(
+    world: World, monitor: AlertMonitor, home: str, *, power: float
+) -> list[Alert]:
+    """Report ``power`` every 30 s for up to six and a half minutes, until alerted."""
+    raised: list[Alert] = []
+    for _ in range(13):
+        world.now += timedelta(seconds=30)
+        world.report_all()
+        _telemetry(world, home, power=power)
+        raised, _ = monitor.evaluate(world.fleet, _report(world), world.now)  # type: ignore[arg-type]
+        if raised:
+            break
+    return raised
+
+
 def test_not_following_offline_implausible_and_cleared() -> None:
     world = World()
     monitor = AlertMonitor("tr-1", follow_minutes=5)
@@ -61,13 +76,7 @@ def test_not_following_offline_implausible_and_cleared() -> None:
     raised, _ = monitor.evaluate(world.fleet, report, world.now)  # type: ignore[arg-type]
     assert raised == []
     # The home keeps drawing 1500 W against its limit for six minutes.
-    for _ in range(13):
-        world.now += timedelta(seconds=30)
-        world.report_all()
-        _telemetry(world, commanded, power=1500.0)
-        raised, _ = monitor.evaluate(world.fleet, _report(world), world.now)  # type: ignore[arg-type]
-        if raised:
-            break
+    raised = _draw_until_alert(world, monitor, commanded, power=1500.0)
     assert [a.kind for a in raised] == [AlertKind.NOT_FOLLOWING_LIMIT]
     assert raised[0].home_id == commanded
     # Its comfort guard releases the limit: it follows its resident now.
@@ -75,13 +84,7 @@ def test_not_following_offline_implausible_and_cleared() -> None:
     _, cleared = monitor.evaluate(world.fleet, _report(world), world.now)  # type: ignore[arg-type]
     assert [a.kind for a in cleared] == [AlertKind.NOT_FOLLOWING_LIMIT]
     # Back under the aggregator's limit, still above it: the clock starts again.
-    for _ in range(13):
-        world.now += timedelta(seconds=30)
-        world.report_all()
-        _telemetry(world, commanded, power=1500.0)
-        raised, _ = monitor.evaluate(world.fleet, _report(world), world.now)  # type: ignore[arg-type]
-        if raised:
-            break
+    raised = _draw_until_alert(world, monitor, commanded, power=1500.0)
     assert [a.kind for a in raised] == [AlertKind.NOT_FOLLOWING_LIMIT]
     # Another home goes silent during the event; a third sends nonsense.
     silent, odd = [h for h in world.ids if h != commanded][:2]
