@@ -103,8 +103,11 @@ class Outbox:
 
     async def idle(self) -> None:
         """Wait until every delivery under way has finished (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Only unfinished ones: a finished task leaves the set in a callback,
+        # and on Python 3.14 gathering finished tasks alone completes at once,
+        # without yielding, so the callback would never run.
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     @staticmethod
     def store(
