@@ -9,7 +9,13 @@ paths openadr3-client's VEN uses, on 127.0.0.1 with a free port:
 * ``GET /programs``, ``GET /programs/{id}``, ``GET /events`` (``programID``,
   ``skip``, ``limit``), ``GET /events/{id}``;
 * ``GET/POST /vens``, ``GET/POST /resources``, ``GET /resource_groups``;
-* ``GET/POST /reports``, ``GET/POST /subscriptions``.
+* ``GET/POST /reports``, ``GET/POST /subscriptions``;
+* ``GET /notifiers`` and ``GET /notifiers/mqtt/topics/programs/{id}/events``.
+
+With ``mqtt_broker_uri`` it offers an MQTT notifier (anonymous, JSON) on that
+broker and publishes ``{"objectType": "EVENT", "operation": ..., "object":
+...}`` on the program's event topic whenever an event is added or deleted;
+without it ``GET /notifiers`` lists no MQTT binding.
 
 It keeps what it receives, checks received resources and reports with the
 NL-flex profile (``nlflex10``) and refuses what the profile rejects (400), as
@@ -20,16 +26,20 @@ malformed JSON, for the VEN's error handling.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import json
 import logging
 import secrets
 from typing import Any, Self
+from urllib.parse import urlsplit
 import uuid
 
 from aiohttp import web
+import aiomqtt
 from openadr3_client._models.common.attribute import Attribute
 from openadr3_client._models.common.interval import Interval
 from openadr3_client._models.common.interval_period import IntervalPeriod
@@ -113,11 +123,15 @@ class OpenAdrTestVtn:
         client_id: str = "dacs-ven",
         client_secret: str = "ven-secret",  # noqa: S107 - a test peer's default
         token_lifetime_s: int = 3600,
+        mqtt_broker_uri: str | None = None,
     ) -> None:
         """Prepare; ``start()`` binds a free port on 127.0.0.1."""
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime_s = token_lifetime_s
+        self.mqtt_broker_uri = mqtt_broker_uri
+        self.notifications: list[tuple[str, dict[str, Any]]] = []  # published
+        self._publishing: set[asyncio.Task[None]] = set()
         self.programs: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
         self.vens: dict[str, dict[str, Any]] = {}
@@ -169,6 +183,10 @@ class OpenAdrTestVtn:
                 web.post("/reports", self._create_report),
                 web.get("/subscriptions", self._list("subscriptions")),
                 web.post("/subscriptions", self._create_subscription),
+                web.get("/notifiers", self._notifiers),
+                web.get(
+                    "/notifiers/mqtt/topics/programs/{id}/events", self._event_topics
+                ),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -182,6 +200,7 @@ class OpenAdrTestVtn:
 
     async def stop(self) -> None:
         """Stop serving (the stored objects stay readable)."""
+        await self.flush_notifications()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -218,16 +237,66 @@ class OpenAdrTestVtn:
         return self._store(self.programs, _dump(program))
 
     def add_event(self, event: NewEvent) -> str:
-        """Publish an event; returns its id."""
-        return self._store(self.events, _dump(event))
+        """Publish an event (and notify, with a broker); returns its id."""
+        return self.add_raw_event(_dump(event))
 
     def add_raw_event(self, body: dict[str, Any]) -> str:
         """Publish any JSON as an event (malformed events for tests)."""
-        return self._store(self.events, body)
+        event_id = self._store(self.events, body)
+        self._notify("POST", self.events[event_id])
+        return event_id
 
     def delete_event(self, event_id: str) -> None:
         """Withdraw an event (events are immutable: change = delete + create)."""
-        del self.events[event_id]
+        self._notify("DELETE", self.events.pop(event_id))
+
+    # -- MQTT notifier -----------------------------------------------------------
+
+    def event_topic(self, program_id: object) -> str:
+        """The topic of every operation on a program's events."""
+        return f"OpenADR/3.1.0/programs/{program_id}/events"
+
+    def _notify(self, operation: str, event: dict[str, Any]) -> None:
+        """Publish from a task, so the synchronous ``add_event`` keeps working.
+
+        Without a running event loop (or a broker) nothing is published.
+        """
+        if self.mqtt_broker_uri is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        body = {"objectType": "EVENT", "operation": operation, "object": event}
+        verb = {"POST": "create", "PUT": "update", "DELETE": "delete"}[operation]
+        topic = f"{self.event_topic(event.get('programID'))}/{verb}"
+        task = loop.create_task(self.publish(topic, body))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def publish(self, topic: str, body: dict[str, Any] | bytes) -> None:
+        """Publish one notification (or any bytes, for tests) on the notifier's broker."""
+        if self.mqtt_broker_uri is None:
+            raise RuntimeError("this test VTN has no MQTT broker")
+        parts = urlsplit(self.mqtt_broker_uri)
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        try:
+            async with aiomqtt.Client(
+                parts.hostname or LOOPBACK, parts.port or 1883, timeout=5
+            ) as client:
+                await client.publish(topic, payload, qos=1)
+        except aiomqtt.MqttError as err:
+            _LOGGER.warning(
+                "test VTN: notification on %s not published: %s", topic, err
+            )
+            return
+        if isinstance(body, dict):
+            self.notifications.append((topic, body))
+
+    async def flush_notifications(self) -> None:
+        """Wait until every scheduled notification is published."""
+        while self._publishing:
+            await asyncio.gather(*self._publishing, return_exceptions=True)
 
     def add_resource_group(self, group: NewResourceGroup) -> str:
         """Create a resource group (the BL's job); returns its object id."""
@@ -304,6 +373,31 @@ class OpenAdrTestVtn:
             return web.json_response(item)
 
         return handler
+
+    async def _notifiers(self, _request: web.Request) -> web.Response:
+        body: dict[str, Any] = {"WEBHOOK": False}
+        if self.mqtt_broker_uri is not None:
+            body["MQTT"] = {
+                "URIS": [self.mqtt_broker_uri],
+                "serialization": "JSON",
+                "authentication": {"method": "ANONYMOUS"},
+            }
+        return web.json_response(body)
+
+    async def _event_topics(self, request: web.Request) -> web.Response:
+        if self.mqtt_broker_uri is None:
+            return web.json_response({"title": "Not Found"}, status=404)
+        topic = self.event_topic(request.match_info["id"])
+        return web.json_response(
+            {
+                "topics": {
+                    "CREATE": f"{topic}/create",
+                    "UPDATE": f"{topic}/update",
+                    "DELETE": f"{topic}/delete",
+                    "ALL": f"{topic}/+",
+                }
+            }
+        )
 
     async def _list_events(self, request: web.Request) -> web.Response:
         program_id = request.query.get("programID")

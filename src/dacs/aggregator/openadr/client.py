@@ -23,6 +23,7 @@ from openadr3_client.extensions.resource_group.models.resource_group import (
     ExistingResourceGroup,
 )
 from openadr3_client.oadr310._ven.client import VirtualEndNodeClient
+from openadr3_client.oadr310._vtn.http.notifiers import NotifiersReadOnlyHttpInterface
 from openadr3_client.oadr310._vtn.interfaces.filters import PaginationFilter
 from openadr3_client.oadr310.models.event.event import ExistingEvent
 from openadr3_client.oadr310.models.program.program import ExistingProgram
@@ -134,6 +135,7 @@ class VtnClient:
             ven.vens,
             ven.resources,
             ven.subscriptions,
+            ven.notifiers,
             groups,
         )
         for interface in interfaces:
@@ -187,6 +189,9 @@ class VtnClient:
         if self._ven is None:  # pragma: no cover - _call connects first
             raise VtnUnavailableError("not connected to the VTN")
         return self._ven
+
+    def _notifier_client(self) -> NotifiersReadOnlyHttpInterface:
+        return cast("NotifiersReadOnlyHttpInterface", self._client().notifiers)
 
     def _group_client(self) -> ResourceGroupsReadOnlyHttpInterface:
         if self._groups is None:  # pragma: no cover - _call connects first
@@ -266,6 +271,45 @@ class VtnClient:
         return await self._call(
             "resources", lambda: self._client().resources.get_resources(ven_id=ven_id)
         )
+
+    async def notifiers(self) -> dict[str, Any] | None:
+        """The VTN's notifier bindings as JSON (``GET /notifiers``); None without any.
+
+        Read raw rather than as the library's ``NotifierDetails``: that model
+        requires an MQTT binding and drops the authentication method, both of
+        which the VEN must see. A VTN older than 3.1 answers 404.
+        """
+
+        def fetch() -> dict[str, Any] | None:
+            interface = cast("Any", self._client().notifiers)
+            response = interface.session.get(f"{interface.base_url}/notifiers")
+            if response.status_code in (404, 405, 501):
+                return None
+            response.raise_for_status()
+            body = response.json()
+            if not isinstance(body, dict):
+                raise TypeError("the notifiers answer is not a JSON object")
+            return body
+
+        return await self._call("notifiers", fetch)
+
+    async def event_topic(self, program_id: str) -> str:
+        """The MQTT topic for every operation on a program's events."""
+        topics = await self._call(
+            f"MQTT event topics of program {program_id}",
+            lambda: self._notifier_client().get_event_topics_for_program(program_id),
+        )
+        return topics.topics.all
+
+    async def access_token(self) -> str:
+        """A current OAuth2 access token (the password of a bearer-token notifier)."""
+
+        def fetch() -> str:
+            session = cast("Any", self._client().events).session
+            token: str = session.auth._token_manager.get_access_token()  # noqa: SLF001 - the library keeps its token manager on the session's auth
+            return token
+
+        return await self._call("access token", fetch)
 
     # -- writes ----------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class OpenAdrConfig:
     program_ids: tuple[str, ...] = ()
     capacity_program_ids: tuple[str, ...] = ()
     poll_interval_s: float = 60.0
+    # Poll at once when the VTN's MQTT notifier says an event changed (if it offers one).
+    mqtt_notifier: bool = True
     request_timeout_s: float = 20.0
     service_provider_ean: str = ""
     dso_ean: str = ENEXIS_EAN13

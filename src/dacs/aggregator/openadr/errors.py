@@ -25,3 +25,7 @@ class VtnAuthError(VtnError):
 
 class VtnResponseError(VtnError):
     """The VTN answered with something that is not OpenADR 3.1 (bad JSON, bad model, 4xx)."""
+
+
+class NotifierError(OpenAdrError):
+    """The VTN's MQTT notifier cannot be used; the VEN keeps polling."""

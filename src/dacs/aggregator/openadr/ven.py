@@ -16,7 +16,9 @@ One poll (every ``poll_interval_s``, default 60 s):
 
 A failed poll (VTN down, 5xx, bad JSON, no token) changes nothing and is
 retried at the next poll: every step is idempotent and keyed in the database.
-MQTT notifiers are not used; see docs/grid-interfaces.md for why.
+When the VTN offers an MQTT notifier (OpenADR 3.1) and ``mqtt_notifier`` is
+on, a message on a program's event topic makes the VEN poll at once
+(``notifier.py``); the timer keeps polling as the safety net.
 """
 
 from __future__ import annotations
@@ -48,10 +50,10 @@ from dacs.aggregator.domain.delivery import DeliveredFlexSource
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.tables import OpenAdrEventRow, OpenAdrResourceRow
 
-from . import profile, reports
+from . import notifier, profile, reports
 from .client import RawEvent, VtnClient
 from .config import OpenAdrConfig
-from .errors import VtnError
+from .errors import NotifierError, VtnError
 from .identifiers import is_ean18
 from .ledger import OpenAdrLedger
 from .reports import OperationalStatus, RegistrationStatus
@@ -89,6 +91,8 @@ class OpenAdrCounters:
     reports_sent: int = 0
     reports_withheld: int = 0  # built, but the profile rejected them: not sent
     resources_created: int = 0
+    notifications: int = 0  # MQTT notifier messages received (each wakes a poll)
+    notifier_errors: int = 0  # notifier unusable, connection refused or lost
 
 
 class OpenAdrVen:
@@ -115,22 +119,32 @@ class OpenAdrVen:
         self.last_success: datetime | None = None
         self._ven_id: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._notifier_tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
         self._polling = asyncio.Lock()
         self._told: set[str] = set()  # warnings given once, not every poll
 
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Poll now and then every ``poll_interval_s``."""
+        """Poll now and then every ``poll_interval_s``; listen to the MQTT notifier."""
         self._task = asyncio.create_task(self._run(), name="dacs-openadr-ven")
+        if self.config.mqtt_notifier:
+            self._notifier_tasks = [
+                asyncio.create_task(self._listen(), name="dacs-openadr-notifier"),
+                asyncio.create_task(self._wakeups(), name="dacs-openadr-wakeups"),
+            ]
 
     async def stop(self) -> None:
         """Stop polling (a poll in a worker thread finishes on its own)."""
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [*self._notifier_tasks, *([self._task] if self._task else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._task = None
+        self._notifier_tasks = []
 
     async def _run(self) -> None:
         while True:
@@ -140,6 +154,72 @@ class OpenAdrVen:
                 self.counters.failed_polls += 1
                 _LOGGER.exception("OpenADR poll failed; trying again next poll")
             await self.service.clock.sleep(self.config.poll_interval_s)
+
+    # -- MQTT notifier -------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Find the VTN's MQTT notifier, then listen to it until stopped."""
+        delay = notifier.FIRST_RETRY_S
+        while True:
+            try:
+                broker = notifier.mqtt_notifier(
+                    await self._client.notifiers(), client_id=self.config.client_id
+                )
+                if broker is None:
+                    _LOGGER.info(
+                        "the VTN offers no MQTT notifier: polling every %.0f s only",
+                        self.config.poll_interval_s,
+                    )
+                    return
+                topics = [
+                    await self._client.event_topic(program_id)
+                    for program_id in (
+                        *self.config.program_ids,
+                        *self.config.capacity_program_ids,
+                    )
+                ]
+                break
+            except NotifierError as err:
+                self._notifier_failed(err)
+                return  # the VTN's binding will not change by retrying
+            except VtnError as err:  # VTN down now: ask again later
+                self._notifier_failed(err)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, notifier.MAX_RETRY_S)
+        await notifier.listen(
+            broker,
+            topics,
+            self._notified,
+            password=self._client.access_token,
+            on_error=self._notifier_failed,
+        )
+
+    def _notified(self, payload: bytes) -> None:
+        self.counters.notifications += 1
+        _LOGGER.debug("OpenADR notification: %s", notifier.describe(payload))
+        self._wake.set()  # one flag: a burst while a poll runs queues one poll
+
+    async def _wakeups(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.poll()
+            except Exception:
+                self.counters.failed_polls += 1
+                _LOGGER.exception("OpenADR poll after a notification failed")
+
+    def _notifier_failed(self, err: Exception) -> None:
+        self.counters.notifier_errors += 1
+        self._warn_once(
+            f"notifier:{type(err).__name__}:{err}",
+            "OpenADR MQTT notifier unusable (%s), polling every %.0f s goes on: %s",
+            type(err).__name__,
+            self.config.poll_interval_s,
+            err,
+        )
+
+    # -- polling -------------------------------------------------------------------
 
     async def poll(self) -> bool:
         """One poll; False (with ``last_error``) when the VTN could not be used.

@@ -1,0 +1,172 @@
+"""The VTN's MQTT notifier (OpenADR 3.1): a wake-up call for the poller.
+
+A VTN that offers an MQTT notifier lists its broker at ``GET /notifiers``
+and the topic of a program's events at
+``GET /notifiers/mqtt/topics/programs/{programID}/events``. Every message on
+such a topic only asks the VEN to poll now: the poll stays the one path that
+reads and applies events, so a lost, repeated or malformed notification can
+never change what is in force.
+
+Supported: ``mqtt://`` and ``mqtts://`` (TLS with the system's default
+certificate checks) URIs, JSON serialization, authentication ``ANONYMOUS``
+and ``OAUTH2_BEARER_TOKEN`` (the notifier's username, ``{clientID}`` replaced
+by our client id, and the current access token as the password).
+``CERTIFICATE`` authentication is not supported: the VEN then polls only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+import json
+import logging
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from .errors import NotifierError, OpenAdrError
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+FIRST_RETRY_S = 1.0
+MAX_RETRY_S = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttNotifier:
+    """Where and how to connect to the VTN's MQTT broker."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None  # set: OAUTH2_BEARER_TOKEN, the token is the password
+
+    @property
+    def uri(self) -> str:
+        """The broker as a URI, for logs."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def mqtt_notifier(
+    details: dict[str, Any] | None, *, client_id: str
+) -> MqttNotifier | None:
+    """The MQTT binding of a ``GET /notifiers`` answer; None when the VTN offers none.
+
+    Raises NotifierError when the binding exists but cannot be used.
+    """
+    binding = (details or {}).get("MQTT")
+    if binding is None or binding is False:
+        return None
+    if not isinstance(binding, dict):
+        raise NotifierError("the MQTT notifier binding is not a JSON object")
+    serialization = binding.get("serialization", "JSON")
+    if serialization != "JSON":
+        raise NotifierError(
+            f"MQTT notifier serialization {serialization!r} is not JSON"
+        )
+    auth = binding.get("authentication") or {"method": "ANONYMOUS"}
+    method = auth.get("method") if isinstance(auth, dict) else None
+    username: str | None = None
+    if method == "OAUTH2_BEARER_TOKEN":
+        username = str(auth.get("username") or "{clientID}").replace(
+            "{clientID}", client_id
+        )
+    elif method != "ANONYMOUS":
+        raise NotifierError(
+            f"MQTT notifier authentication {method!r} is not supported "
+            "(ANONYMOUS and OAUTH2_BEARER_TOKEN are)"
+        )
+    uris = binding.get("URIS")
+    if not isinstance(uris, list):
+        raise NotifierError("the MQTT notifier binding has no URIS list")
+    for uri in uris:
+        parts = urlsplit(str(uri))
+        if parts.scheme in DEFAULT_PORTS and parts.hostname:
+            try:
+                port = parts.port or DEFAULT_PORTS[parts.scheme]
+            except ValueError as err:
+                raise NotifierError(f"MQTT notifier URI {uri!r}: {err}") from err
+            return MqttNotifier(
+                host=parts.hostname,
+                port=port,
+                tls=parts.scheme == "mqtts",
+                username=username,
+            )
+    raise NotifierError(f"no mqtt:// or mqtts:// URI among the notifier's {uris!r}")
+
+
+type Password = Callable[[], Awaitable[str]]
+
+
+async def listen(
+    notifier: MqttNotifier,
+    topics: Sequence[str],
+    on_message: Callable[[bytes], None],
+    *,
+    password: Password,
+    on_error: Callable[[Exception], None],
+) -> None:
+    """Subscribe to ``topics`` and call ``on_message`` per message, until cancelled.
+
+    A lost or refused connection is reported to ``on_error`` and retried
+    with exponential back-off (1 s doubling to 60 s).
+    """
+    loop = asyncio.get_running_loop()
+    delay = FIRST_RETRY_S
+    while True:
+        began = loop.time()
+        try:
+            await _session(notifier, topics, on_message, password)
+        except (aiomqtt.MqttError, OSError, OpenAdrError) as err:
+            on_error(err)
+        if loop.time() - began > MAX_RETRY_S:
+            delay = FIRST_RETRY_S  # a connection that lasted: start over
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_S)
+
+
+async def _session(
+    notifier: MqttNotifier,
+    topics: Sequence[str],
+    on_message: Callable[[bytes], None],
+    password: Password,
+) -> None:
+    secret = await password() if notifier.username is not None else None
+    async with aiomqtt.Client(
+        notifier.host,
+        notifier.port,
+        username=notifier.username,
+        password=secret,
+        tls_context=ssl.create_default_context() if notifier.tls else None,
+        timeout=10,
+    ) as client:
+        for topic in topics:
+            await client.subscribe(topic, qos=1)
+        _LOGGER.info(
+            "OpenADR MQTT notifier: listening on %s (%d topic(s))",
+            notifier.uri,
+            len(topics),
+        )
+        async for message in client.messages:
+            payload = message.payload
+            on_message(payload if isinstance(payload, bytes) else str(payload).encode())
+
+
+def describe(payload: bytes) -> str:
+    """A notification's object type, operation and id, or why it is malformed.
+
+    Only for logs: the poll that follows reads the truth from the VTN.
+    """
+    try:
+        body = json.loads(payload)
+    except ValueError as err:
+        return f"malformed ({err})"
+    if not isinstance(body, dict):
+        return "malformed (not a JSON object)"
+    target = body.get("object")
+    object_id = target.get("id") if isinstance(target, dict) else None
+    return f"{body.get('objectType')} {body.get('operation')} {object_id}"
