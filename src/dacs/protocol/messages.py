@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+import functools
 from typing import Any
 
 from .topics import PROTOCOL_MAJOR, PROTOCOL_VERSION, Channel
 
 
+# A fan-out formats the same few moments (issue, expiry, envelope starts) for
+# thousands of homes: remembering the last ones saves most of that work.
+@functools.lru_cache(maxsize=4096)
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, milliseconds only when there are any."""
     if moment.tzinfo is None:
