@@ -218,13 +218,7 @@ def _per_interval_kw(uncontrolled: LoadTrace, scenario: Scenario) -> list[float]
     begin, end = scenario.event_window
     first = (begin - scenario.start).total_seconds() / 60
     quarters = int((end - begin).total_seconds() // 900)
-    total = uncontrolled.total_kw
     return [
-        float(
-            total[
-                (uncontrolled.minutes >= first + 15 * q)
-                & (uncontrolled.minutes < first + 15 * (q + 1))
-            ].mean()
-        )
-        for q in range(quarters)
+        mean if mean is not None else 0.0
+        for mean in uncontrolled.quarter_means_kw(first, quarters)
     ]

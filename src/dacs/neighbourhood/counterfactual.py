@@ -34,6 +34,18 @@ class LoadTrace:
         result: NDArray[np.float64] = self.heat_pump_kw + self.household_kw
         return result
 
+    def quarter_means_kw(
+        self, first_minute: float, quarters: int
+    ) -> list[float | None]:
+        """Transformer load averaged per 15 minutes from ``first_minute`` (None: no sample)."""
+        total = self.total_kw
+        means: list[float | None] = []
+        for quarter in range(quarters):
+            start = first_minute + 15 * quarter
+            mask = (self.minutes >= start) & (self.minutes < start + 15)
+            means.append(float(total[mask].mean()) if mask.any() else None)
+        return means
+
 
 def household_trace(scenario: Scenario) -> NDArray[np.float64]:
     """The neighbourhood's non-heat-pump load per minute (kW)."""

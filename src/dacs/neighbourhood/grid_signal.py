@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 import contextlib
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 import logging
 from pathlib import Path
@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from dacs.aggregator.clock import Clock
 from dacs.aggregator.config import AggregatorConfig
-from dacs.aggregator.control.profiles import ISP, CapEvent
+from dacs.aggregator.control.profiles import CapEvent
 from dacs.aggregator.openadr.config import OpenAdrConfig
 from dacs.aggregator.openadr.identifiers import with_check_digit
 from dacs.aggregator.service import AggregatorService
@@ -400,13 +400,3 @@ def make_operator(signal: GridSignal, clock: Clock) -> GridOperator:
     if signal is GridSignal.UFTP:
         return UftpOperator(clock)
     return BuiltInProfile()
-
-
-def interval_starts(event: CapEvent) -> list[datetime]:
-    """Start of each 15-minute interval the event covers."""
-    starts: list[datetime] = []
-    moment = event.start
-    while moment < event.end:
-        starts.append(moment)
-        moment += ISP
-    return starts

@@ -267,16 +267,12 @@ def _delivered_per_interval(
     run: LiveRun, request: GridRequest, trace_start: datetime
 ) -> list[float]:
     """What the grid operator's meter saw delivered per 15 minutes (kW, >= 0)."""
-    trace = run.trace
-    total = trace.heat_pump_kw + trace.household_kw
-    start_minute = (request.profile.start - trace_start).total_seconds() / 60
-    delivered = []
-    for index, expected in enumerate(request.expected_kw):
-        first = start_minute + index * ISP.total_seconds() / 60
-        mask = (trace.minutes >= first) & (trace.minutes < first + 15)
-        measured = float(total[mask].mean()) if mask.any() else expected
-        delivered.append(max(0.0, expected - measured))
-    return delivered
+    first = (request.profile.start - trace_start).total_seconds() / 60
+    measured = run.trace.quarter_means_kw(first, len(request.expected_kw))
+    return [
+        max(0.0, expected - (seen if seen is not None else expected))
+        for expected, seen in zip(request.expected_kw, measured, strict=True)
+    ]
 
 
 async def _record(
