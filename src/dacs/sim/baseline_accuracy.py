@@ -1,5 +1,9 @@
 """How well the baseline predicts, measured where the truth is known: the simulator.
 
+Run it with ``python -m dacs.sim.baseline_accuracy [--homes N]``. It lives
+beside the simulator, not in the aggregator, because shipped code must not
+depend on the simulator.
+
 For each event day, every home of a simulated neighbourhood (real KNMI weather)
 runs its preceding days without any limit; that telemetry fits its baseline.
 The event window then runs twice from the same state: once without a limit
@@ -12,16 +16,14 @@ delivered flexibility and the extra gas it implies are compared too.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from dacs.sim.hybrid import HybridHomeConfig, make_neighbourhood_configs, simulate_year
-from dacs.sim.weather import WeatherSeries
-
-from .baseline import (
+from dacs.aggregator.settlement.baseline import (
     RUNNING_KW,
     BaselineModel,
     BaselineSettings,
@@ -31,9 +33,16 @@ from .baseline import (
     fit_boiler_baseline,
     fit_pooled,
 )
-from .config import SettlementConfig
-from .periods import INTERVAL_S, LOCAL_TIME, time_of_day_blocks
-from .remuneration import extra_boiler_heat_kw
+from dacs.aggregator.settlement.config import SettlementConfig
+from dacs.aggregator.settlement.periods import (
+    INTERVAL_S,
+    LOCAL_TIME,
+    time_of_day_blocks,
+)
+from dacs.aggregator.settlement.remuneration import extra_boiler_heat_kw
+
+from .hybrid import HybridHomeConfig, make_neighbourhood_configs, simulate_year
+from .weather import WeatherSeries
 
 _STEP_S = 60.0
 _PER_INTERVAL = int(INTERVAL_S / _STEP_S)
@@ -482,3 +491,25 @@ def format_report(report: AccuracyReport) -> str:
 
 def _ratio(estimated: float, true: float) -> str:
     return f"{estimated / true - 1:+.1%}" if true else "n/a"
+
+
+def main() -> None:
+    """Run the accuracy measurement and print its table."""
+    parser = argparse.ArgumentParser(prog="python -m dacs.sim.baseline_accuracy")
+    parser.add_argument("--homes", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument(
+        "--own-history-days",
+        type=float,
+        default=None,
+        help="give every home only this much history (tests the pooled fallback)",
+    )
+    args = parser.parse_args()
+    scenario = AccuracyScenario(
+        homes=args.homes, seed=args.seed, own_history_days=args.own_history_days
+    )
+    print(format_report(measure_baseline_accuracy(scenario)))  # noqa: T201 - a CLI
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from dacs.aggregator.settlement.accuracy import (
+from dacs.sim.baseline_accuracy import (
     AccuracyScenario,
     ErrorFigures,
     format_report,
