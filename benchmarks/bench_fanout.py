@@ -107,8 +107,8 @@ from dacs.protocol import (
     topic,
     wildcard,
 )
-from dacs.services import MosquittoBroker
-from dacs.services.postgres import PostgresServer, postgres_bindir
+from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.services.postgres import PostgresServer, postgres_bindir
 
 from .harness import BenchResult
 

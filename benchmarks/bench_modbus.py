@@ -14,7 +14,10 @@ import time
 from pymodbus.client import AsyncModbusTcpClient
 
 from dacs.devices import HeatPump
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 
 from .harness import BenchResult
 

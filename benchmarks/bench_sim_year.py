@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dacs.sim.heat_pump_model import modulating_heat_pump
-from dacs.sim.house import DwellingType, InsulationLevel, house_parameters
-from dacs.sim.hybrid import HybridHomeConfig, YearSummary, simulate_year
-from dacs.sim.weather import WeatherSeries
+from dacs.testbed.sim.heat_pump_model import modulating_heat_pump
+from dacs.testbed.sim.house import DwellingType, InsulationLevel, house_parameters
+from dacs.testbed.sim.hybrid import HybridHomeConfig, YearSummary, simulate_year
+from dacs.testbed.sim.weather import WeatherSeries
 
 from .harness import BenchResult, median_seconds
 

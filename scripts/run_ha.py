@@ -44,9 +44,12 @@ from homeassistant.components.onboarding import STORAGE_VERSION as ONBOARDING_VE
 
 from dacs.protocol import Command, CommandReason, PowerInterval, encode, topic
 from dacs.protocol.topics import Channel
-from dacs.services import MosquittoBroker
-from dacs.services.ports import LOOPBACK, find_free_port
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.services.ports import LOOPBACK, find_free_port
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 INTEGRATION = REPOSITORY / "custom_components" / "dacs_hw"

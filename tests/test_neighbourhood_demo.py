@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from dacs.neighbourhood.counterfactual import run_uncontrolled
-from dacs.neighbourhood.grid_signal import GridSignal
-from dacs.neighbourhood.live import event_profile, run_live
-from dacs.neighbourhood.scenario import Scenario
-from dacs.neighbourhood.summary import format_summary, summarise
-from dacs.services import MosquittoBroker
+from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled
+from dacs.testbed.neighbourhood.grid_signal import GridSignal
+from dacs.testbed.neighbourhood.live import event_profile, run_live
+from dacs.testbed.neighbourhood.scenario import Scenario
+from dacs.testbed.neighbourhood.summary import format_summary, summarise
+from dacs.testbed.services import MosquittoBroker
 
 
 async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:

@@ -12,12 +12,12 @@ from dacs.aggregator.config import load_config
 from dacs.aggregator.openadr.identifiers import with_check_digit
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.uftp import generate_keypair
-from dacs.grid_peers.openadr_vtn import (
+from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
     capacity_limit_event,
     capacity_program,
 )
-from dacs.services import MosquittoBroker
+from dacs.testbed.services import MosquittoBroker
 from tests.aggregator.openadr.conftest import START, SettableClock
 from tests.aggregator.uftp.conftest import write_participants
 

@@ -1,21 +1,29 @@
-"""What ships must not depend on the scaffolding that tests and demonstrates it.
+"""The import layering: what ships, what tests it, and no cycles between folders.
 
 The simulator, the grid operators' stand-ins, the demo neighbourhood and the
-throwaway servers exist to exercise the shipped code; an import the other way
-would drag them into every installation of the aggregator, the add-on and the
-integration.
+throwaway servers (``dacs.testbed``) exist to exercise the shipped code; an
+import the other way would drag them into every installation of the
+aggregator, the add-on and the integration. Inside every package, its
+sub-packages and modules form a directed graph without cycles, so each can be
+read, tested and replaced from the bottom up.
 """
 
 from __future__ import annotations
 
 import ast
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
 
 SOURCE = Path(__file__).resolve().parents[2] / "src"
 SHIPPED = ("aggregator", "broker", "connect", "devices", "home", "protocol")
-SCAFFOLDING = ("sim", "grid_peers", "neighbourhood", "services", "commands")
+SCAFFOLDING = ("testbed",)
+# The aggregator's domain is pure: plain data in, plain data out.
+DOMAIN_MAY_IMPORT = ("dacs.aggregator.domain", "dacs.protocol")
+
+type Graph = Mapping[str, set[str]]
 
 
 def imported_modules(path: Path, root: Path = SOURCE) -> set[str]:
@@ -48,9 +56,83 @@ def scaffolding_imports(folder: str) -> list[str]:
     return found
 
 
+def child_graph(package: Path, root: Path = SOURCE) -> Graph:
+    """Which direct children (sub-packages, modules) of ``package`` import which."""
+    prefix = package.relative_to(root).parts
+    depth = len(prefix)
+    edges: defaultdict[str, set[str]] = defaultdict(set)
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        if len(parts) <= depth or parts[depth] == "__init__":
+            continue
+        for name in imported_modules(path, root):
+            target = tuple(name.split("."))
+            inside = target[:depth] == prefix and len(target) > depth
+            if inside and target[depth] != parts[depth]:
+                edges[parts[depth]].add(target[depth])
+    return edges
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """Each strongly connected group of more than one node (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(set(graph) | {n for targets in graph.values() for n in targets}):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def packages(root: Path = SOURCE) -> Iterable[Path]:
+    """Every package under ``root/dacs``, the top one included."""
+    for init in sorted((root / "dacs").rglob("__init__.py")):
+        yield init.parent
+
+
 @pytest.mark.parametrize("folder", SHIPPED)
 def test_shipped_code_imports_no_scaffolding(folder: str) -> None:
+    assert (SOURCE / "dacs" / folder).is_dir()
     assert scaffolding_imports(folder) == []
+
+
+@pytest.mark.parametrize(
+    "package", [p.relative_to(SOURCE).as_posix() for p in packages()]
+)
+def test_no_import_cycle_between_the_folders_of(package: str) -> None:
+    graph = child_graph(SOURCE / package)
+    assert cycles(graph) == [], {k: sorted(v) for k, v in graph.items()}
+
+
+def test_the_domain_imports_no_adapter() -> None:
+    found = [
+        f"{path.relative_to(SOURCE)}: {name}"
+        for path in sorted((SOURCE / "dacs" / "aggregator" / "domain").rglob("*.py"))
+        for name in sorted(imported_modules(path))
+        if not name.startswith(DOMAIN_MAY_IMPORT)
+    ]
+    assert found == []
 
 
 def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
@@ -58,6 +140,27 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     probe = tmp_path / "dacs" / "aggregator" / "probe.py"
     probe.parent.mkdir(parents=True)
     probe.write_text(
-        "from ..sim.hybrid import simulate_year\nimport dacs.grid_peers\nimport os\n"
+        "from ..testbed.sim.hybrid import simulate_year\n"
+        "import dacs.testbed.grid_peers\nimport os\n"
     )
-    assert imported_modules(probe, tmp_path) == {"dacs.sim.hybrid", "dacs.grid_peers"}
+    assert imported_modules(probe, tmp_path) == {
+        "dacs.testbed.sim.hybrid",
+        "dacs.testbed.grid_peers",
+    }
+
+
+def test_the_check_sees_a_cycle_between_folders(tmp_path: Path) -> None:
+    """A cycle through three folders is found; a chain is not a cycle."""
+    package = tmp_path / "dacs" / "aggregator"
+    for folder, body in {
+        "a": "from ..b import x\n",
+        "b": "from dacs.aggregator.c.y import z\n",
+        "c": "from ..a import w\n",
+        "d": "from ..a import w\n",
+    }.items():
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+        (package / folder / "m.py").write_text(body)
+    graph = child_graph(package, tmp_path)
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": {"c"}}) == []

@@ -24,7 +24,7 @@ from dacs.connect import (
 from dacs.connect.errors import BrokerControlError
 from dacs.connect.local_broker import config_path
 from dacs.protocol import Command, CommandReason, PowerInterval, encode
-from dacs.services import MosquittoBroker
+from dacs.testbed.services import MosquittoBroker
 from tests.broker.support import AGGREGATOR_PASSWORD, AGGREGATOR_USER, MqttProbe, Pki
 
 from .conftest import (

@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.server import SimulatedHeatPumpServer
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 
 
 class ManualClock:

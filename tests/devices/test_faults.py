@@ -17,7 +17,7 @@ from dacs.devices import (
     ModbusTransport,
 )
 from dacs.devices.profile import RegisterTable
-from dacs.services import find_free_port
+from dacs.testbed.services import find_free_port
 
 from .conftest import DeviceFactory
 

@@ -34,10 +34,13 @@ from custom_components.dacs_hw.const import (
     CONF_TELEMETRY_INTERVAL,
     DOMAIN,
 )
-from dacs.services import MosquittoBroker
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.server import SimulatedHeatPumpServer
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 from tests.home.conftest import AggregatorProbe
 
 SERIAL = "DACS-TEST-0001"

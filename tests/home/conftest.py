@@ -15,10 +15,13 @@ import pytest
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
 from dacs.protocol import Command, CommandReason, PowerInterval, encode
-from dacs.services import MosquittoBroker
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.server import SimulatedHeatPumpServer
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 
 HOME = "h-0042"
 

@@ -11,9 +11,9 @@ import pytest
 from dacs.devices import HeatPump
 from dacs.home import FLEX_EVENT_ENDED, FLEX_EVENT_STARTED, HomeController
 from dacs.protocol import Cancel, LimitSource, Participation, Statement, encode
-from dacs.services import MosquittoBroker
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.server import SimulatedHeatPumpServer
+from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
 
 from .conftest import HOME, AggregatorProbe, make_command
 

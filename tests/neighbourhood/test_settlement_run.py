@@ -38,18 +38,22 @@ from dacs.aggregator.storage.database import create_engine, migrate, session_fac
 from dacs.aggregator.storage.tables import CongestionPointRow, HomeRow
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
-from dacs.neighbourhood.history import seed_history
-from dacs.neighbourhood.settlement_run import (
+from dacs.testbed.neighbourhood.history import seed_history
+from dacs.testbed.neighbourhood.settlement_run import (
     EveningSettlement,
     format_settlement,
     settle_evening,
     statements_received,
     wait_for_statements,
 )
-from dacs.services import MosquittoBroker
-from dacs.sim.hybrid import HybridHome, HybridHomeConfig, make_neighbourhood_configs
-from dacs.sim.simulated_heat_pump import serve_home
-from dacs.sim.weather import WeatherSeries
+from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.sim.hybrid import (
+    HybridHome,
+    HybridHomeConfig,
+    make_neighbourhood_configs,
+)
+from dacs.testbed.sim.simulated_heat_pump import serve_home
+from dacs.testbed.sim.weather import WeatherSeries
 
 # Monday 20 January 2025, 15:00 local: the history ends, the evening begins.
 START = datetime(2025, 1, 20, 14, 0, tzinfo=UTC)

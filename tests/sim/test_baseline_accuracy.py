@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from dacs.sim.baseline_accuracy import (
+from dacs.testbed.sim.baseline_accuracy import (
     AccuracyScenario,
     ErrorFigures,
     format_report,

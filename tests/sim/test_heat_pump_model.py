@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from dacs.sim.heat_pump_model import (
+from dacs.testbed.sim.heat_pump_model import (
     GENERIC_ON_OFF_COP,
     GENERIC_ON_OFF_ELECTRIC,
     GENERIC_REGULATED_COP,

@@ -9,7 +9,7 @@ import math
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from dacs.sim.house import (
+from dacs.testbed.sim.house import (
     DwellingType,
     HouseState,
     InsulationLevel,

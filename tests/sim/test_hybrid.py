@@ -9,14 +9,14 @@ import math
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from dacs.sim.boiler import GAS_HHV_J_PER_M3, BoilerSpec, burn
-from dacs.sim.heat_pump_model import (
+from dacs.testbed.sim.boiler import GAS_HHV_J_PER_M3, BoilerSpec, burn
+from dacs.testbed.sim.heat_pump_model import (
     cop,
     max_electric_w,
     modulating_heat_pump,
     on_off_heat_pump,
 )
-from dacs.sim.house import (
+from dacs.testbed.sim.house import (
     DwellingType,
     InsulationLevel,
     heat_loss_w,
@@ -24,7 +24,7 @@ from dacs.sim.house import (
     steady_state_heat_w,
     stored_heat_j,
 )
-from dacs.sim.hybrid import (
+from dacs.testbed.sim.hybrid import (
     HeatingCurve,
     HybridHome,
     HybridHomeConfig,
@@ -33,7 +33,7 @@ from dacs.sim.hybrid import (
     make_neighbourhood_configs,
     simulate_year,
 )
-from dacs.sim.weather import ConstantWeather, WeatherSample, WeatherSeries
+from dacs.testbed.sim.weather import ConstantWeather, WeatherSample, WeatherSeries
 
 START = datetime(2025, 1, 10, tzinfo=UTC)
 MID_HOUSE = house_parameters(DwellingType.SEMI_DETACHED, InsulationLevel.AVERAGE)

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
 
-from dacs.sim.weather import ConstantWeather, WeatherSample, WeatherSeries
+from dacs.testbed.sim.weather import ConstantWeather, WeatherSample, WeatherSeries
 
 START = datetime(2024, 12, 1, tzinfo=UTC)
 END = datetime(2025, 3, 1, tzinfo=UTC)
@@ -43,7 +43,7 @@ def test_packaged_file_covers_the_winter(knmi: WeatherSeries) -> None:
 def test_packaged_file_keeps_the_knmi_credit() -> None:
     text = (
         Path(__file__).parents[2]
-        / "src/dacs/sim/data/knmi_de_bilt_2024_2025_hourly.csv"
+        / "src/dacs/testbed/sim/data/knmi_de_bilt_2024_2025_hourly.csv"
     ).read_text(encoding="utf-8")
     assert text.splitlines()[0] == (
         "# BRON: KONINKLIJK NEDERLANDS METEOROLOGISCH INSTITUUT (KNMI)"

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import time
 
 from dacs.devices import HeatPump, LimitResult
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.server import SimulatedHeatPumpServer
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 
 _WATCHDOG_S = 10
 

@@ -12,10 +12,10 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dacs.neighbourhood.counterfactual import LoadTrace
-    from dacs.neighbourhood.scenario import Scenario
-    from dacs.services import MosquittoBroker
-    from dacs.services.embedded_broker import EmbeddedBroker
+    from dacs.testbed.neighbourhood.counterfactual import LoadTrace
+    from dacs.testbed.neighbourhood.scenario import Scenario
+    from dacs.testbed.services import MosquittoBroker
+    from dacs.testbed.services.embedded_broker import EmbeddedBroker
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,9 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _choose_broker(choice: str) -> tuple[MosquittoBroker | EmbeddedBroker, str]:
     """The broker to run and the aggregator's shared-subscription group for it."""
-    from dacs.services import MosquittoBroker  # noqa: PLC0415
-    from dacs.services.embedded_broker import EmbeddedBroker  # noqa: PLC0415
-    from dacs.services.mosquitto import mosquitto_binary  # noqa: PLC0415
+    from dacs.testbed.services import MosquittoBroker  # noqa: PLC0415
+    from dacs.testbed.services.embedded_broker import EmbeddedBroker  # noqa: PLC0415
+    from dacs.testbed.services.mosquitto import mosquitto_binary  # noqa: PLC0415
 
     if choice == "mosquitto" or (choice == "auto" and mosquitto_binary() is not None):
         return MosquittoBroker(), "dacs"
@@ -99,14 +99,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(args: argparse.Namespace) -> int:
     from dacs.aggregator.control.profiles import AMSTERDAM  # noqa: PLC0415 - heavy imports here
-    from dacs.neighbourhood.counterfactual import run_uncontrolled  # noqa: PLC0415
-    from dacs.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
-    from dacs.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
-    from dacs.neighbourhood.scenario import Scenario  # noqa: PLC0415
-    from dacs.neighbourhood.settlement_run import format_settlement  # noqa: PLC0415
-    from dacs.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
-    from dacs.services import ServiceStartError  # noqa: PLC0415
-    from dacs.services.ports import port_accepts  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.scenario import Scenario  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.settlement_run import format_settlement  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
+    from dacs.testbed.services import ServiceStartError  # noqa: PLC0415
+    from dacs.testbed.services.ports import port_accepts  # noqa: PLC0415
 
     hours = timedelta(hours=args.hours)
     quarter = timedelta(minutes=15)

@@ -10,8 +10,8 @@ import logging
 import signal
 
 from dacs.devices.profile import builtin_profiles
-from dacs.sim.house import DwellingType, InsulationLevel
-from dacs.sim.simulated_heat_pump import (
+from dacs.testbed.sim.house import DwellingType, InsulationLevel
+from dacs.testbed.sim.simulated_heat_pump import (
     DEFAULT_START,
     SimulatedHomeOptions,
     build_simulated_heat_pump,

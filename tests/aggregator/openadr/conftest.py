@@ -19,7 +19,7 @@ from dacs.aggregator.openadr.identifiers import with_check_digit
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.database import migrate
-from dacs.grid_peers.openadr_vtn import OpenAdrTestVtn
+from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn
 
 SP_EAN = with_check_digit("871234567890")
 DSO_EAN = "8712423014022"  # Enexis

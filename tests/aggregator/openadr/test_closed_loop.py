@@ -15,12 +15,12 @@ from dacs.aggregator.config import (
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
-from dacs.grid_peers.openadr_vtn import (
+from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
     capacity_limit_event,
     capacity_program,
 )
-from dacs.services import MosquittoBroker
+from dacs.testbed.services import MosquittoBroker
 from tests.aggregator.service.conftest import street_of_homes
 
 from .conftest import GRID_CP, POINT, ven_config

@@ -14,13 +14,13 @@ from dacs.aggregator.openadr.errors import NotifierError
 from dacs.aggregator.openadr.notifier import MqttNotifier, describe, mqtt_notifier
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
-from dacs.grid_peers.openadr_vtn import (
+from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
     capacity_limit_event,
     capacity_program,
 )
-from dacs.services.mosquitto import MosquittoBroker
-from dacs.services.ports import find_free_port
+from dacs.testbed.services.mosquitto import MosquittoBroker
+from dacs.testbed.services.ports import find_free_port
 
 from .conftest import GRID_CP, POINT, RecordedDelivery, ven_config
 

@@ -15,7 +15,7 @@ from dacs.aggregator.openadr.signals import (
     cap_event_id,
     plan_event,
 )
-from dacs.grid_peers.openadr_vtn import (
+from dacs.testbed.grid_peers.openadr_vtn import (
     anchor_event,
     baseline_event,
     capacity_limit_event,

@@ -13,7 +13,7 @@ from dacs.aggregator.openadr.signals import cap_event_id
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.tables import EventRow, OpenAdrEventRow, OpenAdrResourceRow
-from dacs.grid_peers.openadr_vtn import (
+from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
     anchor_event,
     baseline_event,

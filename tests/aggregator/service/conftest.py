@@ -9,8 +9,11 @@ from typing import Any
 from dacs.aggregator.service import AggregatorService
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
-from dacs.sim.house import DwellingType, InsulationLevel
-from dacs.sim.simulated_heat_pump import SimulatedHomeOptions, build_simulated_heat_pump
+from dacs.testbed.sim.house import DwellingType, InsulationLevel
+from dacs.testbed.sim.simulated_heat_pump import (
+    SimulatedHomeOptions,
+    build_simulated_heat_pump,
+)
 
 type Street = list[tuple[Any, HeatPump, HomeController]]
 

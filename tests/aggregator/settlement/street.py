@@ -15,8 +15,8 @@ from dacs.aggregator.storage.tables import (
     HomeRow,
     TelemetryRow,
 )
-from dacs.sim.hybrid import make_neighbourhood_configs, simulate_year
-from dacs.sim.weather import WeatherSeries
+from dacs.testbed.sim.hybrid import make_neighbourhood_configs, simulate_year
+from dacs.testbed.sim.weather import WeatherSeries
 
 # Monday 20 January 2025, 16:00-18:00 local: the event.
 EVENT_START = datetime(2025, 1, 20, 15, 0, tzinfo=UTC)

@@ -18,10 +18,14 @@ from dacs.aggregator.storage.tables import (
     HomeRow,
     TelemetryRow,
 )
-from dacs.neighbourhood.history import HISTORY_BOOT_ID, UnknownHomeError, seed_history
-from dacs.neighbourhood.scenario import Scenario
-from dacs.sim.hybrid import HybridHomeConfig, simulate_year
-from dacs.sim.weather import WeatherSeries
+from dacs.testbed.neighbourhood.history import (
+    HISTORY_BOOT_ID,
+    UnknownHomeError,
+    seed_history,
+)
+from dacs.testbed.neighbourhood.scenario import Scenario
+from dacs.testbed.sim.hybrid import HybridHomeConfig, simulate_year
+from dacs.testbed.sim.weather import WeatherSeries
 
 from .street import FixedClock
 

@@ -29,9 +29,9 @@ from dacs.aggregator.storage.tables import (
 from dacs.aggregator.uftp import UftpConfig, generate_keypair
 from dacs.aggregator.uftp.agent import UftpAgent
 from dacs.aggregator.uftp.routes import add_uftp_routes
-from dacs.grid_peers.gopacs_dso import GopacsDso
 from dacs.protocol import DeviceSummary, Preferences, Status, Telemetry
-from dacs.services.ports import find_free_port
+from dacs.testbed.grid_peers.gopacs_dso import GopacsDso
+from dacs.testbed.services.ports import find_free_port
 
 AGR_DOMAIN = "agr.example.com"
 DSO_DOMAIN = "dso.example.com"

@@ -26,7 +26,7 @@ from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
 from dacs.aggregator.storage.tables import EventRow, UftpFlexOrderRow
 from dacs.aggregator.uftp.isp import ISP_DURATION, isp_at, isp_count, isp_start
-from dacs.grid_peers.gopacs_dso import RequestedIsp
+from dacs.testbed.grid_peers.gopacs_dso import RequestedIsp
 
 from .conftest import (
     ADDRESS,

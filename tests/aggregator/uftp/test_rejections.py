@@ -19,7 +19,7 @@ from shapeshifter_uftp.exceptions import ClientTransportException
 from xsdata.models.datatype import XmlDuration
 
 from dacs.aggregator.uftp import generate_keypair
-from dacs.grid_peers.gopacs_dso import RequestedIsp
+from dacs.testbed.grid_peers.gopacs_dso import RequestedIsp
 
 from .conftest import ADDRESS, DSO_DOMAIN, UftpWorld, table_counts
 from .test_flow import _offer, current_isps

@@ -36,7 +36,7 @@ from dacs.aggregator.uftp.keys import generate_keypair
 if TYPE_CHECKING:
     from shapeshifter_uftp import FlexOffer, FlexOrder
 
-    from dacs.grid_peers.gopacs_dso import GopacsDso
+    from dacs.testbed.grid_peers.gopacs_dso import GopacsDso
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class OpenAdrOperator(GridOperator):
     def __init__(self, clock: Clock) -> None:
         """Prepare the VTN (it starts with start())."""
         # The peers import their protocol libraries: only in the mode that needs them.
-        from dacs.grid_peers.openadr_vtn import OpenAdrTestVtn  # noqa: PLC0415
+        from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn  # noqa: PLC0415
 
         self._clock = clock
         self.vtn = OpenAdrTestVtn()
@@ -179,7 +179,7 @@ class OpenAdrOperator(GridOperator):
         self, config: AggregatorConfig, *, point_id: str, workdir: Path, api_port: int
     ) -> AggregatorConfig:
         """Serve the VTN with one capacity program; point the aggregator's VEN at it."""
-        from dacs.grid_peers.openadr_vtn import capacity_program  # noqa: PLC0415
+        from dacs.testbed.grid_peers.openadr_vtn import capacity_program  # noqa: PLC0415
 
         del workdir, api_port
         await self.vtn.start()
@@ -205,7 +205,7 @@ class OpenAdrOperator(GridOperator):
         self, service: AggregatorService, point_id: str, request: GridRequest
     ) -> CapEvent:
         """Publish the capacity limit; the VEN picks it up at its next poll."""
-        from dacs.grid_peers.openadr_vtn import capacity_limit_event  # noqa: PLC0415
+        from dacs.testbed.grid_peers.openadr_vtn import capacity_limit_event  # noqa: PLC0415
 
         self.vtn.add_event(
             capacity_limit_event(
@@ -259,8 +259,8 @@ class UftpOperator(GridOperator):
         self, config: AggregatorConfig, *, point_id: str, workdir: Path, api_port: int
     ) -> AggregatorConfig:
         """Start the DSO; write our key and the participants file; enable our endpoint."""
-        from dacs.grid_peers.gopacs_dso import GopacsDso  # noqa: PLC0415
-        from dacs.services import find_free_port  # noqa: PLC0415
+        from dacs.testbed.grid_peers.gopacs_dso import GopacsDso  # noqa: PLC0415
+        from dacs.testbed.services import find_free_port  # noqa: PLC0415
 
         self._dso_port = find_free_port()
         self._agr_endpoint = f"http://127.0.0.1:{api_port}{UFTP_PATH}"
@@ -307,7 +307,7 @@ class UftpOperator(GridOperator):
         """Shortly before the evening: request the reduction per ISP, order the full offer."""
         from shapeshifter_uftp import FlexOffer  # noqa: PLC0415
 
-        from dacs.grid_peers.gopacs_dso import RequestedIsp  # noqa: PLC0415
+        from dacs.testbed.grid_peers.gopacs_dso import RequestedIsp  # noqa: PLC0415
 
         dso = self.dso
         if dso is None:
@@ -345,7 +345,7 @@ class UftpOperator(GridOperator):
         """Send the DSO's FlexSettlement (what its meter saw) and report our answer."""
         from shapeshifter_uftp import FlexSettlementResponse  # noqa: PLC0415
 
-        from dacs.grid_peers.gopacs_dso import GopacsDso  # noqa: PLC0415
+        from dacs.testbed.grid_peers.gopacs_dso import GopacsDso  # noqa: PLC0415
 
         del service, point_id
         dso = self.dso

@@ -1,6 +1,6 @@
 """How well the baseline predicts, measured where the truth is known: the simulator.
 
-Run it with ``python -m dacs.sim.baseline_accuracy [--homes N]``. It lives
+Run it with ``python -m dacs.testbed.sim.baseline_accuracy [--homes N]``. It lives
 beside the simulator, not in the aggregator, because shipped code must not
 depend on the simulator.
 
@@ -495,7 +495,9 @@ def _ratio(estimated: float, true: float) -> str:
 
 def main() -> None:
     """Run the accuracy measurement and print its table."""
-    parser = argparse.ArgumentParser(prog="python -m dacs.sim.baseline_accuracy")
+    parser = argparse.ArgumentParser(
+        prog="python -m dacs.testbed.sim.baseline_accuracy"
+    )
     parser.add_argument("--homes", type=int, default=30)
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument(

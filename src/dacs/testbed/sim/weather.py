@@ -217,7 +217,7 @@ class WeatherSeries:
     def default(cls, *, wrap: bool = False) -> WeatherSeries:
         """Return the packaged KNMI series for De Bilt, Dec 2024 to Feb 2025."""
         text = (
-            resources.files("dacs.sim")
+            resources.files("dacs.testbed.sim")
             .joinpath("data", _DEFAULT_FILE)
             .read_text(encoding="utf-8")
         )

@@ -39,12 +39,12 @@ from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
-from dacs.services import find_free_port
-from dacs.sim.household_load import household_power_w
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.server import SimulatedHeatPumpServer
-from dacs.sim.simulated_heat_pump import serve_home
-from dacs.sim.weather import WeatherSeries
+from dacs.testbed.services import find_free_port
+from dacs.testbed.sim.household_load import household_power_w
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
+from dacs.testbed.sim.simulated_heat_pump import serve_home
+from dacs.testbed.sim.weather import WeatherSeries
 
 from .counterfactual import STEP_S, LoadTrace
 from .grid_signal import GridRequest, GridSignal, make_operator

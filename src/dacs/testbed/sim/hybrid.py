@@ -498,9 +498,9 @@ def simulate_year(
 
     Gives the same results as stepping a :class:`HybridHome` with the same
     settings (up to rounding). Weather that implements
-    :class:`~dacs.sim.weather.ArrayWeather` is sampled in one vectorised
+    :class:`~dacs.testbed.sim.weather.ArrayWeather` is sampled in one vectorised
     call per chunk; other weather is asked step by step. A
-    :class:`~dacs.sim.weather.WeatherSeries` shorter than the run needs
+    :class:`~dacs.testbed.sim.weather.WeatherSeries` shorter than the run needs
     ``wrap=True``.
 
     Args:

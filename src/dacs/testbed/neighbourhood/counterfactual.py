@@ -8,9 +8,9 @@ from datetime import timedelta
 import numpy as np
 from numpy.typing import NDArray
 
-from dacs.sim.household_load import household_power_w
-from dacs.sim.hybrid import HybridHome
-from dacs.sim.weather import Weather, WeatherSeries
+from dacs.testbed.sim.household_load import household_power_w
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.weather import Weather, WeatherSeries
 
 from .scenario import Scenario
 

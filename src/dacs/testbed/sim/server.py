@@ -15,7 +15,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from dacs.devices.models import OperatingMode
 from dacs.devices.profile import RegisterTable
-from dacs.services.ports import LOOPBACK, find_free_port, wait_for_port
+from dacs.testbed.services.ports import LOOPBACK, find_free_port, wait_for_port
 
 from .firmware import HeatPumpFirmware, PlantReading
 

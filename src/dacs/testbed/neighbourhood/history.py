@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dacs.aggregator.storage.tables import HomeRow, TelemetryRow
 from dacs.protocol import LimitSource, Participation
-from dacs.sim.hybrid import HybridHomeConfig, simulate_year
-from dacs.sim.weather import ArrayWeather, Weather
+from dacs.testbed.sim.hybrid import HybridHomeConfig, simulate_year
+from dacs.testbed.sim.weather import ArrayWeather, Weather
 
 # Live controllers use random 12-hex-digit boot ids; this one cannot match them.
 HISTORY_BOOT_ID = "history"
