@@ -85,7 +85,7 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.mqtt.link import PUBLISH_WINDOW, AggregatorLink, MessageSink
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
@@ -353,8 +353,8 @@ async def _through_service(
         await service.reload()
         _populate(service, home_ids)
         now = service.clock.now()
-        service.add_event(
-            _POINT, CapEvent.emergency_stop("bench", now, timedelta(hours=1))
+        service.put_in_force_unstored(
+            _POINT, CapacityEnvelope.emergency_stop("bench", now, timedelta(hours=1))
         )
         cpu_start = time.process_time()
         start = time.perf_counter()

@@ -84,8 +84,8 @@ participants_file = "{tmp_path / "participants.toml"}"
             ven = app[OPENADR_VEN]
             assert await ven.poll()
             # The grid operator's capacity limit is in force on our congestion point.
-            cap = service.controls[POINT].events
-            assert [e.intervals[1].cap_kw for e in cap] == [35.0]
+            cap = service.controls[POINT].envelopes
+            assert [e.intervals[1].cap_w for e in cap] == [35_000.0]
             metrics = await (await client.get("/metrics")).text()
             assert "dacs_openadr_events_applied_total 1" in metrics
             assert "dacs_openadr_vtn_ok 1" in metrics

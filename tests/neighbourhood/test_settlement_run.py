@@ -25,7 +25,7 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.settlement.errors import (
     BadPeriodError,
@@ -160,8 +160,8 @@ async def test_an_evening_is_settled_and_every_home_receives_its_statement(
     begin = floor_interval(evening.clock.now()) + timedelta(minutes=30)
     end = begin + timedelta(hours=1)
     # A cap far below the street's heat pumps: every home is curtailed.
-    await service.create_event(
-        POINT, CapEvent.day_ahead("ev-e2e", begin, [0.2] * 4), created_by="test"
+    await service.put_in_force(
+        POINT, CapacityEnvelope.day_ahead("ev-e2e", begin, [200.0] * 4)
     )
     await _until(evening.clock, end + timedelta(minutes=5))
     await service.writer.flush()

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dacs.protocol.rules import (
-    compressor_running,
-    follow_tolerance_w,
-    follows_limit,
-)
+from dacs.protocol.rules import compressor_running, follow_tolerance_w, follows_limit
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from .config import AggregatorConfig
 from .dashboard import add_dashboard
 from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisioner
 from .registry.registry import CredentialProvisioner
-from .service import AggregatorService, LoadForecast
+from .service import AggregatorService, OtherLoadForecast
 from .settlement.schedule import StatementSchedule
 
 
@@ -35,7 +35,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     provisioner: CredentialProvisioner | None = None,
-    other_load_forecast: LoadForecast | None = None,
+    other_load_forecast: OtherLoadForecast | None = None,
     service: AggregatorService | None = None,
 ) -> web.Application:
     """Build the application; the service starts and stops with it (cleanup context)."""
@@ -115,7 +115,12 @@ def _add_openadr_ven(
 ) -> None:
     from .openadr.ven import OpenAdrVen  # noqa: PLC0415 - only when enabled
 
-    ven = OpenAdrVen(config.openadr, service, delivered_flex=app[SETTLEMENT].flex)
+    ven = OpenAdrVen(
+        config.openadr,
+        service,
+        sessions=service.sessions,
+        delivered_flex=app[SETTLEMENT].flex,
+    )
     app[OPENADR_VEN] = ven
 
     async def run_ven(_app: web.Application) -> AsyncIterator[None]:
@@ -130,7 +135,7 @@ def _add_uftp_agent(
     app: web.Application,
     config: AggregatorConfig,
     service: AggregatorService,
-    other_load_forecast: LoadForecast | None,
+    other_load_forecast: OtherLoadForecast | None,
 ) -> None:
     from .uftp.agent import UftpAgent  # noqa: PLC0415 - only when enabled
     from .uftp.routes import add_uftp_routes  # noqa: PLC0415

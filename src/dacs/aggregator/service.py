@@ -1,57 +1,49 @@
-"""The aggregator service: storage, registry, ingest, the control loop, commands out."""
+"""The aggregator service: storage, registry, ingest, the control loop, commands out.
+
+It orchestrates; the work is done by the parts it holds. Grid adapters and
+the demo see it only through the grid port (``grid_port.GridPort``), which
+it implements.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Sequence
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 import logging
 
-import aiohttp
-from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dacs.protocol import (
-    Ack,
-    Cancel,
-    Command,
-    CommandReason,
-    PowerInterval,
-    Preferences,
-    Status,
-    Telemetry,
-    format_time,
-    parse_time,
-)
+from dacs.protocol import Ack, Preferences, Status, Telemetry
 
+from .alert_webhook import AlertWebhook
 from .clock import Clock
 from .config import AggregatorConfig
-from .control.alerts import Alert, AlertMonitor
-from .control.dispatch import DispatchPlan, DispatchSettings
-from .control.fleet import Fleet
+from .control.alerts import AlertMonitor
+from .control.dispatch import DispatchSettings
+from .control.fleet import Fleet, HomeView
 from .control.loop import CongestionPointControl, CycleReport
-from .control.profiles import CapEvent, CapInterval, CapKind
+from .domain.allocation import FlexModel
+from .domain.envelope import CapacityEnvelope
+from .fan_out import CommandFanOut
+from .grid_port import UnknownCongestionPointError
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .mqtt.link import AggregatorLink, MessageSink
 from .mqtt.outbox import Outbox
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
 from .storage.ack_writer import AckWriter
+from .storage.alerts import AlertLedger
+from .storage.commands import CommandLedger
 from .storage.database import create_engine, migrate, session_factory
-from .storage.tables import AlertRow, CommandRow, EventRow, TelemetryRow
+from .storage.envelopes import EnvelopeLedger
 
 _LOGGER = logging.getLogger(__name__)
 
-type LoadForecast = Callable[[str, datetime], float]
-
-# One statement per cycle for all its cancels (bind names differ from columns).
-_CANCEL_COMMANDS = (
-    update(CommandRow)
-    .where(CommandRow.command_id == bindparam("b_command_id"))
-    .values(cancelled_at=bindparam("b_cancelled_at"))
-)
+# The other load (W) at a congestion point and moment, from a forecast.
+type OtherLoadForecast = Callable[[str, datetime], float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +72,7 @@ class AggregatorService(MessageSink):
         *,
         clock: Clock,
         provisioner: CredentialProvisioner,
-        other_load_forecast: LoadForecast | None = None,
+        other_load_forecast: OtherLoadForecast | None = None,
         engine: AsyncEngine | None = None,
     ) -> None:
         """Prepare; start() connects and begins work."""
@@ -115,24 +107,25 @@ class AggregatorService(MessageSink):
             publish_window=config.mqtt.publish_window,
             publish_timeout_s=config.mqtt.publish_timeout_s,
         )
-        # Stored but not confirmed by the broker: sent again after a reconnect.
-        self.outbox = Outbox()
-        # One fan-out at a time, so a redelivery never overtakes a newer command.
-        self._sending = asyncio.Lock()
-        self.redelivered = 0
+        self._envelope_ledger = EnvelopeLedger(self.sessions)
+        self._command_ledger = CommandLedger(self.engine, self.sessions)
+        self._alert_ledger = AlertLedger(self.sessions)
+        self._webhook = AlertWebhook(config.control.alert_webhook)
+        self.fan_out = CommandFanOut(self.link, self._command_ledger)
         self._commands_loaded = False
         self._forecast = other_load_forecast
         self._tasks: list[asyncio.Task[None]] = []
         self._listeners: list[Callable[[CycleReport], None]] = []
-        self._commands_sent = 0
-        self._cancels_sent = 0
         self._unknown_homes = 0
         self._telemetry_received = 0
-        # Webhook posts and redeliveries: cancelled on stop.
-        self._background: set[asyncio.Task[None]] = set()
 
     def _register_home(self, enrollment: Enrollment) -> None:
         self.fleet.add(enrollment.home_id, enrollment.congestion_point_id)
+
+    @property
+    def outbox(self) -> Outbox:
+        """Commands stored but not yet confirmed by the broker."""
+        return self.fan_out.outbox
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -149,11 +142,12 @@ class AggregatorService(MessageSink):
 
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""
-        tasks = [*self._tasks, *self._background]
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._webhook.close()
+        await self.fan_out.close()
         with contextlib.suppress(Exception):
             await self.writer.flush()
         try:
@@ -187,171 +181,113 @@ class AggregatorService(MessageSink):
                 control.rated_capacity_kw = point.rated_capacity_kw
         for home in await self.registry.homes():
             self.fleet.add(home.id, home.congestion_point_id)
-        await self._load_events()
-        await self._load_commands()
-        await self._load_baselines()
-
-    async def _load_baselines(self) -> None:
-        """Baselines from stored telemetry.
-
-        A restarted aggregator must not take a curtailed home's limited power
-        for its normal use and swap it for another home.
-        """
-        since = self.clock.now() - timedelta(hours=3)
-        async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        TelemetryRow.home_id, func.avg(TelemetryRow.electric_power_w)
-                    )
-                    .where(
-                        TelemetryRow.ts >= since,
-                        TelemetryRow.limit_source == "none",
-                        TelemetryRow.electric_power_w.is_not(None),
-                    )
-                    .group_by(TelemetryRow.home_id)
-                )
-            ).all()
-        for home_id, average in rows:
-            view = self.fleet.homes.get(home_id)
-            if view is not None and view.baseline_w is None and average is not None:
-                view.baseline_w = float(average)
-
-    async def _load_commands(self) -> None:
-        """Commands in force come back after a restart: no home is released early or commanded twice."""
         now = self.clock.now()
-        async with self.sessions() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(CommandRow)
-                        .where(CommandRow.expires_at > now)
-                        .order_by(CommandRow.issued_at)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        # Each home's newest command decides: an older one it replaced is not
-        # in force, even though nobody cancelled it.
-        newest = {row.home_id: row for row in rows}
-        unanswered: list[Command] = []
-        for home_id, row in newest.items():
+        for point_id, envelope in await self._envelope_ledger.in_force(now):
+            if (control := self.controls.get(point_id)) is not None:
+                control.put_in_force(envelope)
+        await self._load_commands(now)
+        # A restarted aggregator must not take a curtailed home's limited power
+        # for its normal use and swap it for another home.
+        for home_id, average in (
+            await self._command_ledger.unlimited_averages(now)
+        ).items():
             view = self.fleet.homes.get(home_id)
-            if view is None or row.cancelled_at is not None:
+            if view is not None and view.baseline_w is None:
+                view.baseline_w = average
+
+    async def _load_commands(self, now: datetime) -> None:
+        """Commands in force come back after a restart: no home is released early or commanded twice."""
+        unanswered = []
+        for command, answered in await self._command_ledger.in_force(now):
+            view = self.fleet.homes.get(command.home_id)
+            if view is None:
                 continue
-            view.command = Command(
-                home_id=row.home_id,
-                command_id=row.command_id,
-                issued_at=row.issued_at,
-                expires_at=row.expires_at,
-                reason=CommandReason(row.reason),
-                envelope=tuple(
-                    PowerInterval(
-                        start=parse_time(i["start"]),
-                        duration_s=int(i["duration_s"]),
-                        max_power_w=float(i["max_power_w"]),
-                    )
-                    for i in row.envelope
-                ),
-            )
-            if row.acked_at is None:
-                unanswered.append(view.command)
+            view.command = command
+            if not answered:
+                unanswered.append(command)
         if self._commands_loaded:
             return  # a reload while running: what is unanswered is on its way
         self._commands_loaded = True
         # Stored before it was published: a stop (or crash) between the two
-        # left it unsent. Sending it again is safe, the home answers a
-        # redelivery of its command in force with the same ack.
-        self.outbox.put(unanswered)
+        # left it unsent.
+        self.fan_out.resume(unanswered)
 
-    # -- events ----------------------------------------------------------------
+    # -- the grid port -----------------------------------------------------------
 
-    def add_event(self, congestion_point_id: str, event: CapEvent) -> None:
-        """Put an event in force in memory only (tests, simulations)."""
+    def now(self) -> datetime:
+        """The aggregator's clock."""
+        return self.clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait on the aggregator's clock."""
+        await self.clock.sleep(seconds)
+
+    def congestion_points(self) -> Collection[str]:
+        """The ids of the congestion points under control."""
+        return self.controls.keys()
+
+    def homes(self, congestion_point_id: str | None = None) -> Sequence[HomeView]:
+        """The homes behind a congestion point, or all homes."""
+        if congestion_point_id is None:
+            return list(self.fleet.homes.values())
+        return self.fleet.of(congestion_point_id)
+
+    def home(self, home_id: str) -> HomeView | None:
+        """One home, None when it is not enrolled."""
+        return self.fleet.homes.get(home_id)
+
+    def flex_model(self, homes: Iterable[HomeView], now: datetime) -> FlexModel:
+        """What ``homes`` can do at ``now``."""
+        return self.fleet.flex_model(homes, now)
+
+    def last_cycle(self, congestion_point_id: str) -> CycleReport | None:
+        """The last control cycle's report of a congestion point."""
         control = self.controls.get(congestion_point_id)
-        if control is None:
-            raise KeyError(f"unknown congestion point {congestion_point_id!r}")
-        control.add_event(event)
+        return control.last_report if control is not None else None
 
-    async def create_event(
-        self, congestion_point_id: str, event: CapEvent, *, created_by: str
+    def record_measurement(
+        self, congestion_point_id: str, at: datetime, load_w: float
     ) -> None:
-        """Store an event and put it in force; it survives a restart of the aggregator."""
-        if congestion_point_id not in self.controls:
-            raise KeyError(f"unknown congestion point {congestion_point_id!r}")
-        async with self.sessions() as session:
-            session.add(
-                EventRow(
-                    id=event.event_id,
-                    congestion_point_id=congestion_point_id,
-                    kind=event.kind.value,
-                    reason="emergency"
-                    if event.kind is CapKind.EMERGENCY
-                    else "congestion",
-                    start=event.start,
-                    end=event.end,
-                    profile=[
-                        {
-                            "start": format_time(i.start),
-                            "end": format_time(i.end),
-                            "cap_kw": i.cap_kw,
-                        }
-                        for i in event.intervals
-                    ],
-                    created_at=self.clock.now(),
-                    created_by=created_by,
-                )
-            )
-            await session.commit()
-        self.controls[congestion_point_id].add_event(event)
+        """A real-time measurement of the congestion point's whole load (W)."""
+        self._control(congestion_point_id).record_measurement(at, load_w)
 
-    async def cancel_event(self, congestion_point_id: str, event_id: str) -> bool:
-        """End an event early; False when it is not in force."""
+    def envelopes(self, congestion_point_id: str) -> Sequence[CapacityEnvelope]:
+        """The envelopes in force on a congestion point."""
+        return tuple(self._control(congestion_point_id).envelopes)
+
+    async def put_in_force(
+        self, congestion_point_id: str, envelope: CapacityEnvelope
+    ) -> None:
+        """Store an envelope and put it in force; it survives a restart."""
+        control = self._control(congestion_point_id)
+        await self._envelope_ledger.store(
+            congestion_point_id, envelope, now=self.clock.now()
+        )
+        control.put_in_force(envelope)
+
+    def put_in_force_unstored(
+        self, congestion_point_id: str, envelope: CapacityEnvelope
+    ) -> None:
+        """Put an envelope in force in memory only (tests, simulations)."""
+        self._control(congestion_point_id).put_in_force(envelope)
+
+    async def withdraw(self, congestion_point_id: str, envelope_id: str) -> bool:
+        """End an envelope early; False when it is not in force."""
         control = self.controls.get(congestion_point_id)
-        if control is None or not control.remove_event(event_id):
+        if control is None or not control.withdraw(envelope_id):
             return False
-        async with self.sessions() as session:
-            await session.execute(
-                update(EventRow)
-                .where(EventRow.id == event_id)
-                .values(cancelled_at=self.clock.now())
-            )
-            await session.commit()
+        await self._envelope_ledger.cancel(envelope_id, now=self.clock.now())
         return True
 
-    async def _load_events(self) -> None:
-        now = self.clock.now()
-        async with self.sessions() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(EventRow).where(
-                            EventRow.end > now, EventRow.cancelled_at.is_(None)
-                        )
-                    )
-                )
-                .scalars()
-                .all()
+    def _control(self, congestion_point_id: str) -> CongestionPointControl:
+        control = self.controls.get(congestion_point_id)
+        if control is None:
+            raise UnknownCongestionPointError(
+                f"unknown congestion point {congestion_point_id!r}"
             )
-        for row in rows:
-            control = self.controls.get(row.congestion_point_id)
-            if control is None:
-                continue
-            control.add_event(
-                CapEvent(
-                    event_id=row.id,
-                    kind=CapKind(row.kind),
-                    intervals=tuple(
-                        CapInterval(
-                            start=parse_time(i["start"]),
-                            end=parse_time(i["end"]),
-                            cap_kw=float(i["cap_kw"]),
-                        )
-                        for i in row.profile
-                    ),
-                )
-            )
+        return control
+
+    # -- monitoring --------------------------------------------------------------
 
     def add_cycle_listener(self, listener: Callable[[CycleReport], None]) -> None:
         """Call ``listener`` with every cycle's report (the dashboard's live feed)."""
@@ -366,11 +302,11 @@ class AggregatorService(MessageSink):
             telemetry_gaps=self.sequences.gaps,
             telemetry_written=self.writer.written,
             messages_refused=self.link.counters.refused + self.link.counters.wrong_home,
-            commands_sent=self._commands_sent,
-            cancels_sent=self._cancels_sent,
+            commands_sent=self.fan_out.commands_sent,
+            cancels_sent=self.fan_out.cancels_sent,
             unknown_homes=self._unknown_homes,
-            commands_unconfirmed=len(self.outbox),
-            commands_redelivered=self.redelivered,
+            commands_unconfirmed=len(self.fan_out.outbox),
+            commands_redelivered=self.fan_out.redelivered,
             acks_written=self.acks.written,
         )
 
@@ -416,7 +352,7 @@ class AggregatorService(MessageSink):
         for point_id, control in self.controls.items():
             forecast = self._forecast(point_id, now) if self._forecast else None
             report, plan = control.cycle(now, other_load_forecast_w=forecast)
-            await self._dispatch(control, plan)
+            await self.fan_out.dispatch(control, plan)
             reports.append(report)
             await self._check_alerts(point_id, report, now)
             for listener in self._listeners:
@@ -432,29 +368,9 @@ class AggregatorService(MessageSink):
         raised, cleared = monitor.evaluate(self.fleet, report, now)
         if not raised and not cleared:
             return
-        async with self.sessions() as session:
-            session.add_all(
-                AlertRow(
-                    kind=a.kind.value,
-                    home_id=a.home_id,
-                    congestion_point_id=a.congestion_point_id,
-                    message=a.message[:500],
-                    raised_at=a.raised_at,
-                )
-                for a in raised
-            )
-            for alert in cleared:
-                await session.execute(
-                    update(AlertRow)
-                    .where(
-                        AlertRow.kind == alert.kind.value,
-                        AlertRow.raised_at == alert.raised_at,
-                        AlertRow.congestion_point_id == point_id,
-                        AlertRow.cleared_at.is_(None),
-                    )
-                    .values(cleared_at=now)
-                )
-            await session.commit()
+        await self._alert_ledger.record(
+            point_id, raised=raised, cleared=cleared, now=now
+        )
         for alert in raised:
             _LOGGER.warning(
                 "alert %s at %s: %s",
@@ -462,134 +378,10 @@ class AggregatorService(MessageSink):
                 alert.home_id or point_id,
                 alert.message,
             )
-        if raised and self.config.control.alert_webhook:
-            self._spawn_webhook(raised)
-
-    def _spawn_webhook(self, alerts: list[Alert]) -> None:
-        task = asyncio.create_task(
-            self._post_webhook(alerts), name="dacs-alert-webhook"
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _post_webhook(self, alerts: list[Alert]) -> None:
-        """Tell an operator's system (chat, paging) about new alerts; never blocks control."""
-        url = self.config.control.alert_webhook
-        if not url:
-            return
-        body = [
-            {
-                "kind": a.kind.value,
-                "congestion_point_id": a.congestion_point_id,
-                "home_id": a.home_id,
-                "message": a.message,
-                "raised_at": format_time(a.raised_at),
-            }
-            for a in alerts
-        ]
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
-                http.post(url, json={"alerts": body}) as response,
-            ):
-                if response.status >= 300:
-                    _LOGGER.warning("alert webhook answered %s", response.status)
-        except (aiohttp.ClientError, TimeoutError) as err:
-            _LOGGER.warning("alert webhook unreachable: %s", err)
-
-    async def _dispatch(
-        self, control: CongestionPointControl, plan: DispatchPlan
-    ) -> None:
-        """Store a cycle's commands and cancels in one transaction, then publish them all.
-
-        Stored first: a restart between the two finds the command in force and
-        sends it again (see _load_commands) instead of forgetting it, and
-        never makes up a second one. Publishes go out through the link's
-        window; what the broker has not confirmed stays in the outbox and is
-        sent again after the reconnect.
-        """
-        messages: list[Command | Cancel] = [*plan.commands, *plan.cancels]
-        if not messages and not self.outbox:
-            return
-        async with self._sending:
-            if not self.link.connected:
-                # Nothing new is stored or sent: the next cycle plans again,
-                # homes release by expiry meanwhile.
-                return
-            if messages:
-                try:
-                    await self._store(plan)
-                except Exception:
-                    _LOGGER.exception("commands not stored; none sent this cycle")
-                else:
-                    for message in messages:
-                        control.sent(message)
-                    self._commands_sent += len(plan.commands)
-                    self._cancels_sent += len(plan.cancels)
-                    self.outbox.put(messages)
-            waiting = self.outbox.waiting()
-            fresh = {id(m) for m in messages}
-            self.redelivered += sum(id(m) not in fresh for m in waiting)
-            await self._publish(waiting)
-
-    async def _publish(self, messages: list[Command | Cancel]) -> None:
-        """Publish retained through the window; the outbox keeps what is unconfirmed."""
-        if not messages:
-            return
-        delivery = await self.link.publish_all(messages, retain=True)
-        self.outbox.delivered(delivery.confirmed)
-        # Logged by the link; sending them again would fail the same way.
-        self.outbox.delivered(delivery.failed)
-        if delivery.unconfirmed:
-            _LOGGER.warning(
-                "%d of %d commands not confirmed by the broker; sending them "
-                "again after the reconnect",
-                len(delivery.unconfirmed),
-                len(messages),
-            )
+        self._webhook.notify(raised)
 
     async def _redeliver_after_connect(self) -> None:
-        """After a (re)connect, send what the broker never confirmed, off the message loop."""
-        if self.outbox:
-            task = asyncio.create_task(self._redeliver(), name="dacs-redeliver")
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _redeliver(self) -> None:
-        async with self._sending:
-            if not self.link.connected:
-                return  # the next connect tries again
-            waiting = self.outbox.waiting()
-            self.redelivered += len(waiting)
-            await self._publish(waiting)
-
-    async def _store(self, plan: DispatchPlan) -> None:
-        """A cycle's commands and cancels in one transaction."""
-        async with self.engine.begin() as connection:
-            if plan.commands:
-                await connection.execute(
-                    insert(CommandRow),
-                    [
-                        {
-                            "command_id": c.command_id,
-                            "home_id": c.home_id,
-                            "event_id": None,
-                            "issued_at": c.issued_at,
-                            "expires_at": c.expires_at,
-                            "reason": c.reason.value,
-                            "envelope": [i.to_dict() for i in c.envelope],
-                        }
-                        for c in plan.commands
-                    ],
-                )
-            if plan.cancels:
-                await connection.execute(
-                    _CANCEL_COMMANDS,
-                    [
-                        {"b_command_id": c.command_id, "b_cancelled_at": c.issued_at}
-                        for c in plan.cancels
-                    ],
-                )
+        await self.fan_out.redeliver_after_connect()
 
     async def _control_loop(self) -> None:
         while True:

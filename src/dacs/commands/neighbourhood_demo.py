@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from dacs.aggregator.control.profiles import AMSTERDAM  # noqa: PLC0415 - heavy imports here
+    from dacs.aggregator.domain.envelope import AMSTERDAM  # noqa: PLC0415 - heavy imports here
     from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled  # noqa: PLC0415
     from dacs.testbed.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
     from dacs.testbed.neighbourhood.live import event_profile, run_live  # noqa: PLC0415

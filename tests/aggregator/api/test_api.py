@@ -433,7 +433,7 @@ async def test_alerts_endpoint_and_webhook(
             # The event is cancelled: the shortfall clears and shows in the history.
             await client.delete(
                 "/api/v1/congestion-points/tr-dalen-01/events/"
-                + service.controls["tr-dalen-01"].events[0].event_id,
+                + service.controls["tr-dalen-01"].envelopes[0].envelope_id,
                 headers=OPERATOR,
             )
             await client.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dacs.aggregator.control.alerts import Alert, AlertKind, AlertMonitor
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.protocol import LimitSource, Participation, Telemetry
 
 from .test_loop import World
@@ -70,7 +70,9 @@ def _draw_until_alert(
 def test_not_following_offline_implausible_and_cleared() -> None:
     world = World()
     monitor = AlertMonitor("tr-1", follow_minutes=5)
-    world.control.add_event(CapEvent.day_ahead("da-1", world.now, [32.0] * 8))
+    world.control.put_in_force(
+        CapacityEnvelope.day_ahead("da-1", world.now, [32_000.0] * 8)
+    )
     report = _report(world)
     commanded = next(h for h, v in world.fleet.homes.items() if v.command is not None)
     raised, _ = monitor.evaluate(world.fleet, report, world.now)  # type: ignore[arg-type]

@@ -13,8 +13,8 @@ from dacs.aggregator.control.dispatch import (
 )
 from dacs.aggregator.control.fleet import Fleet
 from dacs.aggregator.control.loop import CongestionPointControl
-from dacs.aggregator.control.profiles import CapEvent
 from dacs.aggregator.domain.allocation import FlexContext, allocate
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.protocol import (
     Ack,
     AckReason,
@@ -139,8 +139,8 @@ def test_cap_met_through_an_event_and_released_in_steps() -> None:
     assert (
         world.load() == 40_000
     )  # over the rated capacity: the fixed cap already binds
-    world.control.add_event(
-        CapEvent.day_ahead("da-1", world.now, [32.0] * 4)
+    world.control.put_in_force(
+        CapacityEnvelope.day_ahead("da-1", world.now, [32_000.0] * 4)
     )  # one hour at 32 kW
     report, commands, _ = world.step()
     assert report.required_reduction_w == pytest.approx(8000)
@@ -186,8 +186,8 @@ def test_opted_out_offline_and_paused_homes_are_left_alone() -> None:
         )
     )
     world.fleet.homes[silent].online = False
-    world.control.add_event(
-        CapEvent.emergency_stop("stop", world.now, timedelta(minutes=30))
+    world.control.put_in_force(
+        CapacityEnvelope.emergency_stop("stop", world.now, timedelta(minutes=30))
     )
     report, commands, _ = world.step()
     assert {c.home_id for c in commands}.isdisjoint({out, paused, silent})
@@ -199,7 +199,9 @@ def test_opted_out_offline_and_paused_homes_are_left_alone() -> None:
 
 def test_measured_load_drives_the_loop() -> None:
     world = World()
-    world.control.add_event(CapEvent.day_ahead("da-1", world.now, [45.0] * 4))
+    world.control.put_in_force(
+        CapacityEnvelope.day_ahead("da-1", world.now, [45_000.0] * 4)
+    )
     world.control.record_measurement(
         world.now, 50_000.0
     )  # 20 kW more than the forecast said
@@ -214,7 +216,9 @@ def test_measured_load_drives_the_loop() -> None:
 
 def test_acks_and_unknown_homes() -> None:
     world = World()
-    world.control.add_event(CapEvent.day_ahead("da-1", world.now, [32.0] * 4))
+    world.control.put_in_force(
+        CapacityEnvelope.day_ahead("da-1", world.now, [32_000.0] * 4)
+    )
     _, commands, _ = world.step()
     first = commands[0]
     assert world.fleet.apply_ack(

@@ -40,7 +40,7 @@ from dacs.aggregator.config import (
 )
 from dacs.aggregator.control.dispatch import current_cap_w
 from dacs.aggregator.control.loop import CycleReport
-from dacs.aggregator.control.profiles import AMSTERDAM, CapEvent
+from dacs.aggregator.domain.envelope import AMSTERDAM, CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.protocol import (
@@ -156,12 +156,11 @@ class Neighbourhood:
         if with_event:
             # A day-ahead request from the grid operator: 16:00-19:30, deepest at 17:00.
             caps = [92, 90, 88, 86, 85, 85, 85, 86, 88, 90, 94, 98, 102, 106]
-            await self.service.create_event(
+            await self.service.put_in_force(
                 POINT,
-                CapEvent.day_ahead(
-                    "gopacs-0114-a", EVENT_START, [float(c) for c in caps]
+                CapacityEnvelope.day_ahead(
+                    "gopacs-0114-a", EVENT_START, [c * 1000.0 for c in caps]
                 ),
-                created_by="test",
             )
 
     def other_load_w(self, hour: float) -> float:

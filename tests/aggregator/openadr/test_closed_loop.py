@@ -69,6 +69,7 @@ async def test_openadr_limit_reaches_the_homes(
             ven = OpenAdrVen(
                 ven_config(vtn, capacity_program_ids=(program,)),
                 service,
+                sessions=service.sessions,
                 delivered_flex=lambda *_: asyncio.sleep(0, result=[]),
             )
             assert await ven.poll()

@@ -61,6 +61,7 @@ async def started_ven(
     ven = OpenAdrVen(
         ven_config(vtn, capacity_program_ids=(program,), **changes),
         service,
+        sessions=service.sessions,
         delivered_flex=RecordedDelivery(service.clock),  # type: ignore[arg-type]  # only now() is used
     )
     await ven.start()
@@ -82,13 +83,13 @@ async def test_notification_applies_a_new_limit_without_waiting_for_the_poll(
         await asyncio.sleep(0.5)  # let the notifier subscribe
         polls = ven.counters.polls
         event_id = add_limit(notifying_vtn, program)
-        await until(lambda: len(service.controls[POINT].events) == 1)
+        await until(lambda: len(service.controls[POINT].envelopes) == 1)
         assert ven.counters.notifications >= 1
         assert ven.counters.polls > polls
         assert ven.counters.notifier_errors == 0
         # Deleting the event notifies too: its cap is cancelled at once.
         notifying_vtn.delete_event(event_id)
-        await until(lambda: not service.controls[POINT].events)
+        await until(lambda: not service.controls[POINT].envelopes)
         assert ven.counters.events_cancelled == 1
 
 
@@ -125,11 +126,11 @@ async def test_malformed_notification_only_wakes_a_poll(
         await notifying_vtn.publish(topic, {"objectType": 7, "object": "x"})
         await until(lambda: ven.counters.notifications == 2)
         await until(lambda: ven.counters.polls > polls)
-        assert not service.controls[POINT].events
+        assert not service.controls[POINT].envelopes
         assert ven.last_error is None
         # The listener survived: a real event still arrives through it.
         add_limit(notifying_vtn, program)
-        await until(lambda: len(service.controls[POINT].events) == 1)
+        await until(lambda: len(service.controls[POINT].envelopes) == 1)
 
 
 async def test_vtn_without_notifier_is_polled_only(
@@ -141,7 +142,7 @@ async def test_vtn_without_notifier_is_polled_only(
         async with started_ven(vtn, service, program, poll_interval_s=0.2) as ven:
             await until(lambda: "offers no MQTT notifier" in caplog.text)
             add_limit(vtn, program)
-            await until(lambda: len(service.controls[POINT].events) == 1)
+            await until(lambda: len(service.controls[POINT].envelopes) == 1)
             assert ven.counters.notifier_errors == 0
             assert ven.counters.notifications == 0
 
@@ -156,7 +157,7 @@ async def test_broker_down_keeps_polling_on_the_interval(
         async with started_ven(vtn, service, program, poll_interval_s=0.3) as ven:
             await until(lambda: ven.counters.notifier_errors >= 1)
             add_limit(vtn, program)  # its notification cannot be published
-            await until(lambda: len(service.controls[POINT].events) == 1)
+            await until(lambda: len(service.controls[POINT].envelopes) == 1)
             assert ven.counters.notifications == 0
             assert ven._task is not None
             assert not ven._task.done()
@@ -178,7 +179,7 @@ async def test_broker_that_comes_back_is_reconnected(
         mosquitto.start()
         await asyncio.sleep(3.5)  # back-off 1 s, then 2 s
         add_limit(notifying_vtn, program)
-        await until(lambda: len(service.controls[POINT].events) == 1, timeout_s=10)
+        await until(lambda: len(service.controls[POINT].envelopes) == 1, timeout_s=10)
 
 
 def test_notifier_binding_is_parsed() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dacs.aggregator.control.profiles import CapKind
+from dacs.aggregator.domain.envelope import EnvelopeKind
 from dacs.aggregator.openadr.signals import (
     Baseline,
     CapPlan,
@@ -74,11 +74,11 @@ def test_capacity_limit_becomes_a_dynamic_profile() -> None:
     assert isinstance(plan, CapPlan)
     ((point, cap),) = plan.caps
     assert point == POINT
-    assert cap.kind is CapKind.DAY_AHEAD
-    assert [i.cap_kw for i in cap.intervals] == [60, 55.5, 50, 60]
+    assert cap.kind is EnvelopeKind.DYNAMIC
+    assert [i.cap_w / 1000 for i in cap.intervals] == [60, 55.5, 50, 60]
     assert cap.start == START + HOUR
     assert cap.end == START + 2 * HOUR
-    assert cap.event_id == cap_event_id("cap-prog", "ev-1", START, POINT)
+    assert cap.envelope_id == cap_event_id("cap-prog", "ev-1", START, POINT)
 
 
 def test_capacity_limit_in_other_units_is_refused() -> None:
@@ -147,8 +147,8 @@ def test_grid_emergency_stops_every_point_when_untargeted() -> None:
     assert isinstance(plan, CapPlan)
     assert {p for p, _ in plan.caps} == {POINT, "tr-2"}
     for _, cap in plan.caps:
-        assert cap.kind is CapKind.EMERGENCY
-        assert cap.intervals[0].cap_kw == 0
+        assert cap.kind is EnvelopeKind.EMERGENCY
+        assert cap.intervals[0].cap_w == 0
         assert cap.end - cap.start == timedelta(hours=6)  # open-ended: the maximum
 
 
@@ -195,7 +195,7 @@ def test_flex_dispatch_caps_baseline_minus_flex_with_adjacent_hours() -> None:
     assert isinstance(plan, CapPlan)
     ((point, cap),) = plan.caps
     assert point == POINT
-    caps = [(i.start - START, i.end - i.start, i.cap_kw) for i in cap.intervals]
+    caps = [(i.start - START, i.end - i.start, i.cap_w / 1000) for i in cap.intervals]
     assert caps == [
         (
             timedelta(hours=4),

@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from dacs.aggregator.control.profiles import CapKind
+from dacs.aggregator.domain.envelope import EnvelopeKind
 from dacs.aggregator.openadr.signals import cap_event_id
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
@@ -48,7 +48,10 @@ def make_ven(
     **changes: object,
 ) -> OpenAdrVen:
     return OpenAdrVen(
-        ven_config(vtn, **changes), service, delivered_flex=RecordedDelivery(clock)
+        ven_config(vtn, **changes),
+        service,
+        sessions=service.sessions,
+        delivered_flex=RecordedDelivery(clock),
     )
 
 
@@ -69,9 +72,9 @@ async def test_capacity_limit_is_applied_once_and_cancelled_when_deleted(
     )
     ven = make_ven(vtn, service, clock, capacity_program_ids=(program,))
     assert await ven.poll()
-    (cap,) = service.controls[POINT].events
-    assert cap.kind is CapKind.DAY_AHEAD
-    assert [i.cap_kw for i in cap.intervals] == [30, 25, 25, 30]
+    (cap,) = service.controls[POINT].envelopes
+    assert cap.kind is EnvelopeKind.DYNAMIC
+    assert [i.cap_w / 1000 for i in cap.intervals] == [30, 25, 25, 30]
     (row,) = await stored(service, EventRow)
     assert row.created_by == f"openadr:{program}"
     # Polled again, and by a restarted VEN: nothing is applied twice.
@@ -85,8 +88,8 @@ async def test_capacity_limit_is_applied_once_and_cancelled_when_deleted(
         capacity_limit_event(program, GRID_CP, start=START + HOUR, caps_kw=[20] * 4)
     )
     assert await ven.poll()
-    (cap,) = service.controls[POINT].events
-    assert [i.cap_kw for i in cap.intervals] == [20] * 4
+    (cap,) = service.controls[POINT].envelopes
+    assert [i.cap_w / 1000 for i in cap.intervals] == [20] * 4
     rows = await stored(service, EventRow)
     assert sorted(r.cancelled_at is None for r in rows) == [False, True]
     assert ven.counters.events_cancelled == 1
@@ -120,8 +123,8 @@ async def test_event_for_a_point_not_yet_registered_waits_for_it(
     )
     await service.reload()
     assert await ven.poll()
-    (cap,) = service.controls["tr-later"].events
-    assert [i.cap_kw for i in cap.intervals] == [30, 25, 25, 30]
+    (cap,) = service.controls["tr-later"].envelopes
+    assert [i.cap_w / 1000 for i in cap.intervals] == [30, 25, 25, 30]
     assert ven.counters.events_applied == 1
 
 
@@ -133,8 +136,8 @@ async def test_grid_emergency_stops_the_point(
     vtn.add_event(grid_emergency_event(program, GRID_CP, start=START, duration=HOUR))
     ven = make_ven(vtn, service, clock, capacity_program_ids=(program,))
     assert await ven.poll()
-    (cap,) = service.controls[POINT].events
-    assert cap.kind is CapKind.EMERGENCY
+    (cap,) = service.controls[POINT].envelopes
+    assert cap.kind is EnvelopeKind.EMERGENCY
     assert service.controls[POINT].cycle(START + timedelta(minutes=1))[0].cap_w == 0
 
 
@@ -161,7 +164,7 @@ async def test_rejected_events_are_refused_logged_and_change_nothing(
     with caplog.at_level(logging.WARNING, logger="dacs.aggregator.openadr"):
         assert await ven.poll()
         assert await ven.poll()
-    assert service.controls[POINT].events == []
+    assert service.controls[POINT].envelopes == []
     assert await stored(service, EventRow) == []
     refused = await stored(service, OpenAdrEventRow)
     assert {r.outcome for r in refused} == {"refused"}
@@ -188,10 +191,10 @@ async def test_vtn_errors_lose_nothing_and_the_next_poll_applies(
     assert not await ven.poll()
     assert ven.last_error is not None
     assert "not JSON" in ven.last_error
-    assert service.controls[POINT].events == []
+    assert service.controls[POINT].envelopes == []
     assert await ven.poll()
     assert ven.last_error is None
-    assert len(service.controls[POINT].events) == 1
+    assert len(service.controls[POINT].envelopes) == 1
     assert ven.counters.failed_polls == 2
 
 
@@ -278,9 +281,9 @@ async def test_nlflex_registration_dispatch_and_reports(
         )
     )
     assert await ven.poll()
-    (cap,) = service.controls[POINT].events
-    assert [i.cap_kw for i in cap.intervals] == [40.0, 27.5, 40.0]
-    assert cap.event_id == cap_event_id(
+    (cap,) = service.controls[POINT].envelopes
+    assert [i.cap_w / 1000 for i in cap.intervals] == [40.0, 27.5, 40.0]
+    assert cap.envelope_id == cap_event_id(
         program,
         flex_id,
         (await stored(service, OpenAdrEventRow))[-1].modified_at,
@@ -330,4 +333,4 @@ async def test_nlflex_program_that_breaks_the_profile_is_refused(
         assert await ven.poll()
     assert "not NL-flex compliant" in caplog.text
     assert ven.counters.programs_refused == 1
-    assert service.controls[POINT].events == []
+    assert service.controls[POINT].envelopes == []

@@ -17,7 +17,7 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.database import session_factory
@@ -70,10 +70,10 @@ async def test_event_is_met_and_ends(
     load = sum(server.plant.hp_electric_w for server, _, _ in stack)
     assert load > 2000
     cap_kw = (load - 1500) / 1000
-    event = CapEvent.day_ahead(
-        "da-test", service.clock.now(), [cap_kw] * 2
+    event = CapacityEnvelope.day_ahead(
+        "da-test", service.clock.now(), [cap_kw * 1000] * 2
     )  # 30 minutes
-    service.add_event("tr-1", event)
+    service.put_in_force_unstored("tr-1", event)
 
     def heat_pumps_under_cap() -> bool:
         return (
@@ -100,7 +100,7 @@ async def test_event_is_met_and_ends(
     await home.set_participation(False)
     await _wait(heat_pumps_under_cap, 20)
     # The event is cancelled: every home is released (staggered, within seconds here).
-    service.controls["tr-1"].remove_event("da-test")
+    service.controls["tr-1"].withdraw("da-test")
     await _wait(
         lambda: all(
             s.firmware.limit_w is None and s.firmware.mode.value == "normal"

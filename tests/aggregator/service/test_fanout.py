@@ -21,7 +21,7 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.mqtt.link import PUBLISH_WINDOW, PublishError
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
@@ -108,9 +108,11 @@ def _heard_from(service: AggregatorService, home_ids: list[str]) -> None:
 
 
 def _emergency(service: AggregatorService) -> None:
-    service.add_event(
+    service.put_in_force_unstored(
         POINT,
-        CapEvent.emergency_stop("stop", service.clock.now(), timedelta(hours=1)),
+        CapacityEnvelope.emergency_stop(
+            "stop", service.clock.now(), timedelta(hours=1)
+        ),
     )
 
 
@@ -192,7 +194,7 @@ async def test_commands_are_stored_in_one_batch_before_they_are_published(
         assert len(inserts) == 1  # one statement for the whole cycle
         # Lifting the event releases homes: cancels are stored first too.
         cancels = _count_statements(service, "UPDATE COMMANDS SET CANCELLED_AT")
-        assert await service.cancel_event(POINT, "stop")
+        assert await service.withdraw(POINT, "stop")
         (report,) = await service.cycle()
         assert report.cancels > 0
         assert len(cancels) == 1

@@ -17,7 +17,7 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.testbed.services import MosquittoBroker
@@ -79,10 +79,10 @@ async def test_aggregator_restart_mid_event(street: Any, tmp_path: Path) -> None
         15,
     )
     load = sum(s.plant.hp_electric_w for s, _, _ in stack)
-    event = CapEvent.day_ahead(
-        "da-restart", service.clock.now(), [(load - 1500) / 1000] * 4
+    event = CapacityEnvelope.day_ahead(
+        "da-restart", service.clock.now(), [load - 1500] * 4
     )
-    await service.create_event("tr-1", event, created_by="test")
+    await service.put_in_force("tr-1", event)
     await _wait(lambda: len(_limited(stack)) > 0, 20)
     await asyncio.sleep(2)  # let the allocation settle
     limited_before = set(_limited(stack))
@@ -100,7 +100,9 @@ async def test_aggregator_restart_mid_event(street: Any, tmp_path: Path) -> None
     await revived.start()
     try:
         # Events, homes and the commands in force come back from the database.
-        assert [e.event_id for e in revived.controls["tr-1"].events] == ["da-restart"]
+        assert [e.envelope_id for e in revived.controls["tr-1"].envelopes] == [
+            "da-restart"
+        ]
         assert len(revived.fleet.homes) == HOMES
         assert {
             h: v.command.command_id for h, v in revived.fleet.homes.items() if v.command
@@ -127,12 +129,9 @@ async def test_broker_restart_mid_event(street: Any) -> None:
         15,
     )
     load = sum(s.plant.hp_electric_w for s, _, _ in stack)
-    await service.create_event(
+    await service.put_in_force(
         "tr-1",
-        CapEvent.day_ahead(
-            "da-broker", service.clock.now(), [(load - 1500) / 1000] * 4
-        ),
-        created_by="test",
+        CapacityEnvelope.day_ahead("da-broker", service.clock.now(), [load - 1500] * 4),
     )
     await _wait(lambda: len(_limited(stack)) > 0, 20)
     received = service.counters.telemetry_received
@@ -145,9 +144,10 @@ async def test_broker_restart_mid_event(street: Any) -> None:
     )  # reconnects and re-subscribes by itself
     await _wait(lambda: service.counters.telemetry_received > received + HOMES, 30)
     # And it can still steer: an emergency stop reaches every home.
-    await service.create_event(
+    await service.put_in_force(
         "tr-1",
-        CapEvent.emergency_stop("stop", service.clock.now(), timedelta(minutes=10)),
-        created_by="test",
+        CapacityEnvelope.emergency_stop(
+            "stop", service.clock.now(), timedelta(minutes=10)
+        ),
     )
     await _wait(lambda: len(_limited(stack)) == HOMES, 20)

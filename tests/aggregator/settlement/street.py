@@ -194,7 +194,7 @@ async def seed_street(
                     reason="congestion",
                     start=EVENT_START,
                     end=EVENT_END,
-                    profile=[],
+                    intervals=[],
                     created_at=HISTORY_START,
                     created_by="test",
                 )

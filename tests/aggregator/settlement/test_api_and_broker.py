@@ -21,7 +21,11 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
+from dacs.aggregator.domain.envelope import (
+    CapacityEnvelope,
+    CapacityInterval,
+    EnvelopeKind,
+)
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
@@ -199,14 +203,16 @@ async def test_statement_reaches_the_home_through_the_broker(
         home_id = (await service.registry.enroll(code.code)).home_id
         await service.reload()
         await seed_street(service.sessions, homes={home_id: 0.4}, register=False)
-        await service.create_event(
+        await service.put_in_force(
             "tr-1",
-            CapEvent(
-                event_id="ev-e2e",
-                kind=CapKind.MANUAL,
-                intervals=(CapInterval(start=EVENT_START, end=EVENT_END, cap_kw=1.0),),
+            CapacityEnvelope(
+                envelope_id="ev-e2e",
+                kind=EnvelopeKind.MANUAL,
+                intervals=(
+                    CapacityInterval(start=EVENT_START, end=EVENT_END, cap_w=1000.0),
+                ),
+                origin="test",
             ),
-            created_by="test",
         )
         issuer = StatementIssuer(
             service.sessions,

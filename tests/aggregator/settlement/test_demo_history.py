@@ -195,7 +195,7 @@ async def test_settlement_fits_a_baseline_on_the_seeded_history(
                 reason="congestion",
                 start=begin,
                 end=end,
-                profile=[],
+                intervals=[],
                 created_at=SCENARIO.start,
                 created_by="test",
             )

@@ -83,7 +83,9 @@ async def test_flex_order_curtails_heat_pumps(
         response = await world.dso.wait_for(FlexOrderResponse)
         assert response.result == AcceptedRejected.ACCEPTED
         event_id = f"uftp-{order.message_id}"
-        assert any(e.event_id == event_id for e in service.controls["tr-1"].events)
+        assert any(
+            e.envelope_id == event_id for e in service.controls["tr-1"].envelopes
+        )
         # The closed loop turns the cap into limits on the homes, through Mosquitto.
         await _wait(lambda: service.counters.commands_sent > 0, 20)
         await _wait(
@@ -96,6 +98,6 @@ async def test_flex_order_curtails_heat_pumps(
         report = service.controls["tr-1"].last_report
         assert report is not None
         assert report.cap is not None
-        assert report.cap.event_id == event_id
+        assert report.cap.envelope_id == event_id
         prognosis = await world.dso.wait_for(DPrognosis)
         assert prognosis.congestion_point == ADDRESS

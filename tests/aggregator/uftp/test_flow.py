@@ -19,8 +19,8 @@ from shapeshifter_uftp import (
 from shapeshifter_uftp.uftp import AcceptedDisputed
 from sqlalchemy import select
 
-from dacs.aggregator.control.profiles import CapKind
 from dacs.aggregator.domain.delivery import IntervalDelivery
+from dacs.aggregator.domain.envelope import EnvelopeKind
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
@@ -102,18 +102,18 @@ async def test_order_becomes_cap_event_and_prognosis(world: UftpWorld) -> None:
         FlexOrderResponse, lambda r: r.flex_order_message_id == order.message_id
     )
     assert response.result == AcceptedRejected.ACCEPTED
-    events = world.service.controls[POINT].events
-    event = next(e for e in events if e.event_id == f"uftp-{order.message_id}")
-    assert event.kind is CapKind.DAY_AHEAD
+    events = world.service.controls[POINT].envelopes
+    event = next(e for e in events if e.envelope_id == f"uftp-{order.message_id}")
+    assert event.kind is EnvelopeKind.DYNAMIC
     # Forecast: four homes at 2 kW (no other load seen yet) minus the 4 kW ordered.
-    assert [i.cap_kw for i in event.intervals] == [4.0] * len(numbers)
+    assert [i.cap_w for i in event.intervals] == [4000.0] * len(numbers)
     period = offer.period.to_date()
     assert event.intervals[0].start == isp_start(period, numbers[0], ZONE)
     assert (
         event.intervals[-1].end == isp_start(period, numbers[-1], ZONE) + ISP_DURATION
     )
     async with world.service.sessions() as session:
-        stored = await session.get(EventRow, event.event_id)
+        stored = await session.get(EventRow, event.envelope_id)
     assert stored is not None
     assert stored.created_by == f"uftp:{DSO_DOMAIN}"
     prognosis = await world.dso.wait_for(DPrognosis)

@@ -193,7 +193,7 @@ async def test_order_with_other_isps_is_rejected(world: UftpWorld) -> None:
     _, offer, _ = await _offer(world)
     await world.agent.outbox.idle()
     before = await table_counts(world.service)
-    events_before = list(world.service.controls["tr-1"].events)
+    events_before = list(world.service.controls["tr-1"].envelopes)
     order = world.dso.order_for(offer, "P100")
     order.isps = [
         *order.isps[:-1],
@@ -212,7 +212,7 @@ async def test_order_with_other_isps_is_rejected(world: UftpWorld) -> None:
     )
     assert reason in ("ISPs do not match the FlexOffer option", "ISP Conflict")
     assert await table_counts(world.service) == before
-    assert world.service.controls["tr-1"].events == events_before
+    assert world.service.controls["tr-1"].envelopes == events_before
     # The offer is still open: the right order goes through.
     good = world.dso.order_for(offer, "P100")
     await world.dso.send(good)

@@ -12,7 +12,11 @@ import uuid
 from aiohttp import web
 from sqlalchemy import select
 
-from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
+from dacs.aggregator.domain.envelope import (
+    CapacityEnvelope,
+    CapacityInterval,
+    EnvelopeKind,
+)
 from dacs.aggregator.registry.errors import (
     CodeUsedError,
     ConflictError,
@@ -34,6 +38,7 @@ SERVICE: web.AppKey[AggregatorService] = web.AppKey("service", AggregatorService
 # Set when the OpenADR VEN runs (app.py); its counters go to /metrics.
 OPENADR_VEN: web.AppKey[OpenAdrVen] = web.AppKey("openadr_ven")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ORIGIN = "api"  # stored with the envelopes operators create here
 
 
 class BadRequestError(Exception):
@@ -197,7 +202,7 @@ def _point_json(
             "shortfall_kw": report.shortfall_w / 1000,
             "curtailed_homes": report.curtailed_homes,
         },
-        "events": [] if control is None else [event_json(e) for e in control.events],
+        "events": [] if control is None else [event_json(e) for e in control.envelopes],
     }
 
 
@@ -222,16 +227,21 @@ async def create_event(request: web.Request) -> web.Response:
         if not isinstance(raw, list) or not raw or len(raw) > 192:
             raise BadRequestError("'intervals' must be a list of 1 to 192 intervals")
         intervals = tuple(
-            CapInterval(
+            CapacityInterval(
                 start=_time(i, "start"),
                 end=_time(i, "end"),
-                cap_kw=_number(i, "cap_kw"),
+                cap_w=_number(i, "cap_kw") * 1000,
             )
             if isinstance(i, dict)
             else _fail("each interval must be an object")
             for i in raw
         )
-        event = CapEvent(event_id=event_id, kind=CapKind.MANUAL, intervals=intervals)
+        event = CapacityEnvelope(
+            envelope_id=event_id,
+            kind=EnvelopeKind.MANUAL,
+            intervals=intervals,
+            origin=_ORIGIN,
+        )
     elif kind == "dynamic":
         caps = document.get("caps_kw")
         if (
@@ -243,20 +253,26 @@ async def create_event(request: web.Request) -> web.Response:
             )
         ):
             raise BadRequestError("'caps_kw' must be a list of 1 to 192 numbers >= 0")
-        event = CapEvent.day_ahead(
-            event_id, _time(document, "start"), [float(c) for c in caps]
+        event = CapacityEnvelope.day_ahead(
+            event_id,
+            _time(document, "start"),
+            [float(c) * 1000 for c in caps],
+            origin=_ORIGIN,
         )
     elif kind == "emergency":
         minutes = _number(document, "duration_minutes", minimum=1)
         if minutes > 24 * 60:
             raise BadRequestError("an emergency stop lasts at most 24 hours")
-        event = CapEvent.emergency_stop(
-            event_id, _time(document, "start"), timedelta(minutes=minutes)
+        event = CapacityEnvelope.emergency_stop(
+            event_id,
+            _time(document, "start"),
+            timedelta(minutes=minutes),
+            origin=_ORIGIN,
         )
     else:
         raise BadRequestError("'kind' must be 'manual', 'dynamic' or 'emergency'")
     try:
-        await service.create_event(point_id, event, created_by="api")
+        await service.put_in_force(point_id, event)
     except Exception as err:
         if "UNIQUE" in str(err).upper() or "duplicate key" in str(err):
             raise ConflictError(f"event {event_id!r} exists already") from err
@@ -272,7 +288,7 @@ def _fail(message: str) -> Any:
 async def cancel_event(request: web.Request) -> web.Response:
     """End an event early; its homes are released (staggered)."""
     service = _service(request)
-    if not await service.cancel_event(
+    if not await service.withdraw(
         request.match_info["point_id"], request.match_info["event_id"]
     ):
         raise NotFoundError("no such event in force")

@@ -60,7 +60,7 @@ def cycle_json(
         "rated_capacity_kw": rated_capacity_kw,
         "cap_kw": _kw(report.cap_w),
         "cap_kind": report.cap.kind.value if report.cap else "rated",
-        "event_id": report.cap.event_id if report.cap else None,
+        "event_id": report.cap.envelope_id if report.cap else None,
         "measured_load_kw": _kw(report.measured_load_w),
         "forecast_load_kw": _kw(report.forecast_load_w),
         "heat_pump_load_kw": _kw(report.heat_pump_load_w),
@@ -205,7 +205,7 @@ class CycleFeed:
         history.append(_json(cycle))
         count = self._cycles.get(point_id, 0)
         self._cycles[point_id] = count + 1
-        events = control.events if control else []
+        events = control.envelopes if control else []
         live = cycle | {"events": [event_json(e) for e in events]}
         frames = [_frame("cycle", _json(live))]
         if count % self._homes_every == 0:
@@ -342,7 +342,7 @@ async def history(request: web.Request) -> web.Response:
             "rated_capacity_kw": control.rated_capacity_kw,
             "cycle_s": control.settings.cycle_s,
             "now": format_time(service.clock.now()),
-            "events": [event_json(e) for e in control.events],
+            "events": [event_json(e) for e in control.envelopes],
         }
     )
     # The cycles are kept encoded; splice them in rather than decode 2880 documents.

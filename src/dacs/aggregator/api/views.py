@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from dacs.aggregator.control.fleet import HomeView
-from dacs.aggregator.control.profiles import CapEvent
 from dacs.aggregator.domain.allocation import Availability
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.protocol import format_time
 
 
@@ -30,10 +30,15 @@ def participation_counts(homes: Iterable[HomeView], now: datetime) -> dict[str, 
     return counts
 
 
-def event_json(event: CapEvent) -> dict[str, Any]:
-    """An event in force, with its cap profile."""
+def kilowatts(watts: float) -> float:
+    """Watts as the kilowatts the API speaks, without float noise from the conversion."""
+    return round(watts / 1000, 6)
+
+
+def event_json(event: CapacityEnvelope) -> dict[str, Any]:
+    """An envelope in force as the API shows it: an event with caps in kW."""
     return {
-        "id": event.event_id,
+        "id": event.envelope_id,
         "kind": event.kind.value,
         "start": format_time(event.start),
         "end": format_time(event.end),
@@ -41,7 +46,7 @@ def event_json(event: CapEvent) -> dict[str, Any]:
             {
                 "start": format_time(i.start),
                 "end": format_time(i.end),
-                "cap_kw": i.cap_kw,
+                "cap_kw": kilowatts(i.cap_w),
             }
             for i in event.intervals
         ],

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from dacs.aggregator.domain.envelope import EnvelopeKind
+
 from .dispatch import current_cap_w
 from .fleet import Fleet
 from .loop import CycleReport
-from .profiles import CapKind
 
 # A limit counts as followed within this tolerance (meters and steps are coarse).
 _FOLLOW_TOLERANCE_W = 100.0
@@ -71,7 +72,9 @@ class AlertMonitor:
             )
             found[alert.key] = self.active.get(alert.key, alert)
 
-        event_running = report.cap is not None and report.cap.kind is not CapKind.FIXED
+        event_running = (
+            report.cap is not None and report.cap.kind is not EnvelopeKind.FIXED
+        )
         for view in fleet.of(self.congestion_point_id):
             telemetry = view.telemetry
             cap = current_cap_w(view, now)

@@ -11,11 +11,11 @@ import math
 import numpy as np
 
 from dacs.aggregator.domain.allocation import Allocation
+from dacs.aggregator.domain.envelope import CapInForce
 from dacs.aggregator.domain.rebound import release_schedule
 from dacs.protocol import Cancel, Command, CommandReason, PowerInterval
 
 from .fleet import HomeView
-from .profiles import Cap
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,7 +60,7 @@ def plan_dispatch(
     allocation: Allocation,
     *,
     now: datetime,
-    cap: Cap | None,
+    cap: CapInForce | None,
     cap_w: float,
     forecast_load_w: float,
     settings: DispatchSettings,

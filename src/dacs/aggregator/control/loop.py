@@ -8,11 +8,16 @@ import logging
 import math
 
 from dacs.aggregator.domain.allocation import Allocation, FlexContext, allocate
+from dacs.aggregator.domain.envelope import (
+    CapacityEnvelope,
+    CapInForce,
+    FixedCapacity,
+    binding_cap,
+)
 from dacs.protocol import Cancel, Command
 
 from .dispatch import DispatchPlan, DispatchSettings, plan_dispatch
 from .fleet import Fleet
-from .profiles import Cap, CapEvent, FixedProfile, binding_cap
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ class CycleReport:
 
     time: datetime
     congestion_point_id: str
-    cap: Cap | None
+    cap: CapInForce | None
     cap_w: float
     measured_load_w: float | None
     heat_pump_load_w: float
@@ -44,9 +49,9 @@ class CongestionPointControl:
     point_id: str
     rated_capacity_kw: float
     fleet: Fleet
-    fixed: FixedProfile | None = None
+    fixed: FixedCapacity | None = None
     settings: DispatchSettings = field(default_factory=DispatchSettings)
-    events: list[CapEvent] = field(default_factory=list)
+    envelopes: list[CapacityEnvelope] = field(default_factory=list)
     measurement: tuple[datetime, float] | None = None  # (time, load W)
     last_report: CycleReport | None = None
     last_allocation: Allocation | None = None
@@ -58,20 +63,22 @@ class CongestionPointControl:
         if self.measurement is None or at >= self.measurement[0]:
             self.measurement = (at, load_w)
 
-    def add_event(self, event: CapEvent) -> None:
-        """Add or replace an event (same id)."""
-        self.events = [e for e in self.events if e.event_id != event.event_id]
-        self.events.append(event)
+    def put_in_force(self, envelope: CapacityEnvelope) -> None:
+        """Add an envelope, or replace the one with its id."""
+        self.envelopes = [
+            e for e in self.envelopes if e.envelope_id != envelope.envelope_id
+        ]
+        self.envelopes.append(envelope)
 
-    def remove_event(self, event_id: str) -> bool:
-        """Cancel an event; False when there was none with that id."""
-        before = len(self.events)
-        self.events = [e for e in self.events if e.event_id != event_id]
-        return len(self.events) != before
+    def withdraw(self, envelope_id: str) -> bool:
+        """End an envelope early; False when there was none with that id."""
+        before = len(self.envelopes)
+        self.envelopes = [e for e in self.envelopes if e.envelope_id != envelope_id]
+        return len(self.envelopes) != before
 
     def prune(self, now: datetime) -> None:
-        """Forget events that have ended."""
-        self.events = [e for e in self.events if e.end > now]
+        """Forget envelopes that have ended."""
+        self.envelopes = [e for e in self.envelopes if e.end > now]
 
     def cycle(
         self, now: datetime, *, other_load_forecast_w: float | None = None
@@ -79,9 +86,9 @@ class CongestionPointControl:
         """Compare load with the cap, allocate, and plan the commands to send."""
         self.prune(now)
         homes = self.fleet.of(self.point_id)
-        cap = binding_cap(now, fixed=self.fixed, events=self.events)
+        cap = binding_cap(now, fixed=self.fixed, envelopes=self.envelopes)
         rated_w = self.rated_capacity_kw * 1000
-        cap_w = min(cap.cap_kw * 1000, rated_w) if cap is not None else rated_w
+        cap_w = min(cap.cap_w, rated_w) if cap is not None else rated_w
         heat_pump_w = self.fleet.heat_pump_load_w(homes, now)
         measured_w: float | None = None
         if self.measurement is not None and now - self.measurement[0] <= timedelta(

@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dacs.aggregator.storage.tables import EventRow, OpenAdrEventRow, OpenAdrResourceRow
+from dacs.aggregator.storage.tables import (
+    EventRow,
+    HomeRow,
+    OpenAdrEventRow,
+    OpenAdrResourceRow,
+)
 
 
 class OpenAdrLedger:
@@ -53,6 +58,15 @@ class OpenAdrLedger:
         """True when the aggregator stored this cap event already (a crash mid-poll)."""
         async with self._sessions() as session:
             return await session.get(EventRow, cap_event_id) is not None
+
+    async def enrolled_homes(self) -> Sequence[HomeRow]:
+        """Every enrolled home, with the EAN the VTN knows it by."""
+        async with self._sessions() as session:
+            return (
+                (await session.execute(select(HomeRow).order_by(HomeRow.id)))
+                .scalars()
+                .all()
+            )
 
     async def resources(self) -> dict[str, OpenAdrResourceRow]:
         """Registered homes by home id."""

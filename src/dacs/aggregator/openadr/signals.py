@@ -26,7 +26,11 @@ from typing import Any
 from openadr3_client.oadr310.models.event.event import ExistingEvent
 from openadr3_client.oadr310.models.unit import Unit
 
-from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
+from dacs.aggregator.domain.envelope import (
+    CapacityEnvelope,
+    CapacityInterval,
+    EnvelopeKind,
+)
 
 from . import profile
 
@@ -128,7 +132,9 @@ class CapPlan:
     """What one event version puts in force (possibly nothing, e.g. a baseline)."""
 
     kind: SignalKind
-    caps: tuple[tuple[str, CapEvent], ...] = ()  # (congestion point id, cap event)
+    caps: tuple[
+        tuple[str, CapacityEnvelope], ...
+    ] = ()  # (congestion point id, cap event)
     group_name: str | None = None
     congestion_point_id: str | None = None  # of a FLEX event, even when over
     intervals: tuple[DispatchInterval, ...] = ()
@@ -175,6 +181,11 @@ def signal_kind(event: ExistingEvent) -> SignalKind:
     if not types:
         return SignalKind.REPORTING_ANCHOR
     return SignalKind.UNKNOWN
+
+
+def envelope_origin(program_id: str) -> str:
+    """Who an envelope from ``program_id`` says it came from (stored, at most 64 characters)."""
+    return f"openadr:{program_id}"[:64]
 
 
 def cap_event_id(
@@ -339,18 +350,21 @@ def capacity_limit_plan(
             return refuse(
                 f"interval {interval_id}: the limit must be one number >= 0 kW, not {list(values)}"
             )
-        intervals.append(CapInterval(start=start, end=start + duration, cap_kw=cap))
+        intervals.append(
+            CapacityInterval(start=start, end=start + duration, cap_w=cap * 1000)
+        )
     intervals.sort(key=lambda i: i.start)
     if intervals[-1].end <= context.now:
         return Refusal(kind=kind, reason="every interval has passed", expired=True)
     point = points[0]
     try:
-        cap_event = CapEvent(
-            event_id=cap_event_id(
+        cap_event = CapacityEnvelope(
+            envelope_id=cap_event_id(
                 context.program_id, event.id, event.modification_date_time, point
             ),
-            kind=CapKind.DAY_AHEAD,
+            kind=EnvelopeKind.DYNAMIC,
             intervals=tuple(intervals),
+            origin=envelope_origin(context.program_id),
         )
     except ValueError as err:
         return refuse(str(err))
@@ -388,7 +402,7 @@ def grid_emergency_plan(
     caps = tuple(
         (
             point,
-            CapEvent.emergency_stop(
+            CapacityEnvelope.emergency_stop(
                 cap_event_id(
                     context.program_id, event.id, event.modification_date_time, point
                 ),
@@ -483,28 +497,29 @@ def flex_dispatch_plan(
     dispatch.sort(key=lambda i: i.start)
     outside = context.outside_group_kw.get(point, 0.0)
     cap_intervals = tuple(
-        CapInterval(
+        CapacityInterval(
             start=i.start,
             end=i.end,
-            cap_kw=max(0.0, baseline.active_kw - i.flex_kw) + outside,
+            cap_w=(max(0.0, baseline.active_kw - i.flex_kw) + outside) * 1000,
         )
         for i in dispatch
         if i.end > context.now
     )
-    caps: tuple[tuple[str, CapEvent], ...] = ()
+    caps: tuple[tuple[str, CapacityEnvelope], ...] = ()
     if cap_intervals:
         caps = (
             (
                 point,
-                CapEvent(
-                    event_id=cap_event_id(
+                CapacityEnvelope(
+                    envelope_id=cap_event_id(
                         context.program_id,
                         event.id,
                         event.modification_date_time,
                         point,
                     ),
-                    kind=CapKind.DAY_AHEAD,
+                    kind=EnvelopeKind.DYNAMIC,
                     intervals=cap_intervals,
+                    origin=envelope_origin(context.program_id),
                 ),
             ),
         )

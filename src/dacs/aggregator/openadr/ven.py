@@ -8,7 +8,7 @@ One poll (every ``poll_interval_s``, default 60 s):
 3. register new homes as resources, ask the resource group of their
    congestion point to take them, and store the REGISTRATION_STATUS the grid
    operator returns (only ENROLLED homes are offered);
-4. put new event versions in force (``service.create_event``) exactly once,
+4. put new event versions in force (``GridPort.put_in_force``) exactly once,
    and cancel those the VTN no longer lists (deleted or replaced);
 5. report: ACK for FLEX events, a flex delta for each baseline event,
    DELIVERED_FLEX once a FLEX event's intervals have passed, and changes of
@@ -45,9 +45,10 @@ from openadr3_client.oadr310.models.event.event_payload import (
     EventPayloadType,
 )
 from openadr3_client.oadr310.models.report.report import NewReport
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dacs.aggregator.domain.delivery import DeliveredFlexSource
-from dacs.aggregator.service import AggregatorService
+from dacs.aggregator.grid_port import GridPort
 from dacs.aggregator.storage.tables import OpenAdrEventRow, OpenAdrResourceRow
 
 from . import notifier, profile, reports
@@ -101,18 +102,19 @@ class OpenAdrVen:
     def __init__(
         self,
         config: OpenAdrConfig,
-        service: AggregatorService,
+        port: GridPort,
         *,
+        sessions: async_sessionmaker[AsyncSession],
         delivered_flex: DeliveredFlexSource,
         client: VtnClient | None = None,
     ) -> None:
         """Check the settings; ``start()`` begins polling."""
         config.check()
         self.config = config
-        self.service = service
+        self._port = port
         self._delivered_flex = delivered_flex
         self._client = client or VtnClient(config, client_secret=config.secret())
-        self._ledger = OpenAdrLedger(service.sessions)
+        self._ledger = OpenAdrLedger(sessions)
         self._map = config.congestion_point_map
         self.counters = OpenAdrCounters()
         self.last_error: str | None = None
@@ -153,7 +155,7 @@ class OpenAdrVen:
             except Exception:
                 self.counters.failed_polls += 1
                 _LOGGER.exception("OpenADR poll failed; trying again next poll")
-            await self.service.clock.sleep(self.config.poll_interval_s)
+            await self._port.sleep(self.config.poll_interval_s)
 
     # -- MQTT notifier -------------------------------------------------------------
 
@@ -245,13 +247,13 @@ class OpenAdrVen:
             )
             return False
         self.last_error = None
-        self.last_success = self.service.clock.now()
+        self.last_success = self._port.now()
         return True
 
     # -- one poll ----------------------------------------------------------------
 
     async def _poll(self) -> None:
-        now = self.service.clock.now()
+        now = self._port.now()
         ven_id = await self._ensure_ven()
         fetched: list[tuple[str, bool, list[ExistingEvent]]] = []
         for program_id in self.config.program_ids:
@@ -366,7 +368,7 @@ class OpenAdrVen:
         }
         rows = await self._ledger.resources()
         on_vtn = {r.resource_name: r for r in await self._client.resources(ven_id)}
-        for home in await self.service.registry.homes():
+        for home in await self._ledger.enrolled_homes():
             group = group_of_point.get(home.congestion_point_id)
             if group is None or home.id in rows:
                 continue
@@ -506,7 +508,7 @@ class OpenAdrVen:
             congestion_points={
                 grid: local
                 for grid, local in self._map.items()
-                if local in self.service.controls
+                if local in self._port.congestion_points()
             },
             now=now,
             emergency_max_duration=timedelta(
@@ -521,7 +523,7 @@ class OpenAdrVen:
         unregistered = {
             grid
             for grid, local in self._map.items()
-            if local not in self.service.controls
+            if local not in self._port.congestion_points()
         }
         for event in sorted(events, key=lambda e: (e.created_date_time, e.id)):
             if (event.id, event.modification_date_time) in handled:
@@ -571,14 +573,14 @@ class OpenAdrVen:
     ) -> dict[str, float]:
         """Heat pump baseline (kW) per point of homes the grid operator did not enroll."""
         outside: dict[str, float] = {}
-        for point_id in self.service.controls:
+        for point_id in self._port.congestion_points():
             homes = [
                 h
-                for h in self.service.fleet.of(point_id)
+                for h in self._port.homes(point_id)
                 if (row := resources.get(h.home_id)) is None
                 or row.registration_status != RegistrationStatus.ENROLLED.value
             ]
-            model = self.service.fleet.flex_model(homes, now)
+            model = self._port.flex_model(homes, now)
             outside[point_id] = float(model.baseline_w.sum()) / 1000.0
         return outside
 
@@ -622,12 +624,10 @@ class OpenAdrVen:
                 )
             return
         for point_id, cap_event in plan.caps:
-            if not await self._ledger.cap_event_exists(cap_event.event_id):
-                await self.service.create_event(
-                    point_id, cap_event, created_by=f"openadr:{program_id}"[:64]
-                )
+            if not await self._ledger.cap_event_exists(cap_event.envelope_id):
+                await self._port.put_in_force(point_id, cap_event)
         row.outcome = APPLIED if plan.caps or plan.intervals else NOTED
-        row.caps = [[point_id, cap.event_id] for point_id, cap in plan.caps]
+        row.caps = [[point_id, cap.envelope_id] for point_id, cap in plan.caps]
         row.intervals = reports.interval_records(plan.intervals)
         row.group_name = plan.group_name
         row.congestion_point_id = plan.congestion_point_id or (
@@ -649,7 +649,7 @@ class OpenAdrVen:
         self, program_id: str, row: OpenAdrEventRow, now: datetime
     ) -> None:
         for point_id, cap_event_id in row.caps:
-            await self.service.cancel_event(point_id, cap_event_id)
+            await self._port.withdraw(point_id, cap_event_id)
         await self._ledger.update_version(row.id, cancelled_at=now)
         self.counters.events_cancelled += 1
         _LOGGER.info(
@@ -753,11 +753,11 @@ class OpenAdrVen:
         }
         homes = [
             h
-            for h in self.service.fleet.homes.values()
+            for h in self._port.homes()
             if h.home_id in enrolled
             and h.congestion_point_id == row.congestion_point_id
         ]
-        offer = reports.offered_flex_kw(self.service.fleet.flex_model(homes, now))
+        offer = reports.offered_flex_kw(self._port.flex_model(homes, now))
         report = reports.flex_delta(
             event_id=row.event_id,
             client_name=self.config.service_provider_ean,
@@ -774,7 +774,7 @@ class OpenAdrVen:
         for row in resources.values():
             if row.registration_status != RegistrationStatus.ENROLLED.value:
                 continue
-            view = self.service.fleet.homes.get(row.home_id)
+            view = self._port.home(row.home_id)
             if view is None or view.device is None:
                 status = OperationalStatus.PENDING
             elif view.reachable(now):

@@ -158,8 +158,8 @@ class EventRow(Base):
     reason: Mapped[str] = mapped_column(String(16))  # congestion, emergency, test
     start: Mapped[datetime]
     end: Mapped[datetime]
-    # [{"start": iso, "duration_s": int, "cap_kw": float}, ...]
-    profile: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The envelope: [{"start": iso, "end": iso, "cap_w": float}, ...]
+    intervals: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(64))
     cancelled_at: Mapped[datetime | None]

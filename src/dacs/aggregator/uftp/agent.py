@@ -52,8 +52,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from xsdata.models.datatype import XmlDate, XmlDuration
 
-from dacs.aggregator.control.profiles import CapEvent, CapInterval, CapKind
 from dacs.aggregator.domain.delivery import DeliveredFlexSource
+from dacs.aggregator.domain.envelope import (
+    CapacityEnvelope,
+    CapacityInterval,
+    EnvelopeKind,
+)
 from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
 from dacs.aggregator.storage.tables import (
     CongestionPointRow,
@@ -532,7 +536,9 @@ class UftpAgent:
             raise MessageRejectedError(
                 "Invalid Message: Price does not match the FlexOffer"
             )
-        event = _order_event(message.message_id, offer, ordered, self.config)
+        event = _order_event(
+            message.message_id, offer, ordered, self.config, dso=opened.sender_domain
+        )
         response = self._stamp(
             FlexOrderResponse(
                 flex_order_message_id=message.message_id,
@@ -556,7 +562,7 @@ class UftpAgent:
                     isps={str(k): v for k, v in ordered.items()},
                     price=str(_decimal(message.price)),
                     currency=message.currency,
-                    event_id=event.event_id,
+                    event_id=event.envelope_id,
                     received_at=now,
                 )
             )
@@ -592,18 +598,18 @@ class UftpAgent:
         await self._put_in_force(offer.congestion_point_id, event, opened.sender_domain)
         self.outbox.deliver_stored([response.message_id, prognosis.message_id])
 
-    async def _put_in_force(self, point_id: str, event: CapEvent, dso: str) -> None:
+    async def _put_in_force(
+        self, point_id: str, event: CapacityEnvelope, dso: str
+    ) -> None:
         try:
-            await self.service.create_event(
-                point_id, event, created_by=f"uftp:{dso}"[:64]
-            )
+            await self.service.put_in_force(point_id, event)
         except Exception:
             # The order is stored; start() puts it in force again.
-            _LOGGER.exception("UFTP: could not put %s in force", event.event_id)
+            _LOGGER.exception("UFTP: could not put %s in force", event.envelope_id)
         else:
             _LOGGER.info(
                 "UFTP: order %s in force on %s (%d ISPs)",
-                event.event_id,
+                event.envelope_id,
                 point_id,
                 len(event.intervals),
             )
@@ -626,7 +632,9 @@ class UftpAgent:
             ).all()
         for order, offer in rows:
             ordered = {int(k): int(v) for k, v in order.isps.items()}
-            event = _order_event(order.message_id, offer, ordered, self.config)
+            event = _order_event(
+                order.message_id, offer, ordered, self.config, dso=order.sender_domain
+            )
             if event.end <= self.service.clock.now():
                 continue
             await self._put_in_force(
@@ -956,7 +964,9 @@ def _order_event(
     offer: UftpFlexOfferRow,
     ordered: dict[int, int],
     config: UftpConfig,
-) -> CapEvent:
+    *,
+    dso: str,
+) -> CapacityEnvelope:
     """The cap per ordered ISP: the offer's forecast load for it minus the ordered flex."""
     period = date.fromisoformat(offer.period)
     intervals = []
@@ -964,16 +974,17 @@ def _order_event(
         start = isps.isp_start(period, number, config.zone)
         forecast_w = float(offer.baseline_w.get(str(number), 0))
         intervals.append(
-            CapInterval(
+            CapacityInterval(
                 start=start,
                 end=start + isps.ISP_DURATION,
-                cap_kw=max(0.0, forecast_w + power) / 1000,  # power < 0: a reduction
+                cap_w=max(0.0, forecast_w + power),  # power < 0: a reduction
             )
         )
-    return CapEvent(
-        event_id=f"uftp-{order_message_id}",
-        kind=CapKind.DAY_AHEAD,
+    return CapacityEnvelope(
+        envelope_id=f"uftp-{order_message_id}",
+        kind=EnvelopeKind.DYNAMIC,
         intervals=tuple(intervals),
+        origin=f"uftp:{dso}"[:64],
     )
 
 

@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from dacs.aggregator.clock import Clock
 from dacs.aggregator.config import AggregatorConfig
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.aggregator.grid_port import GridPort
 from dacs.aggregator.openadr.config import OpenAdrConfig
 from dacs.aggregator.openadr.identifiers import with_check_digit
-from dacs.aggregator.service import AggregatorService
-from dacs.aggregator.storage.tables import EventRow
 from dacs.aggregator.uftp.config import UFTP_PATH, UftpConfig
 from dacs.aggregator.uftp.isp import isp_at
 from dacs.aggregator.uftp.keys import generate_keypair
@@ -60,13 +57,13 @@ class GridSignal(StrEnum):
 class GridRequest:
     """What the grid operator wants: the day-ahead caps and the load it expects."""
 
-    profile: CapEvent  # the cap per 15 minutes (kW)
+    profile: CapacityEnvelope  # the cap per 15 minutes
     expected_kw: Sequence[float]  # the uncontrolled load per 15 minutes of the profile
 
     def reduction_kw(self) -> list[float]:
         """Per interval: how far the expected load is over the cap."""
         return [
-            max(0.0, expected - interval.cap_kw)
+            max(0.0, expected - interval.cap_w / 1000)
             for expected, interval in zip(
                 self.expected_kw, self.profile.intervals, strict=True
             )
@@ -91,13 +88,13 @@ class GridOperator(ABC):
 
     @abstractmethod
     async def announce(
-        self, service: AggregatorService, point_id: str, request: GridRequest
-    ) -> CapEvent:
+        self, service: GridPort, point_id: str, request: GridRequest
+    ) -> CapacityEnvelope:
         """Send the signal; return the cap event the aggregator put in force."""
 
     async def settle(
         self,
-        service: AggregatorService,
+        service: GridPort,
         point_id: str,
         delivered_kw: Sequence[float],
     ) -> str | None:
@@ -107,35 +104,22 @@ class GridOperator(ABC):
 
 
 async def wait_for_event(
-    service: AggregatorService,
+    service: GridPort,
     point_id: str,
-    created_by: str,
+    origin: str,
     clock: Clock,
     *,
     within_s: float,
-) -> CapEvent:
-    """The first event in force on ``point_id`` whose stored origin starts with ``created_by``."""
+) -> CapacityEnvelope:
+    """The first envelope in force on ``point_id`` whose origin starts with ``origin``."""
     waited = 0.0
     while True:
-        async with service.sessions() as session:
-            ids = set(
-                (
-                    await session.execute(
-                        select(EventRow.id).where(
-                            EventRow.congestion_point_id == point_id,
-                            EventRow.created_by.startswith(created_by),
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        for event in service.controls[point_id].events:
-            if event.event_id in ids:
-                return event
+        for envelope in service.envelopes(point_id):
+            if envelope.origin.startswith(origin):
+                return envelope
         if waited >= within_s:
             raise TimeoutError(
-                f"no event from {created_by} came into force on {point_id} "
+                f"no envelope from {origin} came into force on {point_id} "
                 f"within {within_s:.0f} simulated seconds"
             )
         await clock.sleep(5.0)
@@ -149,11 +133,12 @@ class BuiltInProfile(GridOperator):
     description = "day-ahead capacity profile entered by the operator"
 
     async def announce(
-        self, service: AggregatorService, point_id: str, request: GridRequest
-    ) -> CapEvent:
+        self, service: GridPort, point_id: str, request: GridRequest
+    ) -> CapacityEnvelope:
         """Store the profile as an event."""
-        await service.create_event(point_id, request.profile, created_by="demo")
-        return request.profile
+        envelope = replace(request.profile, origin="demo")
+        await service.put_in_force(point_id, envelope)
+        return envelope
 
 
 class OpenAdrOperator(GridOperator):
@@ -202,8 +187,8 @@ class OpenAdrOperator(GridOperator):
         )
 
     async def announce(
-        self, service: AggregatorService, point_id: str, request: GridRequest
-    ) -> CapEvent:
+        self, service: GridPort, point_id: str, request: GridRequest
+    ) -> CapacityEnvelope:
         """Publish the capacity limit; the VEN picks it up at its next poll."""
         from dacs.testbed.grid_peers.openadr_vtn import capacity_limit_event  # noqa: PLC0415
 
@@ -212,7 +197,7 @@ class OpenAdrOperator(GridOperator):
                 self.program_id,
                 GRID_CONGESTION_POINT,
                 start=request.profile.start,
-                caps_kw=[interval.cap_kw for interval in request.profile.intervals],
+                caps_kw=[i.cap_w / 1000 for i in request.profile.intervals],
             )
         )
         return await wait_for_event(
@@ -221,7 +206,7 @@ class OpenAdrOperator(GridOperator):
 
     async def settle(
         self,
-        service: AggregatorService,
+        service: GridPort,
         point_id: str,
         delivered_kw: Sequence[float],
     ) -> str | None:
@@ -302,8 +287,8 @@ class UftpOperator(GridOperator):
             await self.dso.stop()
 
     async def announce(
-        self, service: AggregatorService, point_id: str, request: GridRequest
-    ) -> CapEvent:
+        self, service: GridPort, point_id: str, request: GridRequest
+    ) -> CapacityEnvelope:
         """Shortly before the evening: request the reduction per ISP, order the full offer."""
         from shapeshifter_uftp import FlexOffer  # noqa: PLC0415
 
@@ -338,7 +323,7 @@ class UftpOperator(GridOperator):
 
     async def settle(
         self,
-        service: AggregatorService,
+        service: GridPort,
         point_id: str,
         delivered_kw: Sequence[float],
     ) -> str | None:

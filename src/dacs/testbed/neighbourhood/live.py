@@ -33,7 +33,7 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
-from dacs.aggregator.control.profiles import ISP, CapEvent
+from dacs.aggregator.domain.envelope import ISP, CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
@@ -77,13 +77,15 @@ class LiveRun:
     curtailed_minutes: list[float] = field(default_factory=list)
     commands_sent: int = 0
     shortfall_minutes: float = 0.0
-    event: CapEvent | None = None  # the cap event the grid signal put in force
+    event: CapacityEnvelope | None = None  # the cap event the grid signal put in force
     grid_note: str | None = None  # the grid operator's settlement, in one line
     settlement: EveningSettlement | None = None
     statements_received: int = 0
 
 
-def event_profile(scenario: Scenario, cap_kw: float, start_kw: float) -> CapEvent:
+def event_profile(
+    scenario: Scenario, cap_kw: float, start_kw: float
+) -> CapacityEnvelope:
     """The grid operator's day-ahead profile: two-interval ramps into and out of the cap."""
     begin, end = scenario.event_window
     quarters = int((end - begin) / ISP)
@@ -93,7 +95,9 @@ def event_profile(scenario: Scenario, cap_kw: float, start_kw: float) -> CapEven
         caps[1] = start_kw - 2 * (start_kw - cap_kw) / 3
         caps[-1] = caps[0]
         caps[-2] = caps[1]
-    return CapEvent.day_ahead("da-demo-evening", begin, [round(c, 1) for c in caps])
+    return CapacityEnvelope.day_ahead(
+        "da-demo-evening", begin, [round(c, 1) * 1000 for c in caps], origin="demo"
+    )
 
 
 async def run_live(
@@ -163,7 +167,7 @@ async def run_live(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     service = app[SERVICE]
     rigs: list[HomeRig] = []
-    announcing: asyncio.Task[CapEvent] | None = None
+    announcing: asyncio.Task[CapacityEnvelope] | None = None
     try:
         await service.registry.add_congestion_point(
             point_id=POINT_ID,
@@ -288,7 +292,6 @@ async def _record(
     heat_pump = np.zeros(steps)
     household = np.zeros(steps)
     indoor = np.zeros(steps)
-    control = service.controls[POINT_ID]
     shortfall_minutes = 0.0
     gas_before = sum(r.server.plant.gas_m3 for r in rigs)
     electric_before = sum(r.server.plant.electric_energy_wh for r in rigs)
@@ -300,7 +303,7 @@ async def _record(
         now = clock.now()
         hp_w = sum(r.server.plant.hp_electric_w for r in rigs)
         hh_w = sum(household_power_w(now, kwh) for kwh in annual)
-        control.record_measurement(now, hp_w + hh_w)
+        service.record_measurement(POINT_ID, now, hp_w + hh_w)
         heat_pump[step] = hp_w / 1000
         household[step] = hh_w / 1000
         indoor[step] = min(r.server.plant.indoor_temp_c for r in rigs)
@@ -308,7 +311,7 @@ async def _record(
             firmware = rig.server.firmware
             if firmware.limit_w is not None or firmware.mode.value != "normal":
                 rig.curtailed_minutes += STEP_S / 60
-        report = control.last_report
+        report = service.last_cycle(POINT_ID)
         if report is not None and report.shortfall_w > 0:
             shortfall_minutes += STEP_S / 60
         if on_progress is not None:

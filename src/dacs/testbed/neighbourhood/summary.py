@@ -9,7 +9,7 @@ import statistics
 import numpy as np
 from numpy.typing import NDArray
 
-from dacs.aggregator.control.profiles import CapEvent
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 
 from .counterfactual import LoadTrace
 from .scenario import Scenario
@@ -50,14 +50,14 @@ class Summary:
 
 
 def limit_per_minute(
-    scenario: Scenario, event: CapEvent, rated_kw: float, minutes: int
+    scenario: Scenario, event: CapacityEnvelope, rated_kw: float, minutes: int
 ) -> NDArray[np.float64]:
     """The transformer limit in force in each minute: the event's cap or the rating."""
     limits = np.full(minutes, rated_kw)
     for minute in range(minutes):
         cap = event.cap_at(scenario.start + timedelta(minutes=minute))
         if cap is not None:
-            limits[minute] = min(rated_kw, cap.cap_kw)
+            limits[minute] = min(rated_kw, cap.cap_w / 1000)
     return limits
 
 
@@ -67,7 +67,7 @@ def summarise(
     uncontrolled: LoadTrace,
     controlled: LoadTrace,
     curtailed_minutes: list[float],
-    event: CapEvent,
+    event: CapacityEnvelope,
     rated_kw: float,
     commands_sent: int,
     shortfall_minutes: float,
@@ -88,7 +88,7 @@ def summarise(
     return Summary(
         homes=scenario.homes,
         rated_kw=rated_kw,
-        event_cap_kw=min(i.cap_kw for i in event.intervals),
+        event_cap_kw=min(i.cap_w for i in event.intervals) / 1000,
         peak_uncontrolled_kw=float(uncontrolled.total_kw.max()),
         peak_controlled_kw=float(controlled.total_kw.max()),
         minutes_over_uncontrolled=over_before,
