@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 import logging
 
@@ -10,6 +9,7 @@ import aiohttp
 
 from dacs.protocol import format_time
 
+from .background import BackgroundTasks
 from .control.alerts import Alert
 
 _LOGGER = logging.getLogger(__name__)
@@ -22,24 +22,17 @@ class AlertWebhook:
     def __init__(self, url: str | None) -> None:
         """Post to ``url``; None or empty posts nothing."""
         self._url = url
-        self._posts: set[asyncio.Task[None]] = set()
+        self._posts = BackgroundTasks()
 
     def notify(self, alerts: Sequence[Alert]) -> None:
         """Post ``alerts`` in the background (control does not wait for it)."""
         if not self._url or not alerts:
             return
-        task = asyncio.create_task(
-            self._post(self._url, alerts), name="dacs-alert-webhook"
-        )
-        self._posts.add(task)
-        task.add_done_callback(self._posts.discard)
+        self._posts.spawn(self._post(self._url, alerts), name="dacs-alert-webhook")
 
     async def close(self) -> None:
         """Cancel the posts still on their way."""
-        posts = list(self._posts)
-        for task in posts:
-            task.cancel()
-        await asyncio.gather(*posts, return_exceptions=True)
+        await self._posts.close()
 
     @staticmethod
     async def _post(url: str, alerts: Sequence[Alert]) -> None:

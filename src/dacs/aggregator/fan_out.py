@@ -15,6 +15,7 @@ import logging
 
 from dacs.protocol import Cancel, Command
 
+from .background import BackgroundTasks
 from .control.dispatch import DispatchPlan
 from .control.loop import CongestionPointControl
 from .mqtt.link import AggregatorLink
@@ -35,7 +36,7 @@ class CommandFanOut:
         self.outbox = Outbox()
         # One fan-out at a time, so a redelivery never overtakes a newer command.
         self._sending = asyncio.Lock()
-        self._redeliveries: set[asyncio.Task[None]] = set()
+        self._redeliveries = BackgroundTasks()
         self.commands_sent = 0
         self.cancels_sent = 0
         self.redelivered = 0
@@ -75,16 +76,11 @@ class CommandFanOut:
     async def redeliver_after_connect(self) -> None:
         """After a (re)connect, send what the broker never confirmed, off the message loop."""
         if self.outbox:
-            task = asyncio.create_task(self._redeliver(), name="dacs-redeliver")
-            self._redeliveries.add(task)
-            task.add_done_callback(self._redeliveries.discard)
+            self._redeliveries.spawn(self._redeliver(), name="dacs-redeliver")
 
     async def close(self) -> None:
         """Cancel a redelivery still on its way (the outbox keeps its commands)."""
-        tasks = list(self._redeliveries)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._redeliveries.close()
 
     async def _redeliver(self) -> None:
         async with self._sending:

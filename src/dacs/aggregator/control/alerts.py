@@ -8,14 +8,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dacs.aggregator.domain.envelope import EnvelopeKind
+from dacs.protocol.rules import follows_limit
 
 from .dispatch import current_cap_w
 from .fleet import Fleet
 from .loop import CycleReport
-
-# A limit counts as followed within this tolerance (meters and steps are coarse).
-_FOLLOW_TOLERANCE_W = 100.0
-_FOLLOW_TOLERANCE_SHARE = 0.10
 
 
 class AlertKind(StrEnum):
@@ -87,10 +84,7 @@ class AlertMonitor:
                 and power is not None
                 and not released
                 and view.reachable(now)
-                and (
-                    power
-                    > cap + max(_FOLLOW_TOLERANCE_W, _FOLLOW_TOLERANCE_SHARE * cap)
-                )
+                and not follows_limit(power, cap)
             ):
                 since = self._above_since.setdefault(view.home_id, now)
                 if now - since >= timedelta(minutes=self.follow_minutes):

@@ -30,6 +30,8 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from dacs.protocol.rules import COMPRESSOR_RUNNING_W
+
 from .errors import NotEnoughDataError
 
 type FloatArray = NDArray[np.float64]
@@ -37,7 +39,7 @@ type IntArray = NDArray[np.int64]
 type BoolArray = NDArray[np.bool_]
 
 # Below this interval average the compressor counts as off (kW).
-RUNNING_KW = 0.05
+RUNNING_KW = COMPRESSOR_RUNNING_W / 1000
 # Intervals of the home's own needed before the pooled fit is scaled to it.
 _MIN_SCALING_INTERVALS = 8
 _SCALE_BOUNDS = (0.2, 5.0)
