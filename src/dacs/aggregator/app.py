@@ -145,6 +145,8 @@ def _add_uftp_agent(
         UftpAgent.from_config(
             config.uftp,
             service,
+            sessions=service.sessions,
+            settlement=service.config.settlement,
             delivered=app[SETTLEMENT].flex,
             other_load_forecast=other_load_forecast,
         ),

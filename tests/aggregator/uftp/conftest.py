@@ -144,7 +144,13 @@ async def uftp_world(
         retry_attempts=3,
         **config,  # type: ignore[arg-type]  # test overrides of UftpConfig fields
     )
-    agent = UftpAgent.from_config(settings, service, delivered=delivered)
+    agent = UftpAgent.from_config(
+        settings,
+        service,
+        sessions=service.sessions,
+        settlement=service.config.settlement,
+        delivered=delivered,
+    )
     app = web.Application()
     add_uftp_routes(app, agent)
     runner = web.AppRunner(app)

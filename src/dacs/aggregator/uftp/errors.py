@@ -43,3 +43,28 @@ class MessageRejectedError(UftpError):
         """Keep the reason the response message carries."""
         super().__init__(reason)
         self.reason = reason
+
+
+# UFTP rejection reasons (shapeshifter-uftp's exceptions carry the same texts).
+INVALID_SENDER = "Invalid Sender"
+UNKNOWN_RECIPIENT = "Unknown Recipient"
+DUPLICATE_IDENTIFIER = "Duplicate Identifier"
+ISP_DURATION_REJECTED = "ISP Duration Rejected"
+TIME_ZONE_REJECTED = "TimeZone Rejected"
+INVALID_CONGESTION_POINT = "Invalid Congestion Point"
+UNKNOWN_REFERENCE = "Unknown Reference"
+REFERENCE_PERIOD_MISMATCH = "Reference Period Mismatch"
+REFERENCE_MESSAGE_EXPIRED = "Reference Message Expired"
+ISPS_OUT_OF_BOUNDS = "ISPs Out Of Bounds"
+ISP_CONFLICT = "ISP Conflict"
+PERIOD_OUT_OF_BOUNDS = "Period Out Of Bounds"
+EXPIRATION_OUT_OF_BOUNDS = "Expiration DateTime Out Of Bounds"
+ISPS_DO_NOT_MATCH_OFFER = "ISPs do not match the FlexOffer option"
+
+
+class OfferAlreadyOrderedError(MessageRejectedError):
+    """A FlexOrder names a FlexOffer that another FlexOrder took first."""
+
+    def __init__(self) -> None:
+        """Reject with UFTP's reason for a reference that cannot be used."""
+        super().__init__(f"{UNKNOWN_REFERENCE}: the FlexOffer was ordered already")

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from dacs.aggregator.control.fleet import Fleet
-from dacs.aggregator.control.loop import CongestionPointControl
+from dacs.aggregator.grid_port import GridPort
 
+# The other load (W) at a congestion point and moment, from a forecast (the
+# same callable the service takes as its ``other_load_forecast``).
 type OtherLoadForecast = Callable[[str, datetime], float]
 
 
-class LoadForecast(Protocol):
+class CongestionPointLoadForecast(Protocol):
     """Forecast congestion point load (W) at a moment, as seen now."""
 
     def __call__(self, congestion_point_id: str, at: datetime, now: datetime) -> float:
@@ -30,24 +31,19 @@ class PersistenceForecast:
     """Baselines of the homes now, plus the other load."""
 
     def __init__(
-        self,
-        fleet: Fleet,
-        controls: dict[str, CongestionPointControl],
-        other_load: OtherLoadForecast | None = None,
+        self, port: GridPort, other_load: OtherLoadForecast | None = None
     ) -> None:
-        """Read the live fleet and the last control cycles."""
-        self._fleet = fleet
-        self._controls = controls
+        """Read the live homes and the last control cycles through the grid port."""
+        self._port = port
         self._other_load = other_load
 
     def __call__(self, congestion_point_id: str, at: datetime, now: datetime) -> float:
         """Load in W at ``at``."""
-        model = self._fleet.flex_model(self._fleet.of(congestion_point_id), now)
+        model = self._port.flex_model(self._port.homes(congestion_point_id), now)
         heat_pumps = float(model.baseline_w.sum())
         if self._other_load is not None:
             other = self._other_load(congestion_point_id, at)
         else:
-            control = self._controls.get(congestion_point_id)
-            report = control.last_report if control is not None else None
+            report = self._port.last_cycle(congestion_point_id)
             other = report.other_load_w if report is not None else 0.0
         return max(0.0, heat_pumps + max(0.0, other))
