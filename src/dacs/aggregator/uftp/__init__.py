@@ -2,9 +2,8 @@
 
 Built on shapeshifter-uftp's message classes, parser and signing; served from
 the aggregator's own aiohttp application (see docs/grid-interfaces.md).
-The agent and its routes live in ``agent`` and ``routes``: they need the
-service, and the configuration module imports this package's settings
-without it.
+The agent and its routes live in ``agent`` and ``routes``, imported only when
+UFTP is enabled; the agent sees the aggregator through its ``GridPort``.
 """
 
 from .config import UFTP_PATH, UftpConfig

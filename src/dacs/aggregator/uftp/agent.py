@@ -11,12 +11,11 @@ message changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 import logging
 from pathlib import Path
-import re
 
 from shapeshifter_uftp import (
     DPrognosisResponse,
@@ -37,9 +36,11 @@ from dacs.aggregator.domain.delivery import DeliveredFlexSource
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.grid_port import GridPort
 from dacs.aggregator.settlement.config import SettlementConfig
+from dacs.aggregator.storage.tables import UftpFlexOrderRow
 
+from .addresses import CongestionPointAddresses
 from .config import UftpConfig
-from .d_prognosis import d_prognosis
+from .d_prognosis import prognosis_builder
 from .envelope import OpenedMessage, open_envelope
 from .errors import (
     DUPLICATE_IDENTIFIER,
@@ -63,14 +64,13 @@ from .forecast import (
 from .header import DSO, check_routing, expect
 from .home_flex import home_flex
 from .keys import load_signing_secret
-from .ledger import PrognosisBuilder, UftpLedger
+from .ledger import UftpLedger
 from .offers import HomeFlex
-from .outbox import Outbox, Outgoing
+from .outbox import Outbox
 from .participants import Participants
 from .responses import process_response, process_test_message, rejection
 
 _LOGGER = logging.getLogger(__name__)
-_EAN18 = re.compile(r"ean\.(\d{18})$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +104,7 @@ class UftpAgent:
         self.port = port
         self.participants = participants
         self.ledger = UftpLedger(sessions)
+        self._addresses = CongestionPointAddresses(config, self.ledger, port)
         self._settlement = settlement
         self._delivered = delivered
         self._forecast = forecast or PersistenceForecast(port)
@@ -230,7 +231,7 @@ class UftpAgent:
         message = expect(opened.message, FlexRequest)
         if await self._already_handled(opened):
             return
-        point_id = await self._congestion_point_id(message.congestion_point)
+        point_id = await self._addresses.point_of(message.congestion_point)
         now = self.port.now()
         accepted = process_flex_request(
             opened,
@@ -263,12 +264,14 @@ class UftpAgent:
             accepted.inbound,
             order,
             accepted.response,
-            self._prognosis_builder(
-                order.congestion_point_id,
-                accepted.address,
-                date.fromisoformat(order.period),
-                opened.sender_domain,
-                now,
+            prognosis_builder(
+                point_id=order.congestion_point_id,
+                address=accepted.address,
+                period=date.fromisoformat(order.period),
+                recipient=opened.sender_domain,
+                forecast=self._forecast,
+                config=self.config,
+                now=now,
             ),
             now=now,
         )
@@ -283,24 +286,9 @@ class UftpAgent:
         if await self._already_handled(opened):
             return
         now = self.port.now()
-        orders = {}
-        measured: dict[str, MeasuredIsps] = {}
-        for item in message.flex_order_settlements:
-            reference = item.order_reference
-            if reference in orders:
-                continue
-            order = orders[reference] = await self.ledger.order(
-                reference, opened.sender_domain
-            )
-            if order is not None:
-                measured[reference] = {
-                    number: await self._delivered_w(
-                        order.congestion_point_id, start, end
-                    )
-                    for number, (start, end) in isp_windows(
-                        order, item, self.config
-                    ).items()
-                }
+        orders, measured = await _orders_and_deliveries(
+            message, opened.sender_domain, self.ledger, self._delivered, self.config
+        )
         accepted = process_flex_settlement(
             opened, orders=orders, measured=measured, config=self.config, now=now
         )
@@ -325,74 +313,31 @@ class UftpAgent:
         self, congestion_point_id: str, period: date, recipient_domain: str
     ) -> str:
         """Send the congestion point's load forecast per ISP of ``period``; returns its MessageID."""
-        address = await self._address_of(congestion_point_id)
+        address = await self._addresses.address_of(congestion_point_id)
         self.participants.find(recipient_domain, DSO)
         now = self.port.now()
         prognosis = await self.ledger.store_d_prognosis(
             congestion_point_id,
             period,
-            self._prognosis_builder(
-                congestion_point_id, address, period, recipient_domain, now
+            prognosis_builder(
+                point_id=congestion_point_id,
+                address=address,
+                period=period,
+                recipient=recipient_domain,
+                forecast=self._forecast,
+                config=self.config,
+                now=now,
             ),
             now=now,
         )
         self.outbox.deliver_stored([prognosis.message_id])
         return prognosis.message_id
 
-    def _prognosis_builder(
-        self, point_id: str, address: str, period: date, recipient: str, now: datetime
-    ) -> PrognosisBuilder:
-        def build(ordered: Mapping[int, int], revision: int) -> Outgoing:
-            return d_prognosis(
-                point_id=point_id,
-                address=address,
-                period=period,
-                ordered=ordered,
-                revision=revision,
-                recipient=recipient,
-                forecast=self._forecast,
-                config=self.config,
-                now=now,
-            )
-
-        return build
-
     # -- reads through the port and the ledger --------------------------------
 
     def _home_flex(self, point_id: str, now: datetime) -> list[HomeFlex]:
         views: list[HomeView] = list(self.port.homes(point_id))
         return home_flex(views, self.port.flex_model(views, now), self._settlement)
-
-    async def _congestion_point_id(self, address: str) -> str | None:
-        """The congestion point a UFTP address names, None when we do not serve it."""
-        mapped = self.config.congestion_point_map.get(address)
-        if mapped is None:
-            match = _EAN18.fullmatch(address)
-            if match is not None:
-                mapped = await self.ledger.congestion_point_with_ean(match.group(1))
-        if mapped is None or mapped not in self.port.congestion_points():
-            return None
-        return mapped
-
-    async def _address_of(self, point_id: str) -> str:
-        for address, mapped in self.config.congestion_point_map.items():
-            if mapped == point_id:
-                return address
-        ean = await self.ledger.ean_of(point_id)
-        if not ean:
-            raise UftpError(
-                f"congestion point {point_id!r} has no EAN and no UFTP address mapping"
-            )
-        return f"ean.{ean}"
-
-    async def _delivered_w(
-        self, point_id: str, start: datetime, end: datetime
-    ) -> float | None:
-        if self._delivered is None:
-            return None
-        return average_delivered_w(
-            await self._delivered(point_id, start, end), start, end
-        )
 
     # -- capacity envelopes ----------------------------------------------------
 
@@ -420,3 +365,33 @@ class UftpAgent:
             if envelope.end <= self.port.now():
                 continue
             await self._put_in_force(order.congestion_point_id, envelope)
+
+
+async def _orders_and_deliveries(
+    message: FlexSettlement,
+    sender_domain: str,
+    ledger: UftpLedger,
+    delivered: DeliveredFlexSource | None,
+    config: UftpConfig,
+) -> tuple[dict[str, UftpFlexOrderRow | None], dict[str, MeasuredIsps]]:
+    """The orders a FlexSettlement names, and the flex we measured in their ISPs."""
+    orders: dict[str, UftpFlexOrderRow | None] = {}
+    measured: dict[str, MeasuredIsps] = {}
+    for item in message.flex_order_settlements:
+        reference = item.order_reference
+        if reference in orders:
+            continue
+        order = orders[reference] = await ledger.order(reference, sender_domain)
+        if order is None:
+            continue
+        ours: dict[int, float | None] = {}
+        for number, (start, end) in isp_windows(order, item, config).items():
+            ours[number] = (
+                average_delivered_w(
+                    await delivered(order.congestion_point_id, start, end), start, end
+                )
+                if delivered is not None
+                else None
+            )
+        measured[reference] = ours
+    return orders, measured

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from shapeshifter_uftp import DPrognosis, DPrognosisISP
@@ -13,6 +13,9 @@ from .config import UftpConfig
 from .forecast import CongestionPointLoadForecast
 from .header import outgoing, stamp
 from .outbox import Outgoing
+
+# Builds the D-Prognosis from the flex ordered per ISP and the revision it gets.
+type PrognosisBuilder = Callable[[Mapping[int, int], int], Outgoing]
 
 
 def d_prognosis(
@@ -56,3 +59,31 @@ def d_prognosis(
         conversation_id=None,
     )
     return outgoing(prognosis, recipient)
+
+
+def prognosis_builder(
+    *,
+    point_id: str,
+    address: str,
+    period: date,
+    recipient: str,
+    forecast: CongestionPointLoadForecast,
+    config: UftpConfig,
+    now: datetime,
+) -> PrognosisBuilder:
+    """The D-Prognosis to send, once the ledger knows what is ordered and the revision."""
+
+    def build(ordered: Mapping[int, int], revision: int) -> Outgoing:
+        return d_prognosis(
+            point_id=point_id,
+            address=address,
+            period=period,
+            ordered=ordered,
+            revision=revision,
+            recipient=recipient,
+            forecast=forecast,
+            config=config,
+            now=now,
+        )
+
+    return build

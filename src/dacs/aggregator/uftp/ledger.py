@@ -8,7 +8,7 @@ repeat), and the agent then answers as it did the first time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -25,11 +25,9 @@ from dacs.aggregator.storage.tables import (
     UftpOutboxRow,
 )
 
+from .d_prognosis import PrognosisBuilder
 from .errors import OfferAlreadyOrderedError
 from .outbox import Outbox, Outgoing
-
-# Builds the D-Prognosis from the flex ordered per ISP and the revision it gets.
-type PrognosisBuilder = Callable[[Mapping[int, int], int], Outgoing]
 
 
 def prognosis_reference(point_id: str, period: str) -> str:
