@@ -50,12 +50,7 @@ from .errors import (
 )
 from .flex_order import order_envelope, process_flex_order
 from .flex_request import process_flex_request
-from .flex_settlement import (
-    MeasuredIsps,
-    average_delivered_w,
-    isp_windows,
-    process_flex_settlement,
-)
+from .flex_settlement import average_delivered_w, isp_windows, process_flex_settlement
 from .forecast import (
     CongestionPointLoadForecast,
     OtherLoadForecast,
@@ -373,19 +368,22 @@ async def _orders_and_deliveries(
     ledger: UftpLedger,
     delivered: DeliveredFlexSource | None,
     config: UftpConfig,
-) -> tuple[dict[str, UftpFlexOrderRow | None], dict[str, MeasuredIsps]]:
+) -> tuple[dict[str, UftpFlexOrderRow | None], dict[str, dict[int, float | None]]]:
     """The orders a FlexSettlement names, and the flex we measured in their ISPs."""
     orders: dict[str, UftpFlexOrderRow | None] = {}
-    measured: dict[str, MeasuredIsps] = {}
+    measured: dict[str, dict[int, float | None]] = {}
     for item in message.flex_order_settlements:
         reference = item.order_reference
-        if reference in orders:
-            continue
-        order = orders[reference] = await ledger.order(reference, sender_domain)
+        if reference not in orders:
+            orders[reference] = await ledger.order(reference, sender_domain)
+        order = orders[reference]
         if order is None:
             continue
-        ours: dict[int, float | None] = {}
+        # A reference may come twice, with other ISPs: measure every ISP named.
+        ours = measured.setdefault(reference, {})
         for number, (start, end) in isp_windows(order, item, config).items():
+            if number in ours:
+                continue
             ours[number] = (
                 average_delivered_w(
                     await delivered(order.congestion_point_id, start, end), start, end
@@ -393,5 +391,4 @@ async def _orders_and_deliveries(
                 if delivered is not None
                 else None
             )
-        measured[reference] = ours
     return orders, measured
