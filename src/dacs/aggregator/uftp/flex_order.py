@@ -32,15 +32,7 @@ from .errors import (
     MessageRejectedError,
     OfferAlreadyOrderedError,
 )
-from .header import (
-    CURRENCY,
-    amount,
-    check_flex_header,
-    expect,
-    inbound_row,
-    outgoing,
-    reply,
-)
+from .header import CURRENCY, accept, amount, check_flex_header, expect
 from .outbox import Outgoing
 
 
@@ -102,7 +94,7 @@ def process_flex_order(
     envelope = order_envelope(
         message.message_id, offer, ordered, config, dso=opened.sender_domain
     )
-    response = reply(
+    acceptance = accept(
         FlexOrderResponse(
             flex_order_message_id=message.message_id,
             result=AcceptedRejected.ACCEPTED,
@@ -112,9 +104,7 @@ def process_flex_order(
         now=now,
     )
     return AcceptedFlexOrder(
-        inbound=inbound_row(
-            opened, response_message_id=response.message_id, received_at=now
-        ),
+        inbound=acceptance.inbound,
         order=UftpFlexOrderRow(
             message_id=message.message_id,
             flex_offer_message_id=offer.message_id,
@@ -130,7 +120,7 @@ def process_flex_order(
             event_id=envelope.envelope_id,
             received_at=now,
         ),
-        response=outgoing(response, opened.sender_domain),
+        response=acceptance.response,
         envelope=envelope,
         address=offer.congestion_point,
     )

@@ -40,13 +40,12 @@ from .errors import (
 from .forecast import CongestionPointLoadForecast
 from .header import (
     CURRENCY,
+    accept,
     check_flex_header,
     expect,
     format_time,
-    inbound_row,
     outgoing,
     parse_time,
-    reply,
     stamp,
 )
 from .offers import HomeFlex, IspNeed, OptionPlan, plan_options
@@ -120,7 +119,7 @@ def process_flex_request(
         margin_eur_per_kwh=config.margin_eur_per_kwh,
         fractions=config.fractions,
     )
-    response = reply(
+    acceptance = accept(
         FlexRequestResponse(
             flex_request_message_id=message.message_id,
             result=AcceptedRejected.ACCEPTED,
@@ -129,7 +128,7 @@ def process_flex_request(
         config,
         now=now,
     )
-    sent = [outgoing(response, opened.sender_domain)]
+    sent = [acceptance.response]
     offer_row: UftpFlexOfferRow | None = None
     if plans:
         offer, offer_row = _offer(
@@ -143,9 +142,7 @@ def process_flex_request(
             message.message_id,
         )
     return AcceptedFlexRequest(
-        inbound=inbound_row(
-            opened, response_message_id=response.message_id, received_at=now
-        ),
+        inbound=acceptance.inbound,
         request=UftpFlexRequestRow(
             message_id=message.message_id,
             conversation_id=message.conversation_id,

@@ -16,7 +16,7 @@ from dacs.aggregator.storage.tables import UftpFlexOrderRow, UftpInboundRow
 from . import isp as isps
 from .config import UftpConfig
 from .envelope import OpenedMessage
-from .header import expect, inbound_row, outgoing, reply
+from .header import accept, expect
 from .outbox import Outgoing
 
 # ISP number -> the flex (W) we measured in it, None without data; an ISP the
@@ -115,7 +115,7 @@ def process_flex_settlement(
                 },
             )
         )
-    response = reply(
+    acceptance = accept(
         FlexSettlementResponse(
             flex_settlement_message_id=message.message_id,
             result=AcceptedRejected.ACCEPTED,
@@ -126,11 +126,9 @@ def process_flex_settlement(
         now=now,
     )
     return AcceptedFlexSettlement(
-        inbound=inbound_row(
-            opened, response_message_id=response.message_id, received_at=now
-        ),
+        inbound=acceptance.inbound,
         settled=tuple(settled),
-        response=outgoing(response, opened.sender_domain),
+        response=acceptance.response,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -91,17 +92,33 @@ def outgoing(message: PayloadMessage, recipient: str, *, role: str = DSO) -> Out
     )
 
 
-def inbound_row(
-    opened: OpenedMessage, *, response_message_id: str | None, received_at: datetime
-) -> UftpInboundRow:
-    """The record of an accepted message, by which a repeat is answered as before."""
-    return UftpInboundRow(
-        sender_domain=opened.sender_domain,
-        message_id=opened.message.message_id,
-        message_type=type(opened.message).__name__,
-        digest=opened.digest,
-        received_at=received_at,
-        response_message_id=response_message_id,
+@dataclass(frozen=True, kw_only=True)
+class Acceptance:
+    """The response to an accepted message, and the record that it was answered so."""
+
+    inbound: UftpInboundRow  # a repeat of the message is answered with ``response``
+    response: Outgoing
+
+
+def accept(
+    response: PayloadMessage,
+    opened: OpenedMessage,
+    config: UftpConfig,
+    *,
+    now: datetime,
+) -> Acceptance:
+    """Stamp ``response`` to ``opened`` and record the message as answered with it."""
+    reply(response, opened, config, now=now)
+    return Acceptance(
+        inbound=UftpInboundRow(
+            sender_domain=opened.sender_domain,
+            message_id=opened.message.message_id,
+            message_type=type(opened.message).__name__,
+            digest=opened.digest,
+            received_at=now,
+            response_message_id=response.message_id,
+        ),
+        response=outgoing(response, opened.sender_domain),
     )
 
 
