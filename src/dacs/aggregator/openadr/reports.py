@@ -1,7 +1,7 @@
 """What the VEN sends back, as OpenADR 3.1 models. Pure: no I/O.
 
 Every builder returns a model that the NL-flex profile accepts; the adapter
-checks again with ``profile`` before sending, so a report the VTN would
+checks again with ``nlflex_profile`` before sending, so a report the VTN would
 refuse is never sent half-right.
 """
 

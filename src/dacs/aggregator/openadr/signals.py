@@ -32,7 +32,7 @@ from dacs.aggregator.domain.envelope import (
     EnvelopeKind,
 )
 
-from . import profile
+from . import nlflex_profile
 
 QUARTER_HOUR = timedelta(minutes=15)
 ADJACENT_HOUR = timedelta(hours=1)
@@ -206,7 +206,7 @@ def plan_event(event: ExistingEvent, context: ProgramContext) -> CapPlan | Refus
     """Check an event against its program's profile and map it; never half a plan."""
     kind = signal_kind(event)
     if context.nlflex:
-        problems = profile.violations(event)
+        problems = nlflex_profile.violations(event)
         if problems:
             return Refusal(kind=kind, reason=_join(problems))
         if kind not in _NLFLEX_KINDS:  # pragma: no cover - the profile rejects these
@@ -461,7 +461,7 @@ def flex_dispatch_plan(
     group = context.groups.get(group_name or "")
     if group is None:
         return refuse(f"it targets {event.targets}, no resource group this VEN knows")
-    problems = profile.dispatch_violations(
+    problems = nlflex_profile.dispatch_violations(
         event,
         max_duration=group.max_duration,
         max_callable_kw=group.active_available_flex_kw,

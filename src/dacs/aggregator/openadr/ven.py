@@ -51,7 +51,7 @@ from dacs.aggregator.domain.delivery import DeliveredFlexSource
 from dacs.aggregator.grid_port import GridPort
 from dacs.aggregator.storage.tables import OpenAdrEventRow, OpenAdrResourceRow
 
-from . import notifier, profile, reports
+from . import nlflex_profile, notifier, reports
 from .client import RawEvent, VtnClient
 from .config import OpenAdrConfig
 from .errors import NotifierError, VtnError
@@ -291,7 +291,7 @@ class OpenAdrVen:
         ven = await self._client.ven_named(name)
         if ven is None:
             request = reports.ven_request(name)
-            problems = profile.violations(request)
+            problems = nlflex_profile.violations(request)
             if problems:  # pragma: no cover - config.check() verified the EAN13
                 raise VtnError(f"the VEN object is not NL-flex compliant: {problems}")
             ven = await self._client.create_ven(request)
@@ -304,7 +304,7 @@ class OpenAdrVen:
     ) -> list[ExistingEvent] | None:
         program = await self._client.program(program_id)
         if nlflex:
-            problems = profile.violations(program)
+            problems = nlflex_profile.violations(program)
             if problems:
                 self.counters.programs_refused += 1
                 self._warn_once(
@@ -340,7 +340,7 @@ class OpenAdrVen:
     async def _resource_groups(self) -> dict[str, ResourceGroupView]:
         views: dict[str, ResourceGroupView] = {}
         for group in await self._client.resource_groups():
-            problems = profile.violations(group)
+            problems = nlflex_profile.violations(group)
             if problems:
                 self._warn_once(
                     f"group:{group.id}:{group.modification_date_time}",
@@ -389,7 +389,7 @@ class OpenAdrVen:
                     dso_ean=self.config.dso_ean,
                     flex_type=self.config.flex_type,
                 )
-                problems = profile.violations(request)
+                problems = nlflex_profile.violations(request)
                 if problems:
                     self._warn_once(
                         f"resource:{home.id}",
@@ -451,7 +451,7 @@ class OpenAdrVen:
             row = by_resource.get(resource.id)
             if row is None:
                 continue
-            problems = profile.violations(resource)
+            problems = nlflex_profile.violations(resource)
             if problems:
                 self._warn_once(
                     f"resource-status:{resource.id}:{resource.modification_date_time}",
@@ -664,7 +664,7 @@ class OpenAdrVen:
         self, report: NewReport, problems: Sequence[str] | None = None
     ) -> bool:
         """Send a report the profile accepts; withhold (and log) one it rejects."""
-        problems = profile.violations(report) if problems is None else problems
+        problems = nlflex_profile.violations(report) if problems is None else problems
         if problems:
             self.counters.reports_withheld += 1
             _LOGGER.error(
@@ -736,7 +736,7 @@ class OpenAdrVen:
             for i in intervals
         ]
         if await self._send(
-            report, profile.delivery_report_violations(report, event_intervals)
+            report, nlflex_profile.delivery_report_violations(report, event_intervals)
         ):
             await self._ledger.update_version(row.id, reported_at=now)
 
@@ -810,7 +810,7 @@ def _anchor_event(
         for event in events:
             if signal_kind(
                 event
-            ) is SignalKind.REPORTING_ANCHOR and not profile.violations(event):
+            ) is SignalKind.REPORTING_ANCHOR and not nlflex_profile.violations(event):
                 return event.id
     return None
 
