@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from dacs.aggregator.domain.delivery import IntervalDelivery
 from dacs.aggregator.openadr import nlflex_profile, reports
-from dacs.aggregator.openadr.signals import DispatchInterval
+from dacs.aggregator.openadr.plans import DispatchInterval
 
 from .conftest import SP_EAN, START
 

@@ -35,7 +35,7 @@ from openadr3_client.oadr310.models.ven.ven import NewVenVenRequest
 from dacs.aggregator.domain.allocation import FlexModel
 from dacs.aggregator.domain.delivery import SETTLEMENT_INTERVAL, IntervalDelivery
 
-from .signals import DispatchInterval
+from .plans import DispatchInterval
 
 AGGREGATED = "AGGREGATED_REPORT"
 

@@ -32,13 +32,6 @@ import logging
 
 from openadr3_client._models.common.interval import Interval
 from openadr3_client._models.common.interval_period import IntervalPeriod
-from openadr3_client._models.common.value_map_collection import ValuesMap
-from openadr3_client._models.common.ven_resource_attribute_type import (
-    VenResourceAttributeType,
-)
-from openadr3_client.extensions.resource_group.models.resource_group import (
-    ExistingResourceGroup,
-)
 from openadr3_client.oadr310.models.event.event import ExistingEvent
 from openadr3_client.oadr310.models.event.event_payload import (
     EventPayload,
@@ -57,18 +50,18 @@ from .config import OpenAdrConfig
 from .errors import NotifierError, VtnError
 from .identifiers import is_ean18
 from .ledger import OpenAdrLedger
-from .reports import OperationalStatus, RegistrationStatus
-from .signals import (
+from .nlflex_signals import current_baselines, group_view
+from .plans import (
     Baseline,
     CapPlan,
     ProgramContext,
     Refusal,
     ResourceGroupView,
     SignalKind,
-    current_baselines,
-    plan_event,
     signal_kind,
 )
+from .reports import OperationalStatus, RegistrationStatus
+from .signals import plan_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -349,7 +342,7 @@ class OpenAdrVen:
                     "; ".join(problems),
                 )
                 continue
-            views[group.resource_group_name] = _group_view(group)
+            views[group.resource_group_name] = group_view(group)
         return views
 
     # -- resources -----------------------------------------------------------------
@@ -813,26 +806,3 @@ def _anchor_event(
             ) is SignalKind.REPORTING_ANCHOR and not nlflex_profile.violations(event):
                 return event.id
     return None
-
-
-def _group_view(group: ExistingResourceGroup) -> ResourceGroupView:
-    attributes = group.attributes or ValuesMap([])
-
-    def value(name: str) -> object | None:
-        attribute = attributes.get_by_type(VenResourceAttributeType(name))
-        return (
-            attribute.values[0] if attribute is not None and attribute.values else None
-        )
-
-    durations = {"PT2H": 2, "PT4H": 4, "PT6H": 6}
-    max_duration = durations.get(str(value("MAX_DURATION")))
-    available = value("ACTIVE_AVAILABLE_FLEX")
-    return ResourceGroupView(
-        object_id=group.id,
-        name=group.resource_group_name,
-        grid_congestion_point_id=str(value("CONGESTION_POINT_ID")),
-        max_duration=timedelta(hours=max_duration) if max_duration else None,
-        active_available_flex_kw=float(available)
-        if isinstance(available, int | float) and not isinstance(available, bool)
-        else None,
-    )
