@@ -160,8 +160,8 @@ async def test_broker_down_keeps_polling_on_the_interval(
             add_limit(vtn, program)  # its notification cannot be published
             await until(lambda: len(service.controls[POINT].envelopes) == 1)
             assert ven.counters.notifications == 0
-            assert ven._task is not None
-            assert not ven._task.done()
+            assert ven._poll_loop._timer is not None
+            assert not ven._poll_loop._timer.done()
 
 
 async def test_broker_that_comes_back_is_reconnected(

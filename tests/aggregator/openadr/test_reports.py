@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dacs.aggregator.domain.delivery import IntervalDelivery
-from dacs.aggregator.openadr import profile, reports
-from dacs.aggregator.openadr.signals import DispatchInterval
+from dacs.aggregator.openadr import nlflex_profile, reports
+from dacs.aggregator.openadr.plans import DispatchInterval
 
 from .conftest import SP_EAN, START
 
@@ -55,7 +55,7 @@ def test_every_report_passes_the_profile() -> None:
         ),
     ]
     for report in built:
-        assert profile.violations(report) == (), report.report_name
+        assert nlflex_profile.violations(report) == (), report.report_name
 
 
 def test_flex_delta_never_offers_more_than_available() -> None:
@@ -79,7 +79,7 @@ def test_delivered_flex_per_quarter_hour() -> None:
     first, second = report.resources[0].intervals
     assert first.payloads[0].values == (1.23,) * 4
     assert len(second.payloads[0].values) == 8
-    assert profile.violations(report) == ()
+    assert nlflex_profile.violations(report) == ()
 
 
 def test_delivered_flex_waits_for_every_quarter() -> None:
@@ -96,7 +96,7 @@ def test_delivered_flex_waits_for_every_quarter() -> None:
 
 def test_a_report_from_a_bad_client_name_is_caught() -> None:
     report = reports.acknowledgement(event_id="e", client_name="SP-ZON")
-    assert any("EAN13" in m for m in profile.violations(report))
+    assert any("EAN13" in m for m in nlflex_profile.violations(report))
 
 
 def test_interval_records_round_trip() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dacs.aggregator.domain.envelope import EnvelopeKind
-from dacs.aggregator.openadr.signals import (
+from dacs.aggregator.openadr.plans import (
     Baseline,
     CapPlan,
     ProgramContext,
@@ -13,8 +13,8 @@ from dacs.aggregator.openadr.signals import (
     ResourceGroupView,
     SignalKind,
     cap_event_id,
-    plan_event,
 )
+from dacs.aggregator.openadr.signals import plan_event
 from dacs.testbed.grid_peers.openadr_vtn import (
     anchor_event,
     baseline_event,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from dacs.aggregator.domain.envelope import EnvelopeKind
-from dacs.aggregator.openadr.signals import cap_event_id
+from dacs.aggregator.openadr.plans import cap_event_id
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.tables import EventRow, OpenAdrEventRow, OpenAdrResourceRow

@@ -15,6 +15,12 @@ from dacs.aggregator.storage.tables import (
     OpenAdrResourceRow,
 )
 
+# What became of an event version (``openadr_events.outcome``).
+APPLIED = "applied"
+REFUSED = "refused"
+EXPIRED = "expired"
+NOTED = "noted"  # understood, nothing to put in force (baseline, anchor, override)
+
 
 class OpenAdrLedger:
     """Reads and writes the openadr_events and openadr_resources tables."""

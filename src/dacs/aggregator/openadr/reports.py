@@ -1,7 +1,7 @@
 """What the VEN sends back, as OpenADR 3.1 models. Pure: no I/O.
 
 Every builder returns a model that the NL-flex profile accepts; the adapter
-checks again with ``profile`` before sending, so a report the VTN would
+checks again with ``nlflex_profile`` before sending, so a report the VTN would
 refuse is never sent half-right.
 """
 
@@ -35,7 +35,7 @@ from openadr3_client.oadr310.models.ven.ven import NewVenVenRequest
 from dacs.aggregator.domain.allocation import FlexModel
 from dacs.aggregator.domain.delivery import SETTLEMENT_INTERVAL, IntervalDelivery
 
-from .signals import DispatchInterval
+from .plans import DispatchInterval
 
 AGGREGATED = "AGGREGATED_REPORT"
 
