@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from dacs.aggregator.control.fleet import HomeView
-from dacs.aggregator.domain.allocation import Availability
 from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.aggregator.domain.flex_model import Availability
 from dacs.protocol import format_time
 
 
