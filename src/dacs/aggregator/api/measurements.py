@@ -1,0 +1,23 @@
+"""``/api/v1/congestion-points/{point_id}/measurements``: a transformer's real-time load."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .app_keys import point_control
+from .auth import Role, requires
+from .bodies import moment, number, read_object
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/congestion-points/{point_id}/measurements")
+@requires(Role.OPERATOR)
+async def post_measurement(request: web.Request) -> web.Response:
+    """A real-time transformer load measurement: ``{"ts": t, "load_kw": x}``."""
+    control = point_control(request)
+    document = await read_object(request)
+    control.record_measurement(
+        moment(document, "ts"), number(document, "load_kw") * 1000
+    )
+    return web.json_response({"accepted": True}, status=202)
