@@ -10,6 +10,7 @@ from dacs.protocol import format_time
 
 from .app_keys import SERVICE
 from .auth import Role, requires
+from .responses import Alert
 
 routes = web.RouteTableDef()
 
@@ -19,7 +20,7 @@ routes = web.RouteTableDef()
 async def list_alerts(request: web.Request) -> web.Response:
     """Alerts in force (``?all=1``: also the last 200 cleared ones)."""
     service = request.app[SERVICE]
-    active = [
+    active: list[Alert] = [
         {
             "kind": alert.kind.value,
             "congestion_point_id": alert.congestion_point_id,
@@ -46,7 +47,7 @@ async def list_alerts(request: web.Request) -> web.Response:
             .scalars()
             .all()
         )
-    cleared = [
+    cleared: list[Alert] = [
         {
             "kind": row.kind,
             "congestion_point_id": row.congestion_point_id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from dacs.aggregator.service import AggregatorService
@@ -12,7 +10,8 @@ from dacs.protocol import format_time
 
 from .app_keys import SERVICE
 from .auth import Role, requires
-from .bodies import IDENTIFIER, number, read_object, text
+from .requests import CongestionPointCreate, parse, read_object
+from .responses import CongestionPoint, LastCycle
 from .views import event_json, participation_counts
 
 routes = web.RouteTableDef()
@@ -31,14 +30,14 @@ async def list_congestion_points(request: web.Request) -> web.Response:
 @requires(Role.OPERATOR)
 async def create_congestion_point(request: web.Request) -> web.Response:
     """Register a congestion point (transformer)."""
-    document = await read_object(request)
+    body = parse(CongestionPointCreate, await read_object(request))
     service = request.app[SERVICE]
     row = await service.registry.add_congestion_point(
-        point_id=text(document, "id", pattern=IDENTIFIER),
-        name=text(document, "name"),
-        rated_capacity_kw=number(document, "rated_capacity_kw", minimum=0.001),
-        grid_operator=text(document, "grid_operator"),
-        ean=text(document, "ean", required=False) or None,
+        point_id=body.id,
+        name=body.name,
+        rated_capacity_kw=body.rated_capacity_kw,
+        grid_operator=body.grid_operator,
+        ean=body.ean,
     )
     await service.reload()
     return web.json_response(
@@ -58,22 +57,15 @@ async def get_congestion_point(request: web.Request) -> web.Response:
 
 def _point_json(
     service: AggregatorService, point: CongestionPointRow
-) -> dict[str, Any]:
+) -> CongestionPoint:
     point_id = point.id
     control = service.controls.get(point_id)
     report = control.last_report if control else None
     now = service.clock.now()
     homes = service.fleet.of(point_id)
     counts = participation_counts(homes, now)
-    return {
-        "id": point_id,
-        "name": point.name,
-        "rated_capacity_kw": point.rated_capacity_kw,
-        "grid_operator": point.grid_operator,
-        "ean": point.ean,
-        "homes": len(homes),
-        "counts": counts,
-        "last_cycle": None
+    last_cycle: LastCycle | None = (
+        None
         if report is None
         else {
             "time": format_time(report.time),
@@ -87,6 +79,16 @@ def _point_json(
             "forecast_load_kw": report.forecast_load_w / 1000,
             "shortfall_kw": report.shortfall_w / 1000,
             "curtailed_homes": report.curtailed_homes,
-        },
+        }
+    )
+    return {
+        "id": point_id,
+        "name": point.name,
+        "rated_capacity_kw": point.rated_capacity_kw,
+        "grid_operator": point.grid_operator,
+        "ean": point.ean,
+        "homes": len(homes),
+        "counts": counts,
+        "last_cycle": last_cycle,
         "events": [] if control is None else [event_json(e) for e in control.envelopes],
     }

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from aiohttp import web
 
+from dacs.aggregator.storage.tables import EnrollmentCodeRow
 from dacs.protocol import format_time
 
 from .app_keys import SERVICE
 from .auth import Role, requires
-from .bodies import IDENTIFIER, number, read_object, text
+from .requests import CodesCreate, parse, read_object
+from .responses import EnrollmentCode, Revoked
 
 routes = web.RouteTableDef()
 
@@ -21,18 +22,12 @@ routes = web.RouteTableDef()
 async def create_codes(request: web.Request) -> web.Response:
     """Create enrollment codes: ``{"congestion_point_id", "count", "valid_days", "note"}``."""
     service = request.app[SERVICE]
-    document = await read_object(request)
-    count = int(number(document, "count", minimum=1)) if "count" in document else 1
-    days = (
-        number(document, "valid_days", minimum=0.01)
-        if "valid_days" in document
-        else 14.0
-    )
+    body = parse(CodesCreate, await read_object(request))
     rows = await service.registry.create_codes(
-        text(document, "congestion_point_id", pattern=IDENTIFIER),
-        count=count,
-        valid_for=timedelta(days=days),
-        note=text(document, "note", required=False),
+        body.congestion_point_id,
+        count=int(body.count),
+        valid_for=timedelta(days=body.valid_days),
+        note=body.note or "",
     )
     return web.json_response([_code_json(r) for r in rows], status=201)
 
@@ -52,10 +47,10 @@ async def list_codes(request: web.Request) -> web.Response:
 async def revoke_code(request: web.Request) -> web.Response:
     """Make an unused code unusable."""
     await request.app[SERVICE].registry.revoke_code(request.match_info["code"])
-    return web.json_response({"revoked": request.match_info["code"]})
+    return web.json_response(Revoked(revoked=request.match_info["code"]))
 
 
-def _code_json(row: Any) -> dict[str, Any]:
+def _code_json(row: EnrollmentCodeRow) -> EnrollmentCode:
     return {
         "code": row.code,
         "congestion_point_id": row.congestion_point_id,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from aiohttp import web
 
+from dacs.aggregator.control.fleet import HomeView
 from dacs.aggregator.registry.errors import NotFoundError
 
 from .app_keys import SERVICE
 from .auth import Role, requires
+from .responses import Home
 
 routes = web.RouteTableDef()
 
@@ -40,7 +42,7 @@ async def get_home(request: web.Request) -> web.Response:
     return web.json_response(_home_json(view, service.clock.now()))
 
 
-def _home_json(view: Any, now: Any) -> dict[str, Any]:
+def _home_json(view: HomeView, now: datetime) -> Home:
     telemetry = view.telemetry
     return {
         "id": view.home_id,

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from .app_keys import point_control
 from .auth import Role, requires
-from .bodies import moment, number, read_object
+from .requests import Measurement, parse, read_object
+from .responses import Accepted
 
 routes = web.RouteTableDef()
 
@@ -16,8 +17,6 @@ routes = web.RouteTableDef()
 async def post_measurement(request: web.Request) -> web.Response:
     """A real-time transformer load measurement: ``{"ts": t, "load_kw": x}``."""
     control = point_control(request)
-    document = await read_object(request)
-    control.record_measurement(
-        moment(document, "ts"), number(document, "load_kw") * 1000
-    )
-    return web.json_response({"accepted": True}, status=202)
+    body = parse(Measurement, await read_object(request))
+    control.record_measurement(body.ts, body.load_kw * 1000)
+    return web.json_response(Accepted(accepted=True), status=202)

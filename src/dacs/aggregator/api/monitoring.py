@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .app_keys import OPENADR_VEN, SERVICE
+from .responses import Health
 
 routes = web.RouteTableDef()
 
@@ -14,8 +15,12 @@ async def health(request: web.Request) -> web.Response:
     """Liveness and readiness: the broker link and the database."""
     service = request.app[SERVICE]
     broker = service.link.connected
+    answer: Health = {
+        "status": "ok" if broker else "degraded",
+        "broker_connected": broker,
+    }
     return web.json_response(
-        {"status": "ok" if broker else "degraded", "broker_connected": broker},
+        answer,
         status=200 if broker else 503,
     )
 
