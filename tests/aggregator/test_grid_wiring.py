@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.app import OPENADR_VEN, create_app
 from dacs.aggregator.config import load_config
 from dacs.aggregator.openadr.identifiers import with_check_digit

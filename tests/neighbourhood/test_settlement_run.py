@@ -14,7 +14,7 @@ from aiohttp import web
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.api.settlement_routes import SETTLEMENT, Settlement
 from dacs.aggregator.app import create_app
 from dacs.aggregator.clock import ScaledClock

@@ -9,6 +9,16 @@ from pathlib import Path
 
 from aiohttp import web
 
+from .api import (
+    alerts,
+    congestion_points,
+    enrollment_codes,
+    events,
+    homes,
+    measurements,
+    monitoring,
+)
+from .api.app_keys import OPENADR_VEN, SERVICE
 from .api.auth import AUTH, TokenAuth, auth_middleware
 from .api.enrollment import (
     BROKER_ADDRESS,
@@ -17,9 +27,9 @@ from .api.enrollment import (
     BrokerAddress,
     enroll,
 )
+from .api.errors import errors_middleware
 from .api.openapi import serve_openapi
 from .api.ratelimit import RateLimiter
-from .api.routes import OPENADR_VEN, SERVICE, add_routes, errors_middleware
 from .api.settlement_routes import SETTLEMENT, add_settlement_routes
 from .clock import Clock, SystemClock
 from .config import AggregatorConfig
@@ -69,7 +79,16 @@ def create_app(
     app[ENROLLMENT_LIMITER] = RateLimiter()
     app.router.add_post("/api/v1/enrollments", enroll)
     app.router.add_get("/api/v1/openapi.json", serve_openapi)
-    add_routes(app)
+    for resource in (
+        monitoring,
+        congestion_points,
+        events,
+        measurements,
+        alerts,
+        homes,
+        enrollment_codes,
+    ):
+        app.add_routes(resource.routes)
     add_dashboard(app)
 
     async def run_service(_app: web.Application) -> AsyncIterator[None]:

@@ -16,8 +16,8 @@ from typing import Protocol
 
 from dacs.aggregator.control.fleet import HomeView
 from dacs.aggregator.control.loop import CycleReport
-from dacs.aggregator.domain.allocation import FlexModel
 from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.aggregator.domain.flex_model import FlexModel
 
 
 class UnknownCongestionPointError(KeyError):

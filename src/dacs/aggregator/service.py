@@ -25,8 +25,8 @@ from .control.alerts import AlertMonitor
 from .control.dispatch import DispatchSettings
 from .control.fleet import Fleet, HomeView
 from .control.loop import CongestionPointControl, CycleReport
-from .domain.allocation import FlexModel
 from .domain.envelope import CapacityEnvelope
+from .domain.flex_model import FlexModel
 from .fan_out import CommandFanOut
 from .grid_port import UnknownCongestionPointError
 from .ingest.sequence import SequenceTracker

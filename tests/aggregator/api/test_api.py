@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
-from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.app import create_app
 from dacs.aggregator.config import (
     AggregatorConfig,

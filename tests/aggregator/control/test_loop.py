@@ -13,7 +13,7 @@ from dacs.aggregator.control.dispatch import (
 )
 from dacs.aggregator.control.fleet import Fleet
 from dacs.aggregator.control.loop import CongestionPointControl
-from dacs.aggregator.domain.allocation import FlexContext, allocate
+from dacs.aggregator.domain import FlexContext, allocate
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.protocol import (
     Ack,

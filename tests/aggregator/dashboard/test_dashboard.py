@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
 from dacs.aggregator.api import stream as stream_module
-from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.api.stream import (
     CYCLE_FEED,
     StreamSubscriber,

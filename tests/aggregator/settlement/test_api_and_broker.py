@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 import aiomqtt
 import pytest
 
-from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.app import create_app
 from dacs.aggregator.config import (
     AggregatorConfig,

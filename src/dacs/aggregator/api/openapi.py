@@ -1,43 +1,141 @@
-"""The API's OpenAPI 3.1 document, served at /api/v1/openapi.json."""
+"""The API's OpenAPI 3.1 document, served at /api/v1/openapi.json.
+
+The schemas are generated from the models the handlers read and build
+(``requests.py``, ``responses.py``) and, for enrollment and errors, taken from
+the protocol's published JSON Schemas; the paths come from the table in
+``operations.py``.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 from aiohttp import web
+from pydantic import TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic_core import CoreSchema
 
 from dacs import __version__
 from dacs.protocol.schema import schema
 
+from . import responses
+from .auth import Role
+from .operations import OPERATIONS, Operation
+from .requests import EVENT_BODIES, CodesCreate, CongestionPointCreate, Measurement
 
-def _op(
-    summary: str, role: str | None, responses: dict[str, str], body: str | None = None
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "responses": {code: {"description": text} for code, text in responses.items()},
+_SCHEMAS = "#/components/schemas/"
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+_REQUEST_MODELS: tuple[type[Any], ...] = (
+    CongestionPointCreate,
+    *EVENT_BODIES.values(),
+    Measurement,
+    CodesCreate,
+)
+_RESPONSE_TYPES: tuple[type[Any], ...] = (
+    responses.Health,
+    responses.CongestionPoint,
+    responses.Event,
+    responses.Cancelled,
+    responses.Accepted,
+    responses.Alert,
+    responses.Home,
+    responses.EnrollmentCode,
+    responses.Revoked,
+)
+
+
+class _OpenApiSchema(GenerateJsonSchema):
+    """Pydantic's JSON Schema without a title on every field (the name says it)."""
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        """Never: a property's name is its title."""
+        return False
+
+
+def _schemas() -> dict[str, Any]:
+    """The components' schemas: generated from the models, and the protocol's own."""
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (model.__name__, "validation", TypeAdapter(model)) for model in _REQUEST_MODELS
+    ] + [
+        (answer.__name__, "serialization", TypeAdapter(answer))
+        for answer in _RESPONSE_TYPES
+    ]
+    _, definitions = TypeAdapter.json_schemas(
+        inputs,
+        ref_template=_SCHEMAS + "{model}",
+        schema_generator=_OpenApiSchema,
+    )
+    generated: dict[str, Any] = definitions["$defs"]
+    event_refs = {
+        kind: f"{_SCHEMAS}{model.__name__}" for kind, model in EVENT_BODIES.items()
     }
-    if role is not None:
-        operation["security"] = [{"bearer": []}]
-        operation["x-required-role"] = role
-        operation["responses"].setdefault("401", {"description": "no or unknown token"})
-        operation["responses"].setdefault(
-            "403", {"description": f"needs the {role} role"}
+    return {
+        "Error": schema("error"),
+        "EnrollmentRequest": schema("enrollment-request"),
+        "EnrollmentResponse": schema("enrollment-response"),
+        "EventCreate": {
+            "oneOf": [{"$ref": ref} for ref in event_refs.values()],
+            "discriminator": {"propertyName": "kind", "mapping": event_refs},
+        },
+        **generated,
+    }
+
+
+def _json(schema_name: str, *, many: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"$ref": _SCHEMAS + schema_name}
+    body = {"type": "array", "items": ref} if many else ref
+    return {"application/json": {"schema": body}}
+
+
+def _operation(operation: Operation) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for code, text in operation.responses.items():
+        answers[code] = {"description": text}
+        if code.startswith("2") and operation.answer is not None:
+            answers[code]["content"] = _json(operation.answer, many=operation.many)
+        elif code[0] in "45":
+            answers[code]["content"] = _json("Error")
+    document: dict[str, Any] = {"summary": operation.summary, "responses": answers}
+    if operation.role is not Role.NONE:
+        role = operation.role.name.lower()
+        document["security"] = [{"bearer": []}]
+        document["x-required-role"] = role
+        answers.setdefault(
+            "401", {"description": "no or unknown token", "content": _json("Error")}
         )
-    if body is not None:
-        operation["requestBody"] = {
+        answers.setdefault(
+            "403", {"description": f"needs the {role} role", "content": _json("Error")}
+        )
+    if operation.body is not None:
+        document["requestBody"] = {"required": True, "content": _json(operation.body)}
+    return document
+
+
+def _parameters(operation: Operation) -> list[dict[str, Any]]:
+    path_schemas = operation.path_schemas or {}
+    return [
+        {
+            "name": name,
+            "in": "path",
             "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}
-            },
+            "schema": path_schemas.get(name, {"type": "string"}),
         }
-    return operation
+        for name in _PATH_PARAMETER.findall(operation.path)
+    ] + list(operation.query)
 
 
+@functools.cache
 def openapi_document() -> dict[str, Any]:
-    """The whole document."""
-    error = {"$ref": "#/components/schemas/Error"}
-    point = "path"
+    """The whole document (built once; treat it as read-only)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        path = paths.setdefault(operation.path, {})
+        if parameters := _parameters(operation):
+            path["parameters"] = parameters
+        path[operation.method] = _operation(operation)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -47,345 +145,17 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": schema("error"),
-                "EnrollmentRequest": schema("enrollment-request"),
-                "EnrollmentResponse": schema("enrollment-response"),
-                "CongestionPointCreate": {
-                    "type": "object",
-                    "required": ["id", "name", "rated_capacity_kw", "grid_operator"],
-                    "properties": {
-                        "id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
-                        "name": {"type": "string"},
-                        "rated_capacity_kw": {"type": "number", "exclusiveMinimum": 0},
-                        "grid_operator": {"type": "string"},
-                        "ean": {"type": "string"},
-                    },
-                },
-                "EventCreate": {
-                    "oneOf": [
-                        {
-                            "type": "object",
-                            "required": ["kind", "intervals"],
-                            "properties": {
-                                "kind": {"const": "manual"},
-                                "id": {"type": "string"},
-                                "intervals": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "maxItems": 192,
-                                    "items": {
-                                        "type": "object",
-                                        "required": ["start", "end", "cap_kw"],
-                                        "properties": {
-                                            "start": {
-                                                "type": "string",
-                                                "format": "date-time",
-                                            },
-                                            "end": {
-                                                "type": "string",
-                                                "format": "date-time",
-                                            },
-                                            "cap_kw": {"type": "number", "minimum": 0},
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                        {
-                            "type": "object",
-                            "required": ["kind", "start", "caps_kw"],
-                            "properties": {
-                                "kind": {"const": "dynamic"},
-                                "id": {"type": "string"},
-                                "start": {"type": "string", "format": "date-time"},
-                                "caps_kw": {
-                                    "type": "array",
-                                    "minItems": 1,
-                                    "maxItems": 192,
-                                    "items": {"type": "number", "minimum": 0},
-                                },
-                            },
-                        },
-                        {
-                            "type": "object",
-                            "required": ["kind", "start", "duration_minutes"],
-                            "properties": {
-                                "kind": {"const": "emergency"},
-                                "id": {"type": "string"},
-                                "start": {"type": "string", "format": "date-time"},
-                                "duration_minutes": {
-                                    "type": "number",
-                                    "minimum": 1,
-                                    "maximum": 1440,
-                                },
-                            },
-                        },
-                    ]
-                },
-                "Measurement": {
-                    "type": "object",
-                    "required": ["ts", "load_kw"],
-                    "properties": {
-                        "ts": {"type": "string", "format": "date-time"},
-                        "load_kw": {"type": "number", "minimum": 0},
-                    },
-                },
-                "CodesCreate": {
-                    "type": "object",
-                    "required": ["congestion_point_id"],
-                    "properties": {
-                        "congestion_point_id": {"type": "string"},
-                        "count": {"type": "integer", "minimum": 1, "maximum": 1000},
-                        "valid_days": {"type": "number", "exclusiveMinimum": 0},
-                        "note": {"type": "string", "maxLength": 200},
-                    },
-                },
-            },
+            "schemas": _schemas(),
             "responses": {
                 "Error": {
                     "description": "error",
-                    "content": {"application/json": {"schema": error}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": _SCHEMAS + "Error"}}
+                    },
                 }
             },
         },
-        "paths": {
-            "/health": {
-                "get": _op(
-                    "liveness and broker link", None, {"200": "ok", "503": "degraded"}
-                )
-            },
-            "/metrics": {
-                "get": _op("Prometheus metrics", None, {"200": "text exposition"})
-            },
-            "/api/v1/enrollments": {
-                "post": _op(
-                    "enroll a home with a one-time code",
-                    None,
-                    {
-                        "201": "enrolled",
-                        "400": "malformed",
-                        "404": "unknown code",
-                        "409": "code used",
-                        "410": "code expired",
-                        "429": "rate limited",
-                    },
-                    "EnrollmentRequest",
-                )
-            },
-            "/api/v1/congestion-points": {
-                "get": _op(
-                    "list congestion points with live state", "reader", {"200": "list"}
-                ),
-                "post": _op(
-                    "register a congestion point",
-                    "operator",
-                    {"201": "created", "400": "malformed", "409": "exists"},
-                    "CongestionPointCreate",
-                ),
-            },
-            "/api/v1/congestion-points/{point_id}": {
-                "parameters": [
-                    {
-                        "name": "point_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "get": _op(
-                    "one congestion point", "reader", {"200": "found", "404": "unknown"}
-                ),
-            },
-            "/api/v1/congestion-points/{point_id}/events": {
-                "parameters": [
-                    {
-                        "name": "point_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "post": _op(
-                    "manual event, day-ahead profile or emergency stop",
-                    "operator",
-                    {
-                        "201": "in force",
-                        "400": "malformed",
-                        "404": "unknown point",
-                        "409": "id exists",
-                    },
-                    "EventCreate",
-                ),
-            },
-            "/api/v1/congestion-points/{point_id}/events/{event_id}": {
-                "parameters": [
-                    {
-                        "name": "point_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "event_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                ],
-                "delete": _op(
-                    "end an event early",
-                    "operator",
-                    {"200": "cancelled", "404": "not in force"},
-                ),
-            },
-            "/api/v1/congestion-points/{point_id}/measurements": {
-                "parameters": [
-                    {
-                        "name": "point_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "post": _op(
-                    "real-time transformer load",
-                    "operator",
-                    {"202": "accepted", "400": "malformed", "404": "unknown point"},
-                    "Measurement",
-                ),
-            },
-            "/api/v1/congestion-points/{point_id}/history": {
-                "parameters": [
-                    {
-                        "name": "point_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "integer", "minimum": 0},
-                    },
-                ],
-                "get": _op(
-                    "the last cycles kept in memory (24 h), oldest first, and the events in force",
-                    "reader",
-                    {
-                        "200": "history",
-                        "400": "malformed limit",
-                        "404": "unknown point",
-                    },
-                ),
-            },
-            "/api/v1/stream": {
-                "parameters": [
-                    {
-                        "name": "congestion_point",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "token",
-                        "in": "query",
-                        "required": False,
-                        "description": "the bearer token, for EventSource (it cannot send headers)",
-                        "schema": {"type": "string"},
-                    },
-                ],
-                "get": _op(
-                    "live feed (text/event-stream): `cycle` per control cycle, `homes` every few cycles, heartbeat comments",
-                    "reader",
-                    {"200": "event stream", "404": "unknown point"},
-                ),
-            },
-            "/api/v1/alerts": {
-                "get": _op(
-                    "alerts in force (?all=1: also recently cleared ones)",
-                    "reader",
-                    {"200": "list"},
-                )
-            },
-            "/api/v1/homes": {
-                "get": _op("homes with live state", "reader", {"200": "list"})
-            },
-            "/api/v1/homes/{home_id}": {
-                "parameters": [
-                    {
-                        "name": "home_id",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "get": _op("one home", "reader", {"200": "found", "404": "unknown"}),
-            },
-            "/api/v1/enrollment-codes": {
-                "get": _op("list enrollment codes", "operator", {"200": "list"}),
-                "post": _op(
-                    "create enrollment codes",
-                    "operator",
-                    {"201": "created", "400": "malformed", "404": "unknown point"},
-                    "CodesCreate",
-                ),
-            },
-            "/api/v1/enrollment-codes/{code}": {
-                "parameters": [
-                    {
-                        "name": "code",
-                        "in": point,
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "delete": _op(
-                    "revoke an unused code",
-                    "operator",
-                    {"200": "revoked", "404": "unknown", "409": "used already"},
-                ),
-            },
-            "/api/v1/settlement/deliveries": {
-                "get": _op(
-                    "delivered flexibility per 15 minutes of a congestion point "
-                    "(?congestion_point=&start=&end=&format=json|csv)",
-                    "reader",
-                    {
-                        "200": "deliveries",
-                        "400": "malformed",
-                        "404": "unknown congestion point",
-                    },
-                )
-            },
-            "/api/v1/settlement/statements": {
-                "get": _op(
-                    "stored monthly statements of a period "
-                    "(?period=YYYY-MM&congestion_point=&format=json|csv)",
-                    "reader",
-                    {"200": "list", "400": "malformed"},
-                )
-            },
-            "/api/v1/settlement/statements/{period}": {
-                "parameters": [
-                    {
-                        "name": "period",
-                        "in": point,
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
-                        },
-                    }
-                ],
-                "post": _op(
-                    "compute, store and send the period's statements to the homes",
-                    "operator",
-                    {"201": "issued", "400": "malformed or not started"},
-                ),
-            },
-        },
+        "paths": paths,
     }
 
 

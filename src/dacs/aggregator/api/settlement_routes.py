@@ -25,9 +25,9 @@ from dacs.aggregator.settlement.statements import IssuedStatement, StatementIssu
 from dacs.aggregator.storage.tables import SettlementStatementRow
 from dacs.protocol import format_time
 
+from .app_keys import SERVICE
 from .auth import Role, requires
 from .errors import error_response
-from .routes import SERVICE
 
 
 class Settlement:

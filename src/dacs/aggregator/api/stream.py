@@ -25,8 +25,8 @@ from dacs.aggregator.registry.errors import NotFoundError
 from dacs.aggregator.service import AggregatorService
 from dacs.protocol import format_time
 
+from .app_keys import SERVICE, point_control
 from .auth import Role, requires
-from .routes import SERVICE
 from .views import event_json, participation_counts
 
 _LOGGER = logging.getLogger(__name__)
@@ -327,9 +327,7 @@ async def history(request: web.Request) -> web.Response:
     """The cycles kept in memory for one congestion point, oldest first, and its events."""
     service = request.app[SERVICE]
     point_id = request.match_info["point_id"]
-    control = service.controls.get(point_id)
-    if control is None:
-        raise NotFoundError(f"unknown congestion point {point_id!r}")
+    control = point_control(request)
     raw = request.query.get("limit")
     limit: int | None = None
     if raw is not None:

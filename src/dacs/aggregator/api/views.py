@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from dacs.aggregator.control.fleet import HomeView
-from dacs.aggregator.domain.allocation import Availability
 from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.aggregator.domain.flex_model import Availability
 from dacs.protocol import format_time
 
+from .responses import Event, ParticipationCounts
 
-def participation_counts(homes: Iterable[HomeView], now: datetime) -> dict[str, int]:
+
+def participation_counts(
+    homes: Iterable[HomeView], now: datetime
+) -> ParticipationCounts:
     """Online / curtailed / paused / offline / opted-out, as the REST API counts them."""
-    counts = {"online": 0, "curtailed": 0, "paused": 0, "offline": 0, "opted_out": 0}
+    counts: ParticipationCounts = {
+        "online": 0,
+        "curtailed": 0,
+        "paused": 0,
+        "offline": 0,
+        "opted_out": 0,
+    }
     for view in homes:
         availability = view.availability(now)
         if availability is Availability.OFFLINE:
@@ -35,7 +44,7 @@ def kilowatts(watts: float) -> float:
     return round(watts / 1000, 6)
 
 
-def event_json(event: CapacityEnvelope) -> dict[str, Any]:
+def event_json(event: CapacityEnvelope) -> Event:
     """An envelope in force as the API shows it: an event with caps in kW."""
     return {
         "id": event.envelope_id,

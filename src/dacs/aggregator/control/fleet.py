@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 
-from dacs.aggregator.domain.allocation import Availability, FlexModel, HomeFlexModel
+from dacs.aggregator.domain.flex_model import Availability, FlexModel, HomeFlexModel
 from dacs.protocol import (
     Ack,
     AckResult,

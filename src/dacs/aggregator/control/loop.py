@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 import logging
 import math
 
-from dacs.aggregator.domain.allocation import Allocation, FlexContext, allocate
+from dacs.aggregator.domain.allocation import Allocation
+from dacs.aggregator.domain.allocator import allocate
 from dacs.aggregator.domain.envelope import (
     CapacityEnvelope,
     CapInForce,
     FixedCapacity,
     binding_cap,
 )
+from dacs.aggregator.domain.flex_context import FlexContext
 from dacs.protocol import Cancel, Command
 
 from .dispatch import DispatchPlan, DispatchSettings, plan_dispatch

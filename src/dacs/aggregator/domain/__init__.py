@@ -5,18 +5,11 @@
 staggered release at an event's end.
 """
 
-from .allocation import (
-    DEFAULT_GAS_ONLY_PREMIUM,
-    TOLERANCE_W,
-    Allocation,
-    Availability,
-    FlexContext,
-    FlexModel,
-    HomeFlexModel,
-    HomeLimit,
-    allocate,
-)
+from .allocation import TOLERANCE_W, Allocation, HomeLimit
+from .allocator import DEFAULT_GAS_ONLY_PREMIUM, allocate
 from .fairness import DEFAULT_FAIRNESS_WEIGHT, effective_price_eur_per_kwh
+from .flex_context import FlexContext
+from .flex_model import Availability, FlexModel, HomeFlexModel
 from .rebound import (
     DEFAULT_GROUP_INTERVAL_S,
     ReleaseGroup,

@@ -32,8 +32,8 @@ from openadr3_client.oadr310.models.resource.resource import (
 )
 from openadr3_client.oadr310.models.ven.ven import NewVenVenRequest
 
-from dacs.aggregator.domain.allocation import FlexModel
 from dacs.aggregator.domain.delivery import SETTLEMENT_INTERVAL, IntervalDelivery
+from dacs.aggregator.domain.flex_model import FlexModel
 
 from .plans import DispatchInterval
 

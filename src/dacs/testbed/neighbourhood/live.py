@@ -22,7 +22,7 @@ import tempfile
 from aiohttp import web
 import numpy as np
 
-from dacs.aggregator.api.routes import SERVICE
+from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.api.settlement_routes import SETTLEMENT
 from dacs.aggregator.app import create_app
 from dacs.aggregator.clock import ScaledClock

@@ -1,0 +1,89 @@
+"""What an orchestrator and Prometheus poll: ``/health`` and ``/metrics``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .app_keys import OPENADR_VEN, SERVICE
+from .responses import Health
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """Liveness and readiness: the broker link and the database."""
+    service = request.app[SERVICE]
+    broker = service.link.connected
+    answer: Health = {
+        "status": "ok" if broker else "degraded",
+        "broker_connected": broker,
+    }
+    return web.json_response(
+        answer,
+        status=200 if broker else 503,
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    service = request.app[SERVICE]
+    counters = service.counters
+    lines = [
+        "# HELP dacs_telemetry_received_total Telemetry messages received from known homes.",
+        "# TYPE dacs_telemetry_received_total counter",
+        f"dacs_telemetry_received_total {counters.telemetry_received}",
+        "# TYPE dacs_telemetry_duplicates_total counter",
+        f"dacs_telemetry_duplicates_total {counters.telemetry_duplicates}",
+        "# TYPE dacs_telemetry_gaps gauge",
+        f"dacs_telemetry_gaps {counters.telemetry_gaps}",
+        "# TYPE dacs_telemetry_written_total counter",
+        f"dacs_telemetry_written_total {counters.telemetry_written}",
+        "# TYPE dacs_messages_refused_total counter",
+        f"dacs_messages_refused_total {counters.messages_refused}",
+        "# TYPE dacs_commands_sent_total counter",
+        f"dacs_commands_sent_total {counters.commands_sent}",
+        "# TYPE dacs_cancels_sent_total counter",
+        f"dacs_cancels_sent_total {counters.cancels_sent}",
+        "# HELP dacs_commands_unconfirmed Commands stored but not yet confirmed by the broker.",
+        "# TYPE dacs_commands_unconfirmed gauge",
+        f"dacs_commands_unconfirmed {counters.commands_unconfirmed}",
+        "# TYPE dacs_commands_redelivered_total counter",
+        f"dacs_commands_redelivered_total {counters.commands_redelivered}",
+        "# TYPE dacs_acks_written_total counter",
+        f"dacs_acks_written_total {counters.acks_written}",
+        "# TYPE dacs_broker_connected gauge",
+        f"dacs_broker_connected {int(service.link.connected)}",
+        "# TYPE dacs_congestion_point_load_kw gauge",
+        "# TYPE dacs_congestion_point_cap_kw gauge",
+        "# TYPE dacs_congestion_point_shortfall_kw gauge",
+    ]
+    ven = request.app.get(OPENADR_VEN)
+    if ven is not None:
+        for name, value in sorted(vars(ven.counters).items()):
+            lines += [
+                f"# TYPE dacs_openadr_{name}_total counter",
+                f"dacs_openadr_{name}_total {value}",
+            ]
+        lines += [
+            "# HELP dacs_openadr_vtn_ok 1 when the last poll of the VTN succeeded.",
+            "# TYPE dacs_openadr_vtn_ok gauge",
+            f"dacs_openadr_vtn_ok {int(ven.last_error is None and ven.last_success is not None)}",
+        ]
+    for point_id, control in sorted(service.controls.items()):
+        report = control.last_report
+        if report is None:
+            continue
+        label = f'{{congestion_point="{point_id}"}}'
+        lines += [
+            f"dacs_congestion_point_load_kw{label} {report.forecast_load_w / 1000:.3f}",
+            f"dacs_congestion_point_cap_kw{label} {report.cap_w / 1000:.3f}",
+            f"dacs_congestion_point_shortfall_kw{label} {report.shortfall_w / 1000:.3f}",
+        ]
+    return web.Response(
+        text="\n".join(lines) + "\n",
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,140 @@
+"""The API's JSON answers as typed dictionaries: the handlers build them, the OpenAPI document shows them.
+
+Typed dictionaries rather than models: an answer is built once from state
+the aggregator already checked, so there is nothing to validate; mypy checks
+that every handler builds the shape that is documented. Powers are in kW and
+times are RFC 3339 strings in UTC, as everywhere in the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, TypedDict
+
+from pydantic import Field
+
+Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+"""An RFC 3339 time in UTC, as ``dacs.protocol.format_time`` writes it."""
+
+
+class Health(TypedDict):
+    """Liveness and readiness (503 while the broker link is down)."""
+
+    status: str  # "ok" or "degraded"
+    broker_connected: bool
+
+
+class ParticipationCounts(TypedDict):
+    """How many homes behind a congestion point are in each state."""
+
+    online: int
+    curtailed: int
+    paused: int
+    offline: int
+    opted_out: int
+
+
+class LastCycle(TypedDict):
+    """What the last control cycle of a congestion point saw and decided."""
+
+    time: Time
+    cap_kw: float
+    cap_kind: str  # the envelope's kind, or "rated" without one
+    measured_load_kw: float | None
+    heat_pump_load_kw: float
+    other_load_kw: float
+    forecast_load_kw: float
+    shortfall_kw: float
+    curtailed_homes: int
+
+
+class EventInterval(TypedDict):
+    """One interval of an event: its cap from start to end."""
+
+    start: Time
+    end: Time
+    cap_kw: float
+
+
+class Event(TypedDict):
+    """A capacity envelope in force on a congestion point."""
+
+    id: str
+    kind: str  # "fixed", "dynamic", "manual" or "emergency"
+    start: Time
+    end: Time
+    intervals: list[EventInterval]
+
+
+class CongestionPoint(TypedDict):
+    """A congestion point (transformer) with its live state."""
+
+    id: str
+    name: str
+    rated_capacity_kw: float
+    grid_operator: str
+    ean: str | None
+    homes: int
+    counts: ParticipationCounts
+    last_cycle: LastCycle | None  # None before the first cycle
+    events: list[Event]
+
+
+class Cancelled(TypedDict):
+    """An event ended early."""
+
+    cancelled: str  # the event's id
+
+
+class Accepted(TypedDict):
+    """A measurement taken in."""
+
+    accepted: bool
+
+
+class Alert(TypedDict):
+    """Something an operator should look at, in force or cleared."""
+
+    kind: str
+    congestion_point_id: str | None
+    home_id: str | None
+    message: str
+    raised_at: Time
+    cleared_at: Time | None  # None while in force
+
+
+class Home(TypedDict):
+    """An enrolled home with its live state."""
+
+    id: str
+    congestion_point_id: str
+    availability: str  # dacs.aggregator.domain.flex_model.Availability
+    online: bool
+    electric_power_w: float | None
+    indoor_temp_c: float | None
+    limit_w: float | None
+    limit_source: str | None
+    comfort_override: bool
+    baseline_w: float | None
+    participation: str | None
+    safety_floor_w: float | None
+    command_id: str | None
+    curtailment_kwh: float
+
+
+class EnrollmentCode(TypedDict):
+    """A one-time code a home enrolls with."""
+
+    code: str
+    congestion_point_id: str
+    created_at: Time
+    expires_at: Time
+    used_at: Time | None
+    home_id: str | None
+    revoked_at: Time | None
+    note: str
+
+
+class Revoked(TypedDict):
+    """An enrollment code made unusable."""
+
+    revoked: str  # the code
