@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 SOURCE = Path(__file__).resolve().parents[2] / "src"
-SHIPPED = ("aggregator", "broker", "connect", "devices", "home", "protocol")
+SHIPPED = ("aggregator", "broker", "connect", "devices", "home", "mqtt", "protocol")
 SCAFFOLDING = ("testbed",)
 # The aggregator's domain is pure: plain data in, plain data out.
 DOMAIN_MAY_IMPORT = ("dacs.aggregator.domain", "dacs.protocol")

@@ -1,16 +1,21 @@
-"""The home's MQTT connection: reconnects by itself and never drops a QoS 1 message."""
+"""The home's MQTT connection: reconnects by itself and never drops a QoS 1 message.
+
+The connection itself (reconnect, backoff, subscriptions) is a
+``dacs.mqtt.MqttSession``; this link adds the outbox that holds QoS 1
+messages while the broker is away.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 import logging
-import socket
-import ssl
 
 import aiomqtt
+
+from dacs.mqtt import Backoff, ClientSettings, MqttSession
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -19,15 +24,15 @@ type ConnectHandler = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
-class BrokerSettings:
-    """Where the home's broker is and how to log in."""
+class BrokerSettings(ClientSettings):
+    """Where the home's broker is and how to log in.
 
-    host: str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    client_id: str = "dacs-home"
-    tls: ssl.SSLContext | None = None
+    A persistent session (``clean_session=False``): the broker keeps the
+    home's subscriptions and queued commands while it is away.
+    """
+
+    client_id: str | None = "dacs-home"
+    clean_session: bool | None = False
     keepalive_s: int = 30
 
 
@@ -63,24 +68,34 @@ class MqttLink:
     ) -> None:
         """Prepare the link; run() connects."""
         self.settings = settings
-        self._subscriptions = subscriptions
-        self._on_message = on_message
         self._on_connect = on_connect
-        self._will = will
         self._outbox: deque[Outgoing] = deque()
         self._outbox_limit = outbox_limit
-        self._reconnect_max_s = reconnect_max_s
-        self._client: aiomqtt.Client | None = None
-        self._connected = asyncio.Event()
         self._wake = asyncio.Event()
         self.dropped = 0
-        self.last_error: str | None = None
         self.on_state_change: Callable[[bool], None] | None = None
+        self._session = MqttSession(
+            replace(settings, will=aiomqtt.Will(*will, qos=1, retain=True))
+            if will
+            else settings,
+            subscriptions=subscriptions,
+            on_message=on_message,
+            on_connect=self._connected,
+            while_connected=self._send_outbox,
+            on_disconnect=lambda: self._state_changed(up=False),
+            backoff=Backoff(1.0, reconnect_max_s),
+            logger=_LOGGER,
+        )
 
     @property
     def connected(self) -> bool:
         """True while the session with the broker is up."""
-        return self._connected.is_set()
+        return self._session.connected
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last attempt to connect failed; None once connected."""
+        return self._session.last_error
 
     @property
     def queued(self) -> int:
@@ -89,12 +104,7 @@ class MqttLink:
 
     async def wait_connected(self, within_s: float) -> bool:
         """Wait until connected; False when ``within_s`` passes first."""
-        try:
-            async with asyncio.timeout(within_s):
-                await self._connected.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self._session.wait_connected(within_s)
 
     def publish(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
@@ -109,69 +119,12 @@ class MqttLink:
 
     async def run(self) -> None:
         """Connect, keep the session up and move messages both ways until cancelled."""
-        delay = 1.0
-        while True:
-            try:
-                await self._session()
-            except aiomqtt.MqttError as err:
-                self.last_error = str(err)
-                _LOGGER.warning(
-                    "MQTT broker %s:%s unreachable (%s); retrying in %.0f s",
-                    self.settings.host,
-                    self.settings.port,
-                    err,
-                    delay,
-                )
-            finally:
-                self._set_connected(value=False)
-                self._client = None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._reconnect_max_s)
+        await self._session.run()
 
-    async def _session(self) -> None:
-        settings = self.settings
-        will = (
-            aiomqtt.Will(self._will[0], self._will[1], qos=1, retain=True)
-            if self._will
-            else None
-        )
-        async with aiomqtt.Client(
-            settings.host,
-            settings.port,
-            username=settings.username,
-            password=settings.password,
-            identifier=settings.client_id,
-            clean_session=False,
-            will=will,
-            tls_context=settings.tls,
-            keepalive=settings.keepalive_s,
-            # Small QoS 1 messages and their acks: Nagle's algorithm would hold
-            # each one back by tens of milliseconds.
-            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
-            protocol=aiomqtt.ProtocolVersion.V311,
-        ) as client:
-            self._client = client
-            for subscription in self._subscriptions:
-                await client.subscribe(subscription, qos=1)
-            self._set_connected(value=True)
-            self.last_error = None
-            _LOGGER.info("connected to MQTT broker %s:%s", settings.host, settings.port)
-            if self._on_connect is not None:
-                await self._on_connect()
-            sender = asyncio.create_task(self._send_outbox(client))
-            try:
-                async for message in client.messages:
-                    try:
-                        await self._on_message(
-                            str(message.topic), bytes(message.payload)
-                        )
-                    except Exception:
-                        _LOGGER.exception(
-                            "handling a message on %s failed", message.topic
-                        )
-            finally:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
+    async def _connected(self) -> None:
+        self._state_changed(up=True)
+        if self._on_connect is not None:
+            await self._on_connect()
 
     async def _send_outbox(self, client: aiomqtt.Client) -> None:
         while True:
@@ -185,12 +138,6 @@ class MqttLink:
             self._wake.clear()
             await self._wake.wait()
 
-    def _set_connected(self, *, value: bool) -> None:
-        if value == self._connected.is_set():
-            return
-        if value:
-            self._connected.set()
-        else:
-            self._connected.clear()
+    def _state_changed(self, *, up: bool) -> None:
         if self.on_state_change is not None:
-            self.on_state_change(value)
+            self.on_state_change(up)

@@ -15,6 +15,10 @@ when the connection drops die with the old one (``clean_session=False`` only
 keeps the broker's queue towards the aggregator). ``publish_all`` therefore
 ends those waits at once and returns the messages as unconfirmed; the caller
 sends them again after the reconnect.
+
+Connecting, subscribing, reconnecting with backoff and logging outages is a
+``dacs.mqtt.MqttSession`` (0.5 s doubling to 30 s); this link adds the
+ingest, the publish window and the counters.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 import logging
-import socket
 import ssl
 
 import aiomqtt
 
 from dacs.aggregator.config import MqttConfig
+from dacs.mqtt import Backoff, ClientSettings, MqttSession
 from dacs.protocol import (
     Ack,
     Channel,
@@ -124,29 +128,34 @@ class AggregatorLink:
             raise ValueError(f"publish_window must be at least 1, not {publish_window}")
         self._config = config
         self._sink = sink
-        self._on_connect = on_connect
-        self._client: aiomqtt.Client | None = None
-        self._connected = asyncio.Event()
         self.counters = IngestCounters()
         self.publish_window = publish_window
         self._publish_timeout_s = publish_timeout_s
         self._window = asyncio.Semaphore(publish_window)
         # The waits for a PUBACK in progress; a lost connection ends them all.
         self._awaiting_puback: set[asyncio.Timeout] = set()
+        self._session = MqttSession(
+            self._client_settings,
+            subscriptions=[
+                ingest_filter(channel, config.shared_group)
+                for channel in INGEST_CHANNELS
+            ],
+            on_message=self.dispatch,
+            on_connect=on_connect,
+            on_disconnect=self._release_waits,
+            backoff=Backoff(0.5, 30.0),
+            name="the central broker",
+            logger=_LOGGER,
+        )
 
     @property
     def connected(self) -> bool:
         """True while connected to the broker."""
-        return self._connected.is_set()
+        return self._session.connected
 
     async def wait_connected(self, within_s: float) -> bool:
         """Wait for the connection; False when ``within_s`` passes first."""
-        try:
-            async with asyncio.timeout(within_s):
-                await self._connected.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await self._session.wait_connected(within_s)
 
     async def publish(self, message: Message, *, retain: bool = False) -> None:
         """Publish a message to its home's topic (QoS 1) and wait for the broker's PUBACK.
@@ -203,8 +212,8 @@ class AggregatorLink:
     async def _publish_confirmed(
         self, name: str, payload: bytes, *, retain: bool
     ) -> None:
-        client = self._client
-        if client is None or not self.connected:
+        client = self._session.client
+        if client is None:
             raise PublishError("not connected to the central broker")
         try:
             # An open-ended timeout scope: _release_waits() ends it when the
@@ -242,61 +251,25 @@ class AggregatorLink:
 
     async def run(self) -> None:
         """Connect, subscribe, dispatch; reconnect with backoff until cancelled."""
-        delay = 0.5
-        while True:
-            try:
-                await self._session()
-                delay = 0.5
-            except aiomqtt.MqttError as err:
-                _LOGGER.warning(
-                    "central broker unreachable (%s); retrying in %.1f s", err, delay
-                )
-            finally:
-                self._connected.clear()
-                self._client = None
-                self._release_waits()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+        await self._session.run()
 
-    async def _session(self) -> None:
+    async def _client_settings(self) -> ClientSettings:
+        # Read the CA file for every connection, as a renewed one may replace it.
         config = self._config
-        tls = (
-            ssl.create_default_context(cafile=config.tls_ca_file)
-            if config.tls_ca_file
-            else None
-        )
-        async with aiomqtt.Client(
-            config.host,
-            config.port,
+        return ClientSettings(
+            host=config.host,
+            port=config.port,
             username=config.username,
             password=config.password,
-            identifier=config.client_id,
+            client_id=config.client_id,
             clean_session=False,
-            tls_context=tls,
-            protocol=aiomqtt.ProtocolVersion.V311,
-            keepalive=30,
-            # Small QoS 1 messages and their acks: Nagle's algorithm would hold
-            # each one back by tens of milliseconds.
-            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+            tls=ssl.create_default_context(cafile=config.tls_ca_file)
+            if config.tls_ca_file
+            else None,
+            keepalive_s=30,
             # paho holds back QoS 1 publishes beyond 20 in flight by default.
-            max_inflight_messages=self.publish_window,
-        ) as client:
-            # aiomqtt warns about every publish while more than ten await
-            # their PUBACK; up to the window that is the plan, not a problem.
-            client.pending_calls_threshold = self.publish_window + len(INGEST_CHANNELS)
-            for channel in INGEST_CHANNELS:
-                await client.subscribe(
-                    ingest_filter(channel, config.shared_group), qos=1
-                )
-            self._client = client
-            self._connected.set()
-            _LOGGER.info(
-                "connected to the central broker %s:%s", config.host, config.port
-            )
-            if self._on_connect is not None:
-                await self._on_connect()
-            async for message in client.messages:
-                await self.dispatch(str(message.topic), bytes(message.payload))
+            max_inflight=self.publish_window,
+        )
 
     async def dispatch(self, name: str, payload: bytes) -> None:
         """Decode one message and hand it to the sink; bad input is counted, never raised."""

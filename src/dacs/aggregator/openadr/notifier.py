@@ -12,11 +12,13 @@ certificate checks) URIs, JSON serialization, authentication ``ANONYMOUS``
 and ``OAUTH2_BEARER_TOKEN`` (the notifier's username, ``{clientID}`` replaced
 by our client id, and the current access token as the password).
 ``CERTIFICATE`` authentication is not supported: the VEN then polls only.
+
+The connection is a ``dacs.mqtt.MqttSession``, like the home's and the
+aggregator's links.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 import json
@@ -25,7 +27,7 @@ import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiomqtt
+from dacs.mqtt import Backoff, ClientSettings, MqttSession
 
 from .errors import NotifierError, OpenAdrError
 
@@ -113,47 +115,35 @@ async def listen(
     """Subscribe to ``topics`` and call ``on_message`` per message, until cancelled.
 
     A lost or refused connection is reported to ``on_error`` and retried
-    with exponential back-off (1 s doubling to 60 s).
+    with exponential back-off (1 s doubling to 60 s; a connection that lasted
+    60 s starts over at 1 s).
     """
-    loop = asyncio.get_running_loop()
-    delay = FIRST_RETRY_S
-    while True:
-        began = loop.time()
-        try:
-            await _session(notifier, topics, on_message, password)
-        except (aiomqtt.MqttError, OSError, OpenAdrError) as err:
-            on_error(err)
-        if loop.time() - began > MAX_RETRY_S:
-            delay = FIRST_RETRY_S  # a connection that lasted: start over
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, MAX_RETRY_S)
 
-
-async def _session(
-    notifier: MqttNotifier,
-    topics: Sequence[str],
-    on_message: Callable[[bytes], None],
-    password: Password,
-) -> None:
-    secret = await password() if notifier.username is not None else None
-    async with aiomqtt.Client(
-        notifier.host,
-        notifier.port,
-        username=notifier.username,
-        password=secret,
-        tls_context=ssl.create_default_context() if notifier.tls else None,
-        timeout=10,
-    ) as client:
-        for topic in topics:
-            await client.subscribe(topic, qos=1)
-        _LOGGER.info(
-            "OpenADR MQTT notifier: listening on %s (%d topic(s))",
-            notifier.uri,
-            len(topics),
+    async def settings() -> ClientSettings:
+        # A bearer token expires: fetch a current one for every connection.
+        secret = await password() if notifier.username is not None else None
+        return ClientSettings(
+            host=notifier.host,
+            port=notifier.port,
+            username=notifier.username,
+            password=secret,
+            tls=ssl.create_default_context() if notifier.tls else None,
         )
-        async for message in client.messages:
-            payload = message.payload
-            on_message(payload if isinstance(payload, bytes) else str(payload).encode())
+
+    async def notified(_topic: str, payload: bytes) -> None:
+        on_message(payload)
+
+    session = MqttSession(
+        settings,
+        subscriptions=topics,
+        on_message=notified,
+        on_error=on_error,
+        backoff=Backoff(FIRST_RETRY_S, MAX_RETRY_S),
+        retry_on=(OSError, OpenAdrError),
+        name="the OpenADR MQTT notifier",
+        logger=_LOGGER,
+    )
+    await session.run()
 
 
 def describe(payload: bytes) -> str:

@@ -1,0 +1,303 @@
+"""A reconnecting MQTT session: connect, subscribe, hand over messages, back off, again.
+
+One loop for every long-lived aiomqtt client in the shipped code: the home's
+link to its broker (``dacs.home.mqtt_link``), the aggregator's link to the
+central broker (``dacs.aggregator.mqtt.link``) and the OpenADR notifier
+(``dacs.aggregator.openadr.notifier``). Each connection is a new aiomqtt
+client, so the subscriptions are made again and the on-connect hook runs
+again after every reconnect.
+
+Between attempts the session waits, doubling from ``Backoff.first_s`` up to
+``Backoff.max_s``. A connection that lasted at least ``max_s`` starts the
+doubling over, so a broker that accepts and drops us at once is not hammered
+while a broker restart after a quiet day is retried quickly.
+
+An outage is logged once, when it begins (a warning); the attempts after it
+go to the debug log until the session is connected again (info). A broker
+that answers but refuses the login is logged as an error, once per refusal
+and outage: retrying alone will not mend wrong credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from dataclasses import dataclass, field
+import logging
+import socket
+import ssl
+
+import aiomqtt
+
+# A negative CONNACK; aiomqtt 2.5 does not export it from the package itself.
+from aiomqtt.exceptions import MqttConnectError
+
+_LOGGER = logging.getLogger(__name__)
+
+type MessageHandler = Callable[[str, bytes], Awaitable[None]]
+type ConnectHook = Callable[[], Awaitable[None]]
+type ConnectedWork = Callable[[aiomqtt.Client], Awaitable[None]]
+type SettingsSource = Callable[[], Awaitable[ClientSettings]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    """How to reach and log in to one broker (MQTT 3.1.1)."""
+
+    host: str
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_id: str | None = None  # None: aiomqtt makes one up
+    clean_session: bool | None = None  # None: the protocol's default (clean)
+    will: aiomqtt.Will | None = None
+    tls: ssl.SSLContext | None = None
+    keepalive_s: int = 60
+    timeout_s: float = 10.0  # connect, subscribe and PUBACK waits
+    # QoS 1 publishes in flight at once; None keeps paho's default (20).
+    max_inflight: int | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port, for logs."""
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Bounded exponential waits between connection attempts."""
+
+    first_s: float
+    max_s: float
+
+    def __post_init__(self) -> None:
+        """Refuse waits that could not work."""
+        if not 0 < self.first_s <= self.max_s:
+            raise ValueError(
+                f"backoff needs 0 < first_s <= max_s, not {self.first_s}, {self.max_s}"
+            )
+
+    def after(self, delay_s: float) -> float:
+        """The wait that follows ``delay_s``."""
+        return min(delay_s * 2, self.max_s)
+
+
+class MqttSession:
+    """Keep one MQTT connection up until cancelled, whatever the broker does."""
+
+    def __init__(
+        self,
+        settings: ClientSettings | SettingsSource,
+        *,
+        on_message: MessageHandler,
+        subscriptions: Sequence[str] = (),
+        on_connect: ConnectHook | None = None,
+        while_connected: ConnectedWork | None = None,
+        on_disconnect: Callable[[], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+        backoff: Backoff,
+        retry_on: tuple[type[Exception], ...] = (),
+        name: str = "MQTT broker",
+        logger: logging.Logger = _LOGGER,
+    ) -> None:
+        """Prepare the session; run() connects.
+
+        ``settings`` may be a coroutine function, called before each attempt
+        (for a password that is an access token, or a CA file read anew).
+        Every subscription is made at QoS 1. ``on_connect`` runs after the
+        subscriptions, before any message is handled; ``while_connected``
+        runs next to the message loop and is cancelled when the connection
+        ends; ``on_disconnect`` is called when a connection that was up ends.
+        ``on_error`` sees every failed attempt. ``retry_on`` names more
+        exceptions (of ``settings`` or the hooks) that count as a failed
+        attempt rather than ending run(); aiomqtt's errors always do.
+        """
+        self._settings = settings
+        self._on_message = on_message
+        self._subscriptions = tuple(subscriptions)
+        self._on_connect = on_connect
+        self._while_connected = while_connected
+        self._on_disconnect = on_disconnect
+        self._on_error = on_error
+        self._backoff = backoff
+        self._retry_on: tuple[type[Exception], ...] = (aiomqtt.MqttError, *retry_on)
+        self._name = name
+        self._where = (
+            f"{name} {settings.address}"
+            if isinstance(settings, ClientSettings)
+            else name
+        )
+        self._logger = logger
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._connected_at: float | None = None
+        # What this outage has logged already: "unreachable" or a refusal.
+        self._told: set[str] = set()
+        self.last_error: str | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True while connected to the broker."""
+        return self._connected.is_set()
+
+    @property
+    def client(self) -> aiomqtt.Client | None:
+        """The connected client, for publishing; None while not connected."""
+        return self._client
+
+    async def wait_connected(self, within_s: float) -> bool:
+        """Wait for the connection; False when ``within_s`` passes first."""
+        try:
+            async with asyncio.timeout(within_s):
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def run(self) -> None:
+        """Connect, subscribe and hand over messages; reconnect until cancelled."""
+        loop = asyncio.get_running_loop()
+        delay = self._backoff.first_s
+        while True:
+            try:
+                await self._connection()
+                # The message loop only ends with an error; be safe all the same.
+                error: Exception = aiomqtt.MqttError("the message loop ended")
+            except self._retry_on as err:
+                error = err
+            finally:
+                self._disconnected()
+            since = self._take_connected_at()
+            lasted = None if since is None else loop.time() - since
+            if lasted is not None and lasted >= self._backoff.max_s:
+                delay = self._backoff.first_s
+            self._failed(error, delay, lost=lasted is not None)
+            await asyncio.sleep(delay)
+            delay = self._backoff.after(delay)
+
+    def _take_connected_at(self) -> float | None:
+        """When the connection that just ended came up; None if it never did."""
+        since, self._connected_at = self._connected_at, None
+        return since
+
+    async def _connection(self) -> None:
+        settings = self._settings
+        if not isinstance(settings, ClientSettings):
+            settings = await settings()
+            self._where = f"{self._name} {settings.address}"
+        async with aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password,
+            identifier=settings.client_id,
+            clean_session=settings.clean_session,
+            will=settings.will,
+            tls_context=settings.tls,
+            protocol=aiomqtt.ProtocolVersion.V311,
+            keepalive=settings.keepalive_s,
+            timeout=settings.timeout_s,
+            # Small QoS 1 messages and their acks: Nagle's algorithm would hold
+            # each one back by tens of milliseconds.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+            max_inflight_messages=settings.max_inflight,
+        ) as client:
+            if settings.max_inflight is not None:
+                # aiomqtt warns about every call while more than ten wait; a
+                # full window of publishes and the subscriptions is the plan.
+                client.pending_calls_threshold = settings.max_inflight + len(
+                    self._subscriptions
+                )
+            for subscription in self._subscriptions:
+                await client.subscribe(subscription, qos=1)
+            self._client = client
+            self._connected_at = asyncio.get_running_loop().time()
+            self._connected.set()
+            self._told.clear()
+            self.last_error = None
+            self._logger.info("connected to %s", self._where)
+            if self._on_connect is not None:
+                await self._on_connect()
+            work = (
+                asyncio.create_task(self._connected_work(self._while_connected, client))
+                if self._while_connected is not None
+                else None
+            )
+            try:
+                await self._hand_over(client)
+            finally:
+                if work is not None:
+                    work.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await work
+
+    async def _connected_work(
+        self, work: ConnectedWork, client: aiomqtt.Client
+    ) -> None:
+        try:
+            await work(client)
+        except aiomqtt.MqttError as err:
+            # The message loop sees a lost connection too and ends the session.
+            self._logger.warning("work on %s stopped: %s", self._where, err)
+        except Exception:
+            self._logger.exception("work on %s failed", self._where)
+
+    async def _hand_over(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            name = str(message.topic)
+            try:
+                await self._on_message(name, _payload_bytes(message.payload))
+            except Exception:
+                self._logger.exception("handling a message on %s failed", name)
+
+    def _disconnected(self) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        self._client = None
+        if was_connected and self._on_disconnect is not None:
+            self._on_disconnect()
+
+    def _failed(self, error: Exception, delay: float, *, lost: bool) -> None:
+        self.last_error = str(error)
+        if self._on_error is not None:
+            self._on_error(error)
+        if isinstance(error, MqttConnectError):
+            refusal = str(error)
+            if refusal not in self._told:
+                self._told.add(refusal)
+                self._logger.error(
+                    "%s refused the connection (%s): check the user name, "
+                    "password and client id; retrying in %.1f s",
+                    self._where,
+                    error,
+                    delay,
+                )
+                return
+        elif "unreachable" not in self._told:
+            self._told.add("unreachable")
+            if lost:
+                self._logger.warning(
+                    "lost the connection to %s (%s); reconnecting in %.1f s",
+                    self._where,
+                    error,
+                    delay,
+                )
+            else:
+                self._logger.warning(
+                    "%s unreachable (%s); retrying in %.1f s",
+                    self._where,
+                    error,
+                    delay,
+                )
+            return
+        self._logger.debug(
+            "%s still unreachable (%s); retrying in %.1f s", self._where, error, delay
+        )
+
+
+def _payload_bytes(payload: object) -> bytes:
+    """A received payload as bytes (paho hands over bytes; be safe with the rest)."""
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return b"" if payload is None else str(payload).encode()
