@@ -164,3 +164,32 @@ def test_the_check_sees_a_cycle_between_folders(tmp_path: Path) -> None:
     graph = child_graph(package, tmp_path)
     assert cycles(graph) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": {"c"}}) == []
+
+
+MAX_MODULE_LINES = 500
+MAX_CLASS_LINES = 300
+
+
+def oversized(folder: Path) -> list[str]:
+    """Modules over MAX_MODULE_LINES and classes over MAX_CLASS_LINES under ``folder``."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+            found.append(f"{path.name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    found.append(f"{path.name}: class {node.name} {size} lines")
+    return found
+
+
+def test_the_aggregator_has_no_god_module_or_class() -> None:
+    assert oversized(SOURCE / "dacs" / "aggregator") == []
+
+
+def test_the_size_check_sees_a_big_class(tmp_path: Path) -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_CLASS_LINES))
+    (tmp_path / "big.py").write_text(f"class Big:\n{body}\n")
+    assert oversized(tmp_path) == [f"big.py: class Big {MAX_CLASS_LINES + 1} lines"]

@@ -34,9 +34,10 @@ from .api.settlement_routes import SETTLEMENT, add_settlement_routes
 from .clock import Clock, SystemClock
 from .config import AggregatorConfig
 from .dashboard import add_dashboard
+from .grid_port import OtherLoadForecast
 from .registry.provisioning import OpenBrokerProvisioner, PasswordFileProvisioner
 from .registry.registry import CredentialProvisioner
-from .service import AggregatorService, OtherLoadForecast
+from .service import AggregatorService
 from .settlement.schedule import StatementSchedule
 
 

@@ -10,7 +10,7 @@ without touching the adapters.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +18,9 @@ from dacs.aggregator.control.fleet import HomeView
 from dacs.aggregator.control.loop import CycleReport
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.domain.flex_model import FlexModel
+
+# The load (W) other than the heat pumps' at a congestion point and moment, forecast.
+type OtherLoadForecast = Callable[[str, datetime], float]
 
 
 class UnknownCongestionPointError(KeyError):

@@ -8,7 +8,7 @@ it implements.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,14 +23,14 @@ from .clock import Clock
 from .config import AggregatorConfig
 from .control.alerts import AlertMonitor
 from .control.dispatch import DispatchSettings
-from .control.fleet import Fleet, HomeView
+from .control.fleet import Fleet
 from .control.loop import CongestionPointControl, CycleReport
 from .domain.envelope import CapacityEnvelope
-from .domain.flex_model import FlexModel
 from .fan_out import CommandFanOut
-from .grid_port import UnknownCongestionPointError
+from .grid_port import OtherLoadForecast
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
+from .live_state import LiveState
 from .mqtt.link import AggregatorLink, MessageSink
 from .mqtt.outbox import Outbox
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
@@ -41,9 +41,6 @@ from .storage.database import create_engine, migrate, session_factory
 from .storage.envelopes import EnvelopeLedger
 
 _LOGGER = logging.getLogger(__name__)
-
-# The other load (W) at a congestion point and moment, from a forecast.
-type OtherLoadForecast = Callable[[str, datetime], float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +60,7 @@ class ServiceCounters:
     acks_written: int = 0
 
 
-class AggregatorService(MessageSink):
+class AggregatorService(LiveState, MessageSink):
     """Everything the aggregator does, without HTTP (the app factory adds that)."""
 
     def __init__(
@@ -214,47 +211,6 @@ class AggregatorService(MessageSink):
 
     # -- the grid port -----------------------------------------------------------
 
-    def now(self) -> datetime:
-        """The aggregator's clock."""
-        return self.clock.now()
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait on the aggregator's clock."""
-        await self.clock.sleep(seconds)
-
-    def congestion_points(self) -> Collection[str]:
-        """The ids of the congestion points under control."""
-        return self.controls.keys()
-
-    def homes(self, congestion_point_id: str | None = None) -> Sequence[HomeView]:
-        """The homes behind a congestion point, or all homes."""
-        if congestion_point_id is None:
-            return list(self.fleet.homes.values())
-        return self.fleet.of(congestion_point_id)
-
-    def home(self, home_id: str) -> HomeView | None:
-        """One home, None when it is not enrolled."""
-        return self.fleet.homes.get(home_id)
-
-    def flex_model(self, homes: Iterable[HomeView], now: datetime) -> FlexModel:
-        """What ``homes`` can do at ``now``."""
-        return self.fleet.flex_model(homes, now)
-
-    def last_cycle(self, congestion_point_id: str) -> CycleReport | None:
-        """The last control cycle's report of a congestion point."""
-        control = self.controls.get(congestion_point_id)
-        return control.last_report if control is not None else None
-
-    def record_measurement(
-        self, congestion_point_id: str, at: datetime, load_w: float
-    ) -> None:
-        """A real-time measurement of the congestion point's whole load (W)."""
-        self._control(congestion_point_id).record_measurement(at, load_w)
-
-    def envelopes(self, congestion_point_id: str) -> Sequence[CapacityEnvelope]:
-        """The envelopes in force on a congestion point."""
-        return tuple(self._control(congestion_point_id).envelopes)
-
     async def put_in_force(
         self, congestion_point_id: str, envelope: CapacityEnvelope
     ) -> None:
@@ -278,14 +234,6 @@ class AggregatorService(MessageSink):
             return False
         await self._envelope_ledger.cancel(envelope_id, now=self.clock.now())
         return True
-
-    def _control(self, congestion_point_id: str) -> CongestionPointControl:
-        control = self.controls.get(congestion_point_id)
-        if control is None:
-            raise UnknownCongestionPointError(
-                f"unknown congestion point {congestion_point_id!r}"
-            )
-        return control
 
     # -- monitoring --------------------------------------------------------------
 

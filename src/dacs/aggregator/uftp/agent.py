@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dacs.aggregator.control.fleet import HomeView
 from dacs.aggregator.domain.delivery import DeliveredFlexSource
 from dacs.aggregator.domain.envelope import CapacityEnvelope
-from dacs.aggregator.grid_port import GridPort
+from dacs.aggregator.grid_port import GridPort, OtherLoadForecast
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.storage.tables import UftpFlexOrderRow
 
@@ -51,11 +51,7 @@ from .errors import (
 from .flex_order import order_envelope, process_flex_order
 from .flex_request import process_flex_request
 from .flex_settlement import average_delivered_w, isp_windows, process_flex_settlement
-from .forecast import (
-    CongestionPointLoadForecast,
-    OtherLoadForecast,
-    PersistenceForecast,
-)
+from .forecast import CongestionPointLoadForecast, PersistenceForecast
 from .header import DSO, check_routing, expect
 from .home_flex import home_flex
 from .keys import load_signing_secret

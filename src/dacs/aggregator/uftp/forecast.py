@@ -8,15 +8,13 @@ crude for hours ahead; it is what the allocation itself works with.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from dacs.aggregator.grid_port import GridPort
+from dacs.aggregator.grid_port import GridPort, OtherLoadForecast
 
 # The other load (W) at a congestion point and moment, from a forecast (the
 # same callable the service takes as its ``other_load_forecast``).
-type OtherLoadForecast = Callable[[str, datetime], float]
 
 
 class CongestionPointLoadForecast(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dacs.aggregator.control.fleet import HomeView
-from dacs.aggregator.domain.allocation import FlexModel
+from dacs.aggregator.domain.flex_model import FlexModel
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
 from dacs.protocol import Telemetry
