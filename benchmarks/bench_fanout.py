@@ -107,8 +107,8 @@ from dacs.protocol import (
     topic,
     wildcard,
 )
-from dacs.testbed.services import MosquittoBroker
-from dacs.testbed.services.postgres import PostgresServer, postgres_bindir
+from dacs.testbed.servers import MosquittoBroker
+from dacs.testbed.servers.postgres import PostgresServer, postgres_bindir
 
 from .harness import BenchResult
 

@@ -65,7 +65,7 @@ from dacs.protocol import (
     encode,
     topic,
 )
-from dacs.testbed.services import PostgresServer
+from dacs.testbed.servers import PostgresServer
 
 from .harness import BenchResult
 

@@ -44,8 +44,8 @@ from homeassistant.components.onboarding import STORAGE_VERSION as ONBOARDING_VE
 
 from dacs.protocol import Command, CommandReason, PowerInterval, encode, topic
 from dacs.protocol.topics import Channel
-from dacs.testbed.services import MosquittoBroker
-from dacs.testbed.services.ports import LOOPBACK, find_free_port
+from dacs.testbed.servers import MosquittoBroker
+from dacs.testbed.servers.ports import LOOPBACK, find_free_port
 from dacs.testbed.sim.simulated_heat_pump import (
     SimulatedHomeOptions,
     build_simulated_heat_pump,

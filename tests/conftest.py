@@ -10,7 +10,7 @@ import socket
 import pytest
 import pytest_socket
 
-from dacs.testbed.services import MosquittoBroker, PostgresServer
+from dacs.testbed.servers import MosquittoBroker, PostgresServer
 
 _database_names = itertools.count()
 

@@ -10,7 +10,7 @@ import pytest
 
 from dacs.cli import main
 from dacs.devices import HeatPump
-from dacs.testbed.services import find_free_port
+from dacs.testbed.servers import find_free_port
 
 
 def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from dacs.testbed.neighbourhood.grid_signal import GridSignal
 from dacs.testbed.neighbourhood.live import event_profile, run_live
 from dacs.testbed.neighbourhood.scenario import Scenario
 from dacs.testbed.neighbourhood.summary import format_summary, summarise
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 
 async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:

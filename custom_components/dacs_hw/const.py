@@ -6,6 +6,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from dacs.protocol import rules
+
 DOMAIN: Final = "dacs_hw"
 LOGGER = logging.getLogger(__package__)
 
@@ -26,7 +28,7 @@ DEFAULT_MODBUS_PORT: Final = 502
 DEFAULT_DEVICE_ID: Final = 1
 DEFAULT_BROKER_PORT: Final = 1883
 DEFAULT_TELEMETRY_INTERVAL_S: Final = 10.0
-DEFAULT_COMFORT_FLOOR_C: Final = 18.0
+DEFAULT_COMFORT_FLOOR_C: Final = rules.DEFAULT_COMFORT_FLOOR_C
 DEFAULT_PARTICIPATION: Final = True
 MIN_TELEMETRY_INTERVAL_S: Final = 5
 MAX_TELEMETRY_INTERVAL_S: Final = 300
@@ -48,11 +50,6 @@ BROKER_CHECK_TIMEOUT_S: Final = 10.0
 # Repairs: how long a condition lasts before a repair issue is raised.
 LIMIT_NOT_FOLLOWED_AFTER: Final = timedelta(minutes=10)
 AGGREGATOR_LOST_AFTER: Final = timedelta(minutes=30)
-# Measured power may exceed the limit by this much (W, or this fraction of
-# the limit when that is more) without counting as not following it: meters
-# and the heat pump's own regulation are not exact.
-LIMIT_TOLERANCE_W: Final = 100.0
-LIMIT_TOLERANCE_FRACTION: Final = 0.1
 
 ISSUE_LIMIT_NOT_FOLLOWED: Final = "limit_not_followed"
 ISSUE_AGGREGATOR_LOST: Final = "aggregator_lost"

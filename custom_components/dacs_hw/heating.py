@@ -7,9 +7,7 @@ from enum import StrEnum
 from homeassistant.components.climate.const import HVACAction
 
 from dacs.devices import Measurements, OperatingState
-
-# Below this the compressor is not running (pumps and controls draw a little).
-_COMPRESSOR_RUNNING_W = 50.0
+from dacs.protocol.rules import compressor_running
 
 
 class HeatSource(StrEnum):
@@ -37,7 +35,7 @@ def heat_source(measured: Measurements | None) -> HeatSource | None:
     elif state is not None:
         heat_pump = state in (OperatingState.HEAT_PUMP, OperatingState.HYBRID)
     elif measured.electric_power_w is not None:
-        heat_pump = measured.electric_power_w > _COMPRESSOR_RUNNING_W
+        heat_pump = compressor_running(measured.electric_power_w)
     else:
         heat_pump = None
     boiler: bool | None

@@ -9,6 +9,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from dacs.home import HomeSnapshot
+from dacs.protocol.rules import follows_limit
 
 from .const import (
     AGGREGATOR_LOST_AFTER,
@@ -17,8 +18,6 @@ from .const import (
     ISSUE_LIMIT_NOT_FOLLOWED,
     ISSUE_NO_POWER_LIMIT,
     LIMIT_NOT_FOLLOWED_AFTER,
-    LIMIT_TOLERANCE_FRACTION,
-    LIMIT_TOLERANCE_W,
 )
 
 TROUBLESHOOTING_URL = (
@@ -42,8 +41,7 @@ def exceeds_limit(snapshot: HomeSnapshot) -> bool:
         or measured.electric_power_w is None
     ):
         return False
-    tolerance = max(LIMIT_TOLERANCE_W, snapshot.limit_w * LIMIT_TOLERANCE_FRACTION)
-    return measured.electric_power_w > snapshot.limit_w + tolerance
+    return not follows_limit(measured.electric_power_w, snapshot.limit_w)
 
 
 class RepairWatch:

@@ -17,6 +17,7 @@ from homeassistant.helpers.storage import Store
 
 from dacs.home import ResidentSettings
 from dacs.protocol import Participation
+from dacs.protocol.rules import DEFAULT_MAX_CURTAILMENT_MINUTES
 
 from .const import DOMAIN, LOGGER, STORAGE_VERSION
 
@@ -57,7 +58,11 @@ class ResidentChoiceStore:
                 min_compensation_eur_per_kwh=float(
                     stored.get("min_compensation_eur_per_kwh", 0.0)
                 ),
-                max_curtailment_minutes=int(stored.get("max_curtailment_minutes", 120)),
+                max_curtailment_minutes=int(
+                    stored.get(
+                        "max_curtailment_minutes", DEFAULT_MAX_CURTAILMENT_MINUTES
+                    )
+                ),
                 manual_limit_w=stored.get("manual_limit_w"),
             )
         except (TypeError, ValueError) as err:

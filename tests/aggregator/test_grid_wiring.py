@@ -17,7 +17,7 @@ from dacs.testbed.grid_peers.openadr_vtn import (
     capacity_limit_event,
     capacity_program,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from tests.aggregator.openadr.conftest import START, SettableClock
 from tests.aggregator.uftp.conftest import write_participants
 

@@ -26,7 +26,7 @@ from dacs.broker import (
     render_central_config,
     set_user,
 )
-from dacs.testbed.services import MosquittoBroker, find_free_port
+from dacs.testbed.servers import MosquittoBroker, find_free_port
 
 AGGREGATOR_USER = "dacs-aggregator"
 AGGREGATOR_PASSWORD = "aggregator-secret-0123456789"

@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from dacs.broker import home_read_topics, home_write_topics, render_acl
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 from .conftest import HOMES
 from .support import (

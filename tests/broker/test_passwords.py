@@ -19,7 +19,7 @@ from dacs.broker import (
     remove_user,
     set_user,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 from .support import MqttProbe
 

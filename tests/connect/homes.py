@@ -14,7 +14,7 @@ from dacs.connect import (
 )
 from dacs.connect.local_broker import broker_directory
 from dacs.protocol import EnrollmentResponse, decode_enrollment_response
-from dacs.testbed.services import MosquittoBroker, find_free_port
+from dacs.testbed.servers import MosquittoBroker, find_free_port
 from tests.broker.support import Central, MqttProbe, Pki, start_central
 
 from .conftest import HOME_ID, HOME_PASSWORD, enrollment_body

@@ -25,8 +25,8 @@ import yaml
 
 from dacs.cli import build_parser
 from dacs.connect import DISCOVERY_SERVICE, LogLevel, OptionsError
+from dacs.connect.addon import DEFAULT_STATUS_PORT
 from dacs.connect.options import parse_enrollment_code
-from dacs.connect.service import DEFAULT_STATUS_PORT
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 ADDON = REPOSITORY / "addon"

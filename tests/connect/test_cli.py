@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from dacs.broker import list_users
 from dacs.cli import main
 from dacs.connect import StatusBoard, create_app
-from dacs.testbed.services import find_free_port
+from dacs.testbed.servers import find_free_port
 
 
 def test_prepare_writes_the_broker_files(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from dacs.connect import (
     SupervisorDiscovery,
     addon_hostname,
 )
-from dacs.testbed.services import find_free_port
+from dacs.testbed.servers import find_free_port
 
 from .conftest import SUPERVISOR_TOKEN, Answer, FakeServer
 

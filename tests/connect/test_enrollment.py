@@ -29,7 +29,7 @@ from dacs.connect import (
     ensure_enrollment,
     load_enrollment,
 )
-from dacs.testbed.services import find_free_port
+from dacs.testbed.servers import find_free_port
 
 from .conftest import CODE, HOME_ID, Answer, FakeServer, enrollment_body, error_body
 

@@ -7,7 +7,7 @@ import pytest
 
 from dacs.devices import HeatPumpInvalidDataError
 from dacs.devices.codec import decode, encode, encode_raw
-from dacs.devices.profile import RegisterPoint, RegisterTable, ValueType
+from dacs.devices.modbus_profile import RegisterPoint, RegisterTable, ValueType
 
 
 def _point(value_type: ValueType, **kwargs: object) -> RegisterPoint:

@@ -13,7 +13,7 @@ from dacs.devices import (
     OperatingMode,
     ProfileDetectionError,
 )
-from dacs.devices.profile import RegisterTable
+from dacs.devices.modbus_profile import RegisterTable
 
 from .conftest import DeviceFactory, ManualClock
 
@@ -75,7 +75,7 @@ async def test_limit_set_followed_and_released(
         floor = heat_pump.capabilities.safety_floor_w
         result = await heat_pump.set_power_limit(floor + 150, validity_s=3600)
         assert result.action is LimitAction.ROUNDED
-        assert result.applied_w == floor + 100
+        assert result.max_power_w == floor + 100
         assert server.firmware.limit_w == pytest.approx(floor + 100)
         server.advance(300)
         assert server.plant.hp_electric_w <= floor + 100 + 1e-6

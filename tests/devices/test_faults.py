@@ -16,8 +16,8 @@ from dacs.devices import (
     HeatPumpTimeoutError,
     ModbusTransport,
 )
-from dacs.devices.profile import RegisterTable
-from dacs.testbed.services import find_free_port
+from dacs.devices.modbus_profile import RegisterTable
+from dacs.testbed.servers import find_free_port
 
 from .conftest import DeviceFactory
 

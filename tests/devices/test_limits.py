@@ -34,27 +34,27 @@ def capabilities(draw: st.DrawFn) -> Capabilities:
 
 @given(capabilities(), st.floats(0, 20000, allow_nan=False))
 def test_never_below_the_floor_and_never_above_the_request(
-    caps: Capabilities, watts: float
+    caps: Capabilities, max_power_w: float
 ) -> None:
-    result = plan_limit(watts, caps)
+    result = plan_limit(max_power_w, caps)
     if result.action is LimitAction.RELEASED:
-        assert watts >= caps.nominal_electric_w
-        assert result.applied_w is None
+        assert max_power_w >= caps.nominal_electric_w
+        assert result.max_power_w is None
     elif result.action is LimitAction.GAS_ONLY:
         assert caps.supports_gas_only
-        assert watts < caps.safety_floor_w
+        assert max_power_w < caps.safety_floor_w
         assert result.mode is OperatingMode.GAS_ONLY
     else:
-        assert result.applied_w is not None
-        assert result.applied_w >= caps.safety_floor_w
+        assert result.max_power_w is not None
+        assert result.max_power_w >= caps.safety_floor_w
         if result.action is LimitAction.FLOOR_APPLIED:
             assert not caps.supports_gas_only
-            assert result.applied_w == caps.safety_floor_w
+            assert result.max_power_w == caps.safety_floor_w
         else:
-            assert result.applied_w <= watts
+            assert result.max_power_w <= max_power_w
             assert (
-                result.applied_w > watts - caps.limit_step_w
-                or result.applied_w == caps.safety_floor_w
+                result.max_power_w > max_power_w - caps.limit_step_w
+                or result.max_power_w == caps.safety_floor_w
             )
 
 
@@ -77,7 +77,7 @@ def _caps(**kwargs: object) -> Capabilities:
 
 def test_examples() -> None:
     nibe = _caps()
-    assert plan_limit(1234, nibe).applied_w == 1200
+    assert plan_limit(1234, nibe).max_power_w == 1200
     assert plan_limit(1234, nibe).action is LimitAction.ROUNDED
     assert plan_limit(1500, nibe).action is LimitAction.APPLIED
     assert plan_limit(500, nibe).action is LimitAction.FLOOR_APPLIED

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from dacs.devices import ProfileError, builtin_profiles, get_profile, load_profile_file
+from dacs.devices.modbus_profile import RegisterTable, parse_profile
 from dacs.devices.models import OperatingMode
-from dacs.devices.profile import RegisterTable, parse_profile
 
 PROFILE_DIR = Path(__file__).parents[2] / "src" / "dacs" / "devices" / "profiles"
 

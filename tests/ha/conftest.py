@@ -34,7 +34,7 @@ from custom_components.dacs_hw.const import (
     CONF_TELEMETRY_INTERVAL,
     DOMAIN,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.server import SimulatedHeatPumpServer
 from dacs.testbed.sim.simulated_heat_pump import (

@@ -32,7 +32,7 @@ from custom_components.dacs_hw.const import (
     CONF_TELEMETRY_INTERVAL,
     DOMAIN,
 )
-from dacs.testbed.services import MosquittoBroker, find_free_port
+from dacs.testbed.servers import MosquittoBroker, find_free_port
 
 from .conftest import HOME, SERIAL, TITLE, Simulator, broker_data
 

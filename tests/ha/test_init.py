@@ -27,7 +27,7 @@ from custom_components.dacs_hw.const import (
     CONF_TELEMETRY_INTERVAL,
     DOMAIN,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from tests.home.conftest import AggregatorProbe, make_command
 
 from .conftest import SERIAL, Simulator, setup_entry, wait_connected, wait_for

@@ -11,7 +11,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dacs_hw.const import CONF_TELEMETRY_INTERVAL, DOMAIN
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 from .conftest import Simulator, wait_for
 

@@ -15,7 +15,7 @@ import pytest
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
 from dacs.protocol import Command, CommandReason, PowerInterval, encode
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.server import SimulatedHeatPumpServer
 from dacs.testbed.sim.simulated_heat_pump import (

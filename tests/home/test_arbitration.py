@@ -61,16 +61,16 @@ def test_authority(
         # Only a participating, unguarded home inside the envelope is ever limited by it.
         assert aggregator_allowed
         assert in_envelope
-        assert decision.cap_w == cap
+        assert decision.max_power_w == cap
         assert manual is None or cap <= manual
     elif decision.source is LimitSource.MANUAL:
-        assert decision.cap_w == manual
+        assert decision.max_power_w == manual
     else:
-        assert decision.cap_w is None
+        assert decision.max_power_w is None
         assert manual is None
     if aggregator_allowed and in_envelope:
         expected = cap if manual is None else min(cap, manual)
-        assert decision.cap_w == expected
+        assert decision.max_power_w == expected
     if not aggregator_allowed:
         assert decision.command_id is None
 
@@ -83,7 +83,7 @@ def test_after_expiry_nothing_binds() -> None:
         command=command,
         guard_tripped=Guard.NONE,
     )
-    assert decision.cap_w is None
+    assert decision.max_power_w is None
 
 
 def test_a_pause_that_has_ended_counts_as_participation() -> None:

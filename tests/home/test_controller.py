@@ -11,7 +11,7 @@ import pytest
 from dacs.devices import HeatPump
 from dacs.home import FLEX_EVENT_ENDED, FLEX_EVENT_STARTED, HomeController
 from dacs.protocol import Cancel, LimitSource, Participation, Statement, encode
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.server import SimulatedHeatPumpServer
 

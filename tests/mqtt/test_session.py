@@ -14,8 +14,8 @@ import pytest
 from dacs.broker import set_user
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 from dacs.mqtt.session import ConnectedWork, MessageHandler
-from dacs.testbed.services import MosquittoBroker
-from dacs.testbed.services.ports import find_free_port
+from dacs.testbed.servers import MosquittoBroker
+from dacs.testbed.servers.ports import find_free_port
 
 LOGGER = "dacs.mqtt.session"
 FAST = Backoff(0.05, 0.4)

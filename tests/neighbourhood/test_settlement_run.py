@@ -46,7 +46,7 @@ from dacs.testbed.neighbourhood.settlement_run import (
     statements_received,
     wait_for_statements,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.sim.hybrid import (
     HybridHome,
     HybridHomeConfig,

@@ -16,22 +16,22 @@ import aiohttp
 
 from dacs.broker import BrokerAuthError
 from dacs.connect import (
+    AddonRuntime,
+    AddonSettings,
     CommandBrokerController,
-    ConnectService,
     HomeBrokerSettings,
     ManualBrokerController,
-    ServiceSettings,
     SupervisorSettings,
     addon_hostname,
     load_enrollment,
     prepare_home_broker,
 )
+from dacs.connect.addon import DEFAULT_STATUS_PORT
 from dacs.connect.broker_control import BrokerController
 from dacs.connect.discovery import DEFAULT_SUPERVISOR_URL, SUPERVISOR_TOKEN_ENV
 from dacs.connect.enrollment_store import ENROLLMENT_FILE
 from dacs.connect.errors import EnrollmentStoreError
 from dacs.connect.local_broker import broker_directory
-from dacs.connect.service import DEFAULT_STATUS_PORT
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def run_service(args: argparse.Namespace) -> int:
     """Run the service until SIGINT or SIGTERM."""
     _log_to_stdout()
     token = os.environ.get(SUPERVISOR_TOKEN_ENV)
-    settings = ServiceSettings(
+    settings = AddonSettings(
         data_dir=args.data_dir,
         options_file=args.options or args.data_dir / "options.json",
         broker=_broker_settings(args),
@@ -171,11 +171,11 @@ def run_service(args: argparse.Namespace) -> int:
         if args.restart_command
         else ManualBrokerController()
     )
-    asyncio.run(_serve(ConnectService(settings, controller)))
+    asyncio.run(_serve(AddonRuntime(settings, controller)))
     return 0
 
 
-async def _serve(service: ConnectService) -> None:
+async def _serve(service: AddonRuntime) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -108,7 +108,7 @@ async def _watch(recorder: _Recorder, phase: str, seconds: float) -> None:
 
 
 def _say(result: LimitResult, asked: str) -> str:
-    applied = "unlimited" if result.applied_w is None else f"{result.applied_w} W"
+    applied = "unlimited" if result.max_power_w is None else f"{result.max_power_w} W"
     return f"   asked {asked}: {result.action.value}, in force {applied}, mode {result.mode.value}"
 
 
@@ -144,7 +144,7 @@ async def run_demo(*, speed: float, phase_s: float) -> DemoSummary:
             limit_w = max(caps.safety_floor_w, int(0.6 * drawing) // step * step)
             result = await heat_pump.set_power_limit(limit_w, validity_s=7200)
             print(_say(result, f"{limit_w} W"))
-            await _watch(recorder, f"limited to {result.applied_w} W", phase_s)
+            await _watch(recorder, f"limited to {result.max_power_w} W", phase_s)
             low = caps.safety_floor_w // 2
             result = await heat_pump.set_power_limit(low, validity_s=7200)
             print(_say(result, f"{low} W (below the floor)"))

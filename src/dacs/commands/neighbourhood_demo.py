@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dacs.testbed.neighbourhood.counterfactual import LoadTrace
     from dacs.testbed.neighbourhood.scenario import Scenario
-    from dacs.testbed.services import MosquittoBroker
-    from dacs.testbed.services.embedded_broker import EmbeddedBroker
+    from dacs.testbed.servers import MosquittoBroker
+    from dacs.testbed.servers.embedded_broker import EmbeddedBroker
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -73,9 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _choose_broker(choice: str) -> tuple[MosquittoBroker | EmbeddedBroker, str]:
     """The broker to run and the aggregator's shared-subscription group for it."""
-    from dacs.testbed.services import MosquittoBroker  # noqa: PLC0415
-    from dacs.testbed.services.embedded_broker import EmbeddedBroker  # noqa: PLC0415
-    from dacs.testbed.services.mosquitto import mosquitto_binary  # noqa: PLC0415
+    from dacs.testbed.servers import MosquittoBroker  # noqa: PLC0415
+    from dacs.testbed.servers.embedded_broker import EmbeddedBroker  # noqa: PLC0415
+    from dacs.testbed.servers.mosquitto import mosquitto_binary  # noqa: PLC0415
 
     if choice == "mosquitto" or (choice == "auto" and mosquitto_binary() is not None):
         return MosquittoBroker(), "dacs"
@@ -105,8 +105,8 @@ async def _main(args: argparse.Namespace) -> int:
     from dacs.testbed.neighbourhood.scenario import Scenario  # noqa: PLC0415
     from dacs.testbed.neighbourhood.settlement_run import format_settlement  # noqa: PLC0415
     from dacs.testbed.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
-    from dacs.testbed.services import ServiceStartError  # noqa: PLC0415
-    from dacs.testbed.services.ports import port_accepts  # noqa: PLC0415
+    from dacs.testbed.servers import ServiceStartError  # noqa: PLC0415
+    from dacs.testbed.servers.ports import port_accepts  # noqa: PLC0415
 
     hours = timedelta(hours=args.hours)
     quarter = timedelta(minutes=15)

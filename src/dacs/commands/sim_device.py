@@ -9,7 +9,7 @@ from datetime import datetime
 import logging
 import signal
 
-from dacs.devices.profile import builtin_profiles
+from dacs.devices.modbus_profile import builtin_profiles
 from dacs.testbed.sim.house import DwellingType, InsulationLevel
 from dacs.testbed.sim.simulated_heat_pump import (
     DEFAULT_START,

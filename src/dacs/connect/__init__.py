@@ -6,6 +6,7 @@ topics, announces that broker to Home Assistant through the Supervisor, and
 serves a status page over ingress.
 """
 
+from .addon import AddonRuntime, AddonSettings, RetryPolicy, SupervisorSettings
 from .bridge import (
     BRIDGE_CONNECTION,
     BRIDGE_STATE_TOPIC,
@@ -51,7 +52,6 @@ from .errors import (
 )
 from .local_broker import LocalCredentials, PreparedBroker, prepare_home_broker
 from .options import ConnectOptions, LogLevel, load_options, parse_options
-from .service import ConnectService, RetryPolicy, ServiceSettings, SupervisorSettings
 from .status import StatusBoard, StatusSnapshot, UplinkState
 from .status_page import create_app
 from .uplink import UplinkMonitor
@@ -61,11 +61,12 @@ __all__ = [
     "BRIDGE_STATE_TOPIC",
     "DISCOVERY_SERVICE",
     "S6_RESTART_COMMAND",
+    "AddonRuntime",
+    "AddonSettings",
     "BrokerControlError",
     "BrokerController",
     "CommandBrokerController",
     "ConnectOptions",
-    "ConnectService",
     "DiscoveryConnectionError",
     "DiscoveryError",
     "DiscoveryInfo",
@@ -92,7 +93,6 @@ __all__ = [
     "OptionsError",
     "PreparedBroker",
     "RetryPolicy",
-    "ServiceSettings",
     "StatusBoard",
     "StatusSnapshot",
     "StoredEnrollment",

@@ -13,6 +13,12 @@ from .errors import (
     ProfileError,
 )
 from .limits import plan_limit
+from .modbus_profile import (
+    DeviceProfile,
+    builtin_profiles,
+    get_profile,
+    load_profile_file,
+)
 from .models import (
     Capabilities,
     DeviceIdentity,
@@ -23,7 +29,6 @@ from .models import (
     OperatingMode,
     OperatingState,
 )
-from .profile import DeviceProfile, builtin_profiles, get_profile, load_profile_file
 from .transport import ModbusTransport
 
 __all__ = [

@@ -15,6 +15,7 @@ from .codec import EngineeringValue, decode, encode, encode_raw
 from .detect import detect_profile
 from .errors import HeatPumpInvalidDataError, HeatPumpUnsupportedError, ProfileError
 from .limits import plan_limit
+from .modbus_profile import DeviceProfile, RegisterPoint, RegisterWrite, get_profile
 from .models import (
     Capabilities,
     DeviceIdentity,
@@ -25,7 +26,6 @@ from .models import (
     OperatingMode,
     OperatingState,
 )
-from .profile import DeviceProfile, RegisterPoint, RegisterWrite, get_profile
 from .transport import ModbusTransport
 
 _LOGGER = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ class HeatPump:
         self._identity: DeviceIdentity | None = None
         self._capabilities: Capabilities | None = None
         self._limit = LimitResult(
-            requested_w=None,
-            applied_w=None,
+            requested_max_power_w=None,
+            max_power_w=None,
             action=LimitAction.RELEASED,
             mode=OperatingMode.NORMAL,
         )
@@ -206,7 +206,7 @@ class HeatPump:
     # -- control -----------------------------------------------------------
 
     async def set_power_limit(
-        self, watts: float | None, *, validity_s: float | None = None
+        self, max_power_w: float | None, *, validity_s: float | None = None
     ) -> LimitResult:
         """Limit the heat pump's electric power; ``None`` releases the limit.
 
@@ -217,17 +217,17 @@ class HeatPump:
         """
         if validity_s is not None and validity_s <= 0:
             raise ValueError("validity must be positive")
-        plan = plan_limit(watts, self.capabilities)
+        plan = plan_limit(max_power_w, self.capabilities)
         if plan.action is LimitAction.RELEASED:
             await self._release()
         elif plan.action is LimitAction.GAS_ONLY:
             await self._write_limit_registers(None, validity_s)
             await self._write_mode(OperatingMode.GAS_ONLY)
         else:
-            if plan.applied_w is None:
+            if plan.max_power_w is None:
                 raise HeatPumpUnsupportedError("no limit value to write")
             await self._write_mode(OperatingMode.NORMAL, only_if_supported=True)
-            await self._write_limit_registers(plan.applied_w, validity_s)
+            await self._write_limit_registers(plan.max_power_w, validity_s)
         self._limit = plan
         self._limit_until = (
             time.monotonic() + validity_s if validity_s and plan.limited else None
@@ -265,9 +265,9 @@ class HeatPump:
             await self._apply(control.heartbeat)
         elif self._limit.action is LimitAction.GAS_ONLY:
             await self._write_mode(OperatingMode.GAS_ONLY)
-        elif self._limit.applied_w is not None:
+        elif self._limit.max_power_w is not None:
             await self._write_limit_registers(
-                self._limit.applied_w, self.limit_remaining_s
+                self._limit.max_power_w, self.limit_remaining_s
             )
 
     # -- internals ---------------------------------------------------------
@@ -295,16 +295,16 @@ class HeatPump:
             )
 
     async def _write_limit_registers(
-        self, watts: int | None, validity_s: float | None
+        self, max_power_w: int | None, validity_s: float | None
     ) -> None:
         control = self.profile.power_limit
         if control is None:
-            if watts is None:
+            if max_power_w is None:
                 return
             raise HeatPumpUnsupportedError(
                 f"profile {self.profile.id} cannot limit electric power"
             )
-        if watts is None:
+        if max_power_w is None:
             # Gas-only: clear a power value left from before, the mode does the work.
             for write in control.release:
                 await self._apply(write)
@@ -325,7 +325,9 @@ class HeatPump:
                 encode(control.validity, seconds),
             )
         await self._transport.write(
-            control.point.table, control.point.address, encode(control.point, watts)
+            control.point.table,
+            control.point.address,
+            encode(control.point, max_power_w),
         )
 
     async def _write_mode(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .errors import HeatPumpInvalidDataError
-from .profile import RegisterPoint, ValueType
+from .modbus_profile import RegisterPoint, ValueType
 
 type EngineeringValue = float | int | bool | str | None
 

@@ -7,7 +7,7 @@ import logging
 
 from .codec import decode
 from .errors import HeatPumpDeviceError, HeatPumpInvalidDataError, ProfileDetectionError
-from .profile import DeviceProfile, builtin_profiles
+from .modbus_profile import DeviceProfile, builtin_profiles
 from .transport import ModbusTransport
 
 _LOGGER = logging.getLogger(__name__)

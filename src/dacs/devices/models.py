@@ -126,8 +126,8 @@ class Measurements:
 class LimitResult:
     """The outcome of a limit request: what was asked and what is in force."""
 
-    requested_w: float | None
-    applied_w: int | None  # None: unlimited
+    requested_max_power_w: float | None
+    max_power_w: int | None  # None: unlimited
     action: LimitAction
     mode: OperatingMode
 

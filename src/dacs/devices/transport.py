@@ -12,7 +12,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from .errors import HeatPumpConnectionError, HeatPumpDeviceError, HeatPumpTimeoutError
-from .profile import RegisterTable
+from .modbus_profile import RegisterTable
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ class Guard(StrEnum):
 class Decision:
     """The cap to write to the heat pump now, and why."""
 
-    cap_w: float | None  # None: no limit
+    max_power_w: float | None  # None: no limit
     source: LimitSource
     guard: Guard
     command_id: str | None  # the command whose envelope binds, if any
@@ -85,7 +85,7 @@ def decide(
     manual = settings.manual_limit_w
     if aggregator_cap is not None and (manual is None or aggregator_cap <= manual):
         return Decision(
-            cap_w=aggregator_cap,
+            max_power_w=aggregator_cap,
             source=LimitSource.AGGREGATOR,
             guard=guard,
             command_id=command_id,
@@ -93,14 +93,14 @@ def decide(
         )
     if manual is not None:
         return Decision(
-            cap_w=manual,
+            max_power_w=manual,
             source=LimitSource.MANUAL,
             guard=guard,
             command_id=None,
             valid_until=valid_until,
         )
     return Decision(
-        cap_w=None,
+        max_power_w=None,
         source=LimitSource.NONE,
         guard=guard,
         command_id=None,

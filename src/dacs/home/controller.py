@@ -465,9 +465,9 @@ class HomeController:
     def _needs_write(self, decision: Decision) -> bool:
         previous = self._applied_decision
         if previous is None:
-            return decision.cap_w is not None
-        return (previous.cap_w, previous.valid_until) != (
-            decision.cap_w,
+            return decision.max_power_w is not None
+        return (previous.max_power_w, previous.valid_until) != (
+            decision.max_power_w,
             decision.valid_until,
         )
 
@@ -480,7 +480,7 @@ class HomeController:
         )
         try:
             self._applied = await self.heat_pump.set_power_limit(
-                decision.cap_w, validity_s=validity
+                decision.max_power_w, validity_s=validity
             )
         except HeatPumpError as err:
             # Not marked as applied: the next tick tries again. One log line
@@ -499,8 +499,8 @@ class HomeController:
         if applied.action is LimitAction.GAS_ONLY:
             return 0.0, LimitSource.GAS_ONLY
         if applied.action is LimitAction.FLOOR_APPLIED:
-            return float(applied.applied_w or 0), LimitSource.FLOOR
-        return float(applied.applied_w or 0), decision.source
+            return float(applied.max_power_w or 0), LimitSource.FLOOR
+        return float(applied.max_power_w or 0), decision.source
 
     # -- helpers -------------------------------------------------------------
 

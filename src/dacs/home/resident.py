@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dacs.protocol import Participation, Preferences
+from dacs.protocol.rules import DEFAULT_COMFORT_FLOOR_C, DEFAULT_MAX_CURTAILMENT_MINUTES
 
 MIN_COMFORT_FLOOR_C = 10.0
 MAX_COMFORT_FLOOR_C = 25.0
@@ -17,9 +18,9 @@ class ResidentSettings:
 
     participation: Participation = Participation.ON
     paused_until: datetime | None = None
-    comfort_floor_c: float = 18.0
+    comfort_floor_c: float = DEFAULT_COMFORT_FLOOR_C
     min_compensation_eur_per_kwh: float = 0.0
-    max_curtailment_minutes: int = 120
+    max_curtailment_minutes: int = DEFAULT_MAX_CURTAILMENT_MINUTES
     manual_limit_w: float | None = None
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 import functools
 from typing import Any
 
+from .rules import DEFAULT_COMFORT_FLOOR_C, DEFAULT_MAX_CURTAILMENT_MINUTES
 from .topics import PROTOCOL_MAJOR, PROTOCOL_VERSION, Channel
 
 
@@ -321,9 +322,9 @@ class Preferences:
     ts: datetime
     participation: Participation = Participation.ON
     paused_until: datetime | None = None
-    comfort_floor_c: float = 18.0
+    comfort_floor_c: float = DEFAULT_COMFORT_FLOOR_C
     min_compensation_eur_per_kwh: float = 0.0
-    max_curtailment_minutes: int = 120
+    max_curtailment_minutes: int = DEFAULT_MAX_CURTAILMENT_MINUTES
 
     def __post_init__(self) -> None:
         """A pause needs an end: participation never stays paused forever."""

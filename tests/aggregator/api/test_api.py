@@ -22,7 +22,7 @@ from dacs.aggregator.config import (
     MqttConfig,
 )
 from dacs.protocol import format_time
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 OPERATOR = {"Authorization": "Bearer op-token"}
 READER = {"Authorization": "Bearer read-token"}

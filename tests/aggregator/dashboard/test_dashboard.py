@@ -52,7 +52,7 @@ from dacs.protocol import (
     Telemetry,
     format_time,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 POINT = "tr-dalen-01"
 READER_TOKEN = "read-token"

@@ -24,7 +24,7 @@ from dacs.protocol import (
     Telemetry,
     encode,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 NOW = datetime(2025, 2, 2, 17, 0, tzinfo=UTC)
 

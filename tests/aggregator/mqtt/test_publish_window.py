@@ -15,7 +15,7 @@ import pytest
 from dacs.aggregator.config import MqttConfig
 from dacs.aggregator.mqtt.link import AggregatorLink, MessageSink, PublishError
 from dacs.protocol import Channel, Command, CommandReason, PowerInterval, decode
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 NOW = datetime(2025, 2, 2, 17, 0, tzinfo=UTC)
 

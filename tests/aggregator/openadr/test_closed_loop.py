@@ -20,7 +20,7 @@ from dacs.testbed.grid_peers.openadr_vtn import (
     capacity_limit_event,
     capacity_program,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from tests.aggregator.service.conftest import street_of_homes
 
 from .conftest import GRID_CP, POINT, ven_config

@@ -19,8 +19,8 @@ from dacs.testbed.grid_peers.openadr_vtn import (
     capacity_limit_event,
     capacity_program,
 )
-from dacs.testbed.services.mosquitto import MosquittoBroker
-from dacs.testbed.services.ports import find_free_port
+from dacs.testbed.servers.mosquitto import MosquittoBroker
+from dacs.testbed.servers.ports import find_free_port
 
 from .conftest import GRID_CP, POINT, RecordedDelivery, ven_config
 

@@ -22,7 +22,7 @@ from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.database import session_factory
 from dacs.aggregator.storage.tables import CommandRow, HomeRow
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 from .conftest import street_of_homes
 

@@ -39,7 +39,7 @@ from dacs.protocol import (
     Telemetry,
     decode,
 )
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 POINT = "tr-1"
 DEVICE = DeviceSummary(

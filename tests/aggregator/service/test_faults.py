@@ -20,7 +20,7 @@ from dacs.aggregator.config import (
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 from .conftest import street_of_homes
 

@@ -32,7 +32,7 @@ from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.flex_source import TelemetryFlexSource
 from dacs.aggregator.settlement.statements import StatementIssuer
 from dacs.protocol import Channel, Statement, decode, topic
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 
 from .street import EVENT_END, EVENT_START, FixedClock, seed_street
 from .test_storage import AFTER

@@ -31,7 +31,7 @@ from dacs.aggregator.uftp.agent import UftpAgent
 from dacs.aggregator.uftp.routes import add_uftp_routes
 from dacs.protocol import DeviceSummary, Preferences, Status, Telemetry
 from dacs.testbed.grid_peers.gopacs_dso import GopacsDso
-from dacs.testbed.services.ports import find_free_port
+from dacs.testbed.servers.ports import find_free_port
 
 AGR_DOMAIN = "agr.example.com"
 DSO_DOMAIN = "dso.example.com"

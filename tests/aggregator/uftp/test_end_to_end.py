@@ -19,7 +19,7 @@ from dacs.aggregator.config import (
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.testbed.grid_peers.gopacs_dso import RequestedIsp
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from tests.aggregator.service.conftest import Street, street_of_homes
 
 from .conftest import Keys, uftp_world

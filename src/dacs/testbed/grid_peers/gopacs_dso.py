@@ -41,7 +41,7 @@ from shapeshifter_uftp.uftp import (
 from xsdata.models.datatype import XmlDate, XmlDuration
 
 from dacs.logs import tame_library_logger
-from dacs.testbed.services.ports import LOOPBACK, find_free_port
+from dacs.testbed.servers.ports import LOOPBACK, find_free_port
 
 tame_library_logger("shapeshifter-uftp")
 

@@ -74,7 +74,7 @@ from openadr3_client_nlflex_compliance.nlflex10 import (  # type: ignore[import-
 )
 from pydantic import BaseModel, ValidationError
 
-from dacs.testbed.services.ports import LOOPBACK
+from dacs.testbed.servers.ports import LOOPBACK
 
 _LOGGER = logging.getLogger(__name__)
 _PLUGIN = Nlflex10ValidatorPlugin.setup()

@@ -245,7 +245,7 @@ class UftpOperator(GridOperator):
     ) -> AggregatorConfig:
         """Start the DSO; write our key and the participants file; enable our endpoint."""
         from dacs.testbed.grid_peers.gopacs_dso import GopacsDso  # noqa: PLC0415
-        from dacs.testbed.services import find_free_port  # noqa: PLC0415
+        from dacs.testbed.servers import find_free_port  # noqa: PLC0415
 
         self._dso_port = find_free_port()
         self._agr_endpoint = f"http://127.0.0.1:{api_port}{UFTP_PATH}"

@@ -39,7 +39,7 @@ from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
-from dacs.testbed.services import find_free_port
+from dacs.testbed.servers import find_free_port
 from dacs.testbed.sim.household_load import household_power_w
 from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.server import SimulatedHeatPumpServer

@@ -25,8 +25,8 @@ from typing import Protocol
 from pymodbus.constants import ExcCodes
 
 from dacs.devices.codec import encode, encode_raw
+from dacs.devices.modbus_profile import DeviceProfile, RegisterPoint, RegisterTable
 from dacs.devices.models import LimitSource, OperatingMode, OperatingState
-from dacs.devices.profile import DeviceProfile, RegisterPoint, RegisterTable
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from dacs.devices.modbus_profile import RegisterTable
 from dacs.devices.models import OperatingMode
-from dacs.devices.profile import RegisterTable
-from dacs.testbed.services.ports import LOOPBACK, find_free_port, wait_for_port
+from dacs.testbed.servers.ports import LOOPBACK, find_free_port, wait_for_port
 
 from .firmware import HeatPumpFirmware, PlantReading
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import math
 import time
 
-from dacs.devices.profile import DeviceProfile, get_profile
+from dacs.devices.modbus_profile import DeviceProfile, get_profile
 
 from .boiler import BoilerSpec
 from .firmware import FirmwareIdentity, HeatPumpFirmware

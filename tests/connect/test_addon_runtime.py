@@ -15,16 +15,16 @@ import aiohttp
 import pytest
 
 from dacs.connect import (
+    AddonRuntime,
+    AddonSettings,
     CommandBrokerController,
-    ConnectService,
     RetryPolicy,
-    ServiceSettings,
     SupervisorSettings,
 )
 from dacs.connect.errors import BrokerControlError
 from dacs.connect.local_broker import config_path
 from dacs.protocol import Command, CommandReason, PowerInterval, encode
-from dacs.testbed.services import MosquittoBroker
+from dacs.testbed.servers import MosquittoBroker
 from tests.broker.support import AGGREGATOR_PASSWORD, AGGREGATOR_USER, MqttProbe, Pki
 
 from .conftest import (
@@ -63,7 +63,7 @@ class HarnessController:
 
 @dataclass
 class RunningService:
-    service: ConnectService
+    service: AddonRuntime
     stop: asyncio.Event
     task: asyncio.Task[None]
 
@@ -104,11 +104,11 @@ class RunningService:
 
 def _settings(
     data_dir: Path, pki: Pki, supervisor: FakeServer | None, options: dict[str, Any]
-) -> ServiceSettings:
+) -> AddonSettings:
     options_file = data_dir / "options.json"
     data_dir.mkdir(parents=True, exist_ok=True)
     options_file.write_text(json.dumps(options))
-    return ServiceSettings(
+    return AddonSettings(
         data_dir=data_dir,
         options_file=options_file,
         broker=loopback_settings(data_dir),
@@ -130,8 +130,8 @@ def _settings(
 async def run_service() -> AsyncIterator[Callable[..., RunningService]]:
     running: list[RunningService] = []
 
-    def start(settings: ServiceSettings, controller: Any) -> RunningService:
-        service = ConnectService(settings, controller)
+    def start(settings: AddonSettings, controller: Any) -> RunningService:
+        service = AddonRuntime(settings, controller)
         stop = asyncio.Event()
         handle = RunningService(service, stop, asyncio.create_task(service.run(stop)))
         running.append(handle)

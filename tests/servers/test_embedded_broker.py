@@ -18,9 +18,9 @@ from dacs.protocol import (
     Telemetry,
     encode,
 )
-from dacs.testbed.services import ServiceStartError
-from dacs.testbed.services.embedded_broker import EmbeddedBroker
-from dacs.testbed.services.ports import port_accepts
+from dacs.testbed.servers import ServiceStartError
+from dacs.testbed.servers.embedded_broker import EmbeddedBroker
+from dacs.testbed.servers.ports import port_accepts
 from tests.aggregator.mqtt.test_link import Collector, _telemetry
 from tests.conftest import loopback_sockets
 

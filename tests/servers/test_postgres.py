@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from dacs.testbed.services import PostgresServer, ServiceStartError
+from dacs.testbed.servers import PostgresServer, ServiceStartError
 
 
 async def test_roundtrip(postgres_dsn: str) -> None:

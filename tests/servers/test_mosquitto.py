@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 
-from dacs.testbed.services import MosquittoBroker, ServiceStartError
+from dacs.testbed.servers import MosquittoBroker, ServiceStartError
 
 
 def _client(

@@ -75,7 +75,7 @@ class SupervisorSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceSettings:
+class AddonSettings:
     """Everything the service needs that is not an option of the resident."""
 
     data_dir: Path
@@ -98,12 +98,12 @@ class ServiceSettings:
         return self.data_dir / ENROLLMENT_FILE
 
 
-class ConnectService:
+class AddonRuntime:
     """Runs until ``stop`` is set; see the module docstring for the steps."""
 
     def __init__(
         self,
-        settings: ServiceSettings,
+        settings: AddonSettings,
         controller: BrokerController,
         *,
         board: StatusBoard | None = None,
