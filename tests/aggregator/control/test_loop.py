@@ -143,7 +143,10 @@ def test_cap_met_through_an_event_and_released_in_steps() -> None:
         CapacityEnvelope.day_ahead("da-1", world.now, [32_000.0] * 4)
     )  # one hour at 32 kW
     report, commands, _ = world.step()
-    assert report.required_reduction_w == pytest.approx(8000)
+    # 8 kW over the cap, plus the initial margin of 3 % under it.
+    assert report.target is not None
+    assert report.target.margin_w == pytest.approx(0.03 * 32_000)
+    assert report.required_reduction_w == pytest.approx(8000 + 0.03 * 32_000)
     assert commands
     assert all(
         c.envelope[0].max_power_w == 0 or c.envelope[0].max_power_w >= FLOOR_W
@@ -208,7 +211,7 @@ def test_measured_load_drives_the_loop() -> None:
     report, commands, _ = world.step()
     assert report.measured_load_w == 50_000.0
     assert report.other_load_w == pytest.approx(20_000.0)
-    assert report.required_reduction_w == pytest.approx(5_000.0)
+    assert report.required_reduction_w == pytest.approx(5_000.0 + 0.03 * 45_000)
     assert commands
     with pytest.raises(ValueError, match=">= 0 W"):
         world.control.record_measurement(world.now, float("nan"))

@@ -26,9 +26,9 @@ class DispatchSettings:
     command_margin_s: float = 300.0  # a command expires this long after its envelope
     envelope_max_s: float = 3600.0
     min_change_w: float = 100.0  # smaller changes of a home's limit are not re-sent
-    # Allocate to this share under the cap: measurements lag a cycle and homes
-    # follow a limit within a minute, so aiming exactly at the cap overshoots it.
-    target_margin: float = 0.03
+    # A released home first draws more than its baseline: its house cooled
+    # while it was limited. The release plans for this much extra.
+    rebound_share: float = 0.3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +120,12 @@ def plan_dispatch(
             )
         )
     cancels, held = _staggered_release(
-        homes, releasing, now=now, cap_w=cap_w, forecast_load_w=forecast_load_w
+        homes,
+        releasing,
+        now=now,
+        cap_w=cap_w,
+        forecast_load_w=forecast_load_w,
+        rebound_share=settings.rebound_share,
     )
     return DispatchPlan(
         commands=tuple(commands), cancels=cancels, held_for_rebound=held
@@ -134,6 +139,7 @@ def _staggered_release(
     now: datetime,
     cap_w: float,
     forecast_load_w: float,
+    rebound_share: float,
 ) -> tuple[tuple[Cancel, ...], tuple[str, ...]]:
     if not releasing:
         return (), ()
@@ -141,10 +147,7 @@ def _staggered_release(
         [current_cap_w(homes[i], now) or 0.0 for i in releasing], dtype=np.float64
     )
     baselines = np.array(
-        [
-            max(homes[i].baseline_w or 0.0, current_cap_w(homes[i], now) or 0.0)
-            for i in releasing
-        ],
+        [_rebound_w(homes[i], now, rebound_share) for i in releasing],
         dtype=np.float64,
     )
     headroom = max(0.0, cap_w - forecast_load_w)
@@ -167,3 +170,12 @@ def _staggered_release(
         else:
             held.append(view.home_id)
     return tuple(cancels), tuple(held)
+
+
+def _rebound_w(view: HomeView, now: datetime, rebound_share: float) -> float:
+    """What a home draws right after its release: its baseline plus the rebound."""
+    limit = current_cap_w(view, now) or 0.0
+    rebound = (view.baseline_w or 0.0) * (1 + rebound_share)
+    if view.device is not None and view.device.nominal_power_w > 0:
+        rebound = min(rebound, view.device.nominal_power_w)
+    return max(rebound, limit)

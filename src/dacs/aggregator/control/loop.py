@@ -18,6 +18,7 @@ from dacs.aggregator.domain.envelope import (
 from dacs.aggregator.domain.flex_context import FlexContext
 from dacs.protocol import Cancel, Command
 
+from .cap_tracking import CapTracker, CycleTarget
 from .dispatch import DispatchPlan, DispatchSettings, plan_dispatch
 from .fleet import Fleet
 
@@ -42,6 +43,7 @@ class CycleReport:
     commands: int
     cancels: int
     held_for_rebound: int
+    target: CycleTarget | None = None  # where the cycle aimed under the cap
 
 
 @dataclass
@@ -57,6 +59,7 @@ class CongestionPointControl:
     measurement: tuple[datetime, float] | None = None  # (time, load W)
     last_report: CycleReport | None = None
     last_allocation: Allocation | None = None
+    tracker: CapTracker = field(default_factory=CapTracker)
 
     def record_measurement(self, at: datetime, load_w: float) -> None:
         """A real-time transformer load measurement."""
@@ -64,6 +67,13 @@ class CongestionPointControl:
             raise ValueError("a transformer load must be a number >= 0 W")
         if self.measurement is None or at >= self.measurement[0]:
             self.measurement = (at, load_w)
+        self.tracker.observe(at, load_w)
+
+    def cap_w_at(self, moment: datetime) -> float:
+        """The cap on the load at ``moment``: the binding envelope's, never above rated."""
+        rated_w = self.rated_capacity_kw * 1000
+        cap = binding_cap(moment, fixed=self.fixed, envelopes=self.envelopes)
+        return min(cap.cap_w, rated_w) if cap is not None else rated_w
 
     def put_in_force(self, envelope: CapacityEnvelope) -> None:
         """Add an envelope, or replace the one with its id."""
@@ -102,21 +112,32 @@ class CongestionPointControl:
         else:
             other_w = max(0.0, other_load_forecast_w or 0.0)
         model = self.fleet.flex_model(homes, now)
+        target = self.tracker.target(now, self.cap_w_at)
         allocation = allocate(
             model,
             FlexContext(
-                cap_w=cap_w, other_load_w=other_w, interval_s=self.settings.cycle_s
+                cap_w=target.target_w,
+                other_load_w=other_w,
+                interval_s=self.settings.cycle_s,
             ),
         )
+        self.tracker.predicted(now, allocation.forecast_load_w)
         # The load now, with the limits in force, is what the release must fit under.
         plan = plan_dispatch(
             homes,
             allocation,
             now=now,
             cap=cap,
-            cap_w=cap_w,
+            cap_w=target.target_w,
             forecast_load_w=other_w + heat_pump_w,
             settings=self.settings,
+        )
+        # Short is what the deepest limits leave over the cap itself; what
+        # they leave in the margin only is not a lack of flexibility.
+        shortfall_w = (
+            max(0.0, allocation.forecast_load_w - cap_w)
+            if allocation.shortfall_w > 0
+            else 0.0
         )
         report = CycleReport(
             time=now,
@@ -128,17 +149,18 @@ class CongestionPointControl:
             other_load_w=other_w,
             forecast_load_w=allocation.forecast_load_w,
             required_reduction_w=allocation.required_reduction_w,
-            shortfall_w=allocation.shortfall_w,
+            shortfall_w=shortfall_w,
             curtailed_homes=int((allocation.reduction_w > 0).sum()),
             commands=len(plan.commands),
             cancels=len(plan.cancels),
             held_for_rebound=len(plan.held_for_rebound),
+            target=target,
         )
-        if allocation.shortfall_w > 0:
+        if shortfall_w > 0:
             _LOGGER.warning(
                 "%s: not enough flexibility, %.1f kW short of the cap",
                 self.point_id,
-                allocation.shortfall_w / 1000,
+                shortfall_w / 1000,
             )
         self.last_report = report
         self.last_allocation = allocation
