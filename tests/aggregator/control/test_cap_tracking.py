@@ -117,3 +117,27 @@ def test_settings_are_checked() -> None:
         TrackingSettings(min_margin=0.05, initial_margin=0.03)
     with pytest.raises(ValueError, match="quantile"):
         TrackingSettings(error_quantile=1.0)
+
+
+def test_finished_isps_are_filed_with_their_mean_and_cap() -> None:
+    tracker = CapTracker()
+    # First ISP: 10 minutes at 60 kW, 5 at 30 kW: a mean of 50 kW.
+    for minute in range(16):
+        at = T0 + timedelta(minutes=minute)
+        tracker.target(at, _flat())
+        tracker.observe(at, 60_000.0 if minute < 10 else 30_000.0)
+    assert tracker.isp_mean_w(T0 + timedelta(minutes=16)) == pytest.approx(30_000.0)
+    (first,) = tracker.outcomes
+    assert first.start == T0
+    assert first.mean_w == pytest.approx(50_000.0)
+    assert first.cap_w == CAP_W
+    assert first.excess_w == 0.0
+    # Second ISP over its 40 kW cap by 5 kW on average.
+    for minute in range(16, 31):
+        at = T0 + timedelta(minutes=minute)
+        tracker.target(at, _flat(40_000.0))
+        tracker.observe(at, 45_000.0 if minute < 30 else 0.0)
+    second = tracker.outcomes[-1]
+    assert second.mean_w == pytest.approx((30_000.0 + 14 * 45_000.0) / 15)
+    assert second.cap_w == 40_000.0
+    assert second.excess_w == pytest.approx(second.mean_w - 40_000.0)

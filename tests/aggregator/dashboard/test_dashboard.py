@@ -722,6 +722,16 @@ async def test_dashboard_in_chromium(
                 "document.getElementById('kpi-cap-note').textContent"
             )
             assert "gopacs-0114-a" in cap_note
+            # The quarter hour's mean so far, as the grid operator settles it.
+            assert report.isp_mean_w is not None
+            assert (
+                await page.evaluate("document.getElementById('kpi-isp').textContent")
+                == f"{round(report.isp_mean_w / 1000, 3):.1f}"
+            )
+            isp_note = await page.evaluate(
+                "document.getElementById('kpi-isp-note').textContent"
+            )
+            assert "over the cap today" in isp_note
             assert page.errors == []
 
             height = await page.evaluate("document.documentElement.scrollHeight")

@@ -59,6 +59,20 @@ class TrackingSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class IspOutcome:
+    """One finished ISP as the grid operator settles it: the mean load against the cap."""
+
+    start: datetime
+    mean_w: float
+    cap_w: float
+
+    @property
+    def excess_w(self) -> float:
+        """How far the mean was over the cap (0 when under)."""
+        return max(0.0, self.mean_w - self.cap_w)
+
+
+@dataclass(frozen=True, kw_only=True)
 class CycleTarget:
     """What one cycle aims at, and why."""
 
@@ -80,6 +94,8 @@ class CapTracker:
         self._isp_start: datetime | None = None
         self._isp_energy_ws = 0.0
         self._last: tuple[datetime, float] | None = None
+        self._isp_cap_w: float | None = None  # the lowest cap a cycle saw in this ISP
+        self.outcomes: deque[IspOutcome] = deque(maxlen=96)  # the last day's ISPs
 
     def observe(self, at: datetime, load_w: float) -> None:
         """A transformer measurement: adds to the ISP's energy and checks predictions."""
@@ -90,6 +106,7 @@ class CapTracker:
             # A new ISP: the last sample (or, with none, this one) is taken to
             # have held since the ISP began; a gap never counts as zero load.
             level = self._last[1] if self._last is not None else load_w
+            self._close_isp(level)
             self._isp_start = start
             self._isp_energy_ws = level * (at - start).total_seconds()
         elif self._last is not None:
@@ -99,6 +116,39 @@ class CapTracker:
         while self._pending and self._pending[0][0] <= due:
             _, predicted = self._pending.popleft()
             self._errors.append(load_w - predicted)
+
+    def _close_isp(self, level_w: float) -> None:
+        """File the ISP that just ended, if a cycle saw its cap."""
+        if self._isp_start is None or self._last is None or self._isp_cap_w is None:
+            self._isp_cap_w = None
+            return
+        end = self._isp_start + ISP
+        energy_ws = (
+            self._isp_energy_ws + level_w * (end - self._last[0]).total_seconds()
+        )
+        self.outcomes.append(
+            IspOutcome(
+                start=self._isp_start, mean_w=energy_ws / _ISP_S, cap_w=self._isp_cap_w
+            )
+        )
+        self._isp_cap_w = None
+
+    def _used_ws(self, now: datetime) -> float | None:
+        """Energy the current ISP has drawn up to ``now`` (None: none measured in it)."""
+        if self._isp_start is None or self._last is None:
+            return None
+        if isp_start(now) != self._isp_start:
+            return None
+        at, load_w = self._last
+        return self._isp_energy_ws + load_w * max(0.0, (now - at).total_seconds())
+
+    def isp_mean_w(self, now: datetime) -> float | None:
+        """The current ISP's mean load so far (None before any measurement in it)."""
+        used_ws = self._used_ws(now)
+        if used_ws is None or self._isp_start is None or self._last is None:
+            return None
+        elapsed_s = (now - self._isp_start).total_seconds()
+        return used_ws / elapsed_s if elapsed_s > 0 else self._last[1]
 
     def predicted(self, at: datetime, load_w: float) -> None:
         """What the cycle at ``at`` expects the load to be once the homes follow."""
@@ -120,12 +170,9 @@ class CapTracker:
 
     def budget_w(self, now: datetime, isp_cap_w: float) -> float:
         """The mean the rest of the current ISP may draw to keep its mean under the cap."""
-        if self._isp_start is None or self._last is None:
-            return math.inf
-        if isp_start(now) != self._isp_start:
+        used_ws = self._used_ws(now)
+        if used_ws is None or self._isp_start is None:
             return math.inf  # nothing measured in this ISP yet
-        at, load_w = self._last
-        used_ws = self._isp_energy_ws + load_w * max(0.0, (now - at).total_seconds())
         remaining_s = (self._isp_start + ISP - now).total_seconds()
         if remaining_s < self.settings.min_budget_s:
             return math.inf
@@ -134,6 +181,10 @@ class CapTracker:
     def target(self, now: datetime, cap_at: Callable[[datetime], float]) -> CycleTarget:
         """This cycle's target; ``cap_at`` gives the cap in force at a moment (W)."""
         cap_w = cap_at(now)
+        if self._isp_start == isp_start(now):
+            self._isp_cap_w = (
+                cap_w if self._isp_cap_w is None else min(self._isp_cap_w, cap_w)
+            )
         ahead = min(
             cap_w,
             cap_at(now + timedelta(seconds=self.settings.lead_s)),

@@ -44,6 +44,9 @@ class CycleReport:
     cancels: int
     held_for_rebound: int
     target: CycleTarget | None = None  # where the cycle aimed under the cap
+    isp_mean_w: float | None = None  # the current ISP's mean load so far
+    isps_over_cap: int = 0  # finished ISPs of the last day whose mean was over the cap
+    worst_isp_excess_w: float = 0.0  # the largest of those excesses
 
 
 @dataclass
@@ -155,6 +158,11 @@ class CongestionPointControl:
             cancels=len(plan.cancels),
             held_for_rebound=len(plan.held_for_rebound),
             target=target,
+            isp_mean_w=self.tracker.isp_mean_w(now),
+            isps_over_cap=sum(1 for o in self.tracker.outcomes if o.excess_w > 0),
+            worst_isp_excess_w=max(
+                (o.excess_w for o in self.tracker.outcomes), default=0.0
+            ),
         )
         if shortfall_w > 0:
             _LOGGER.warning(

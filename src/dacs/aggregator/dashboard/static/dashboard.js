@@ -324,6 +324,14 @@
       `baseline ${kw(cycle.baseline_kw)} kW · ${saved > 0.05 ? `−${kw(saved)} kW` : "no reduction"}`;
     $("kpi-shortfall").textContent = kw(cycle.shortfall_kw);
     $("kpi-shortfall-card").classList.toggle("short", cycle.shortfall_kw > 0);
+    // The grid operator settles each 15-minute mean against the cap, not the minute.
+    const ispMean = cycle.isp_mean_kw ?? null;
+    $("kpi-isp").textContent = ispMean === null ? "–" : kw(ispMean);
+    $("kpi-isp-card").classList.toggle("over", ispMean !== null && ispMean > cycle.cap_kw);
+    const over = cycle.isps_over_cap ?? 0;
+    $("kpi-isp-note").textContent = over
+      ? `${over} quarter hour${over === 1 ? "" : "s"} over the cap today, worst +${kw(cycle.worst_isp_excess_kw)} kW`
+      : "no quarter hour over the cap today";
     $("count-total").textContent = cycle.counts.online + cycle.counts.offline;
     renderCounts(cycle.counts);
   }
