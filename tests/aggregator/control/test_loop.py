@@ -15,6 +15,7 @@ from dacs.aggregator.control.fleet import Fleet
 from dacs.aggregator.control.loop import CongestionPointControl
 from dacs.aggregator.domain import FlexContext, allocate
 from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.aggregator.domain.flex_model import Availability
 from dacs.protocol import (
     Ack,
     AckReason,
@@ -277,3 +278,39 @@ def test_release_fits_the_headroom() -> None:
     assert len(plan.cancels) == 2
     assert len(plan.held_for_rebound) == 8
     assert plan.commands == ()
+
+
+def test_a_home_near_its_maximum_is_handed_over_and_then_rests() -> None:
+    """Replaced before the home's own guard lifts its limit at once, then left alone."""
+    world = World()
+    for home in world.ids:
+        world.fleet.apply_preferences(
+            Preferences(home_id=home, ts=T0, max_curtailment_minutes=30)
+        )
+    world.control.rated_capacity_kw = 60.0
+    world.control.put_in_force(
+        CapacityEnvelope.day_ahead("da-1", world.now, [34_000.0] * 8)
+    )
+    _, commands, _ = world.step()
+    first = {c.home_id for c in commands}
+    assert first
+    # 27 minutes on, the first homes are three minutes from their maximum.
+    for _ in range(54):
+        world.step()
+    view = world.fleet.homes[sorted(first)[0]]
+    assert view.availability(world.now) is Availability.MAX_DURATION_REACHED
+    assert all(
+        current_cap_w(world.fleet.homes[h], world.now) is not None for h in first
+    ), "still limited while their replacements take over"
+    for _ in range(6):  # three minutes: released, staggered, before 30 minutes
+        world.step()
+        assert world.load() <= 34_000 + 1e-6
+    assert all(current_cap_w(world.fleet.homes[h], world.now) is None for h in first)
+    # Resting: not curtailed again for half an hour, though the event goes on.
+    for _ in range(50):
+        _, commands, _ = world.step()
+        assert first.isdisjoint(c.home_id for c in commands)
+    assert view.resting_until is not None
+    while world.now < view.resting_until:
+        world.step()
+    assert view.availability(world.now) is not Availability.MAX_DURATION_REACHED

@@ -147,7 +147,10 @@ def _staggered_release(
         [current_cap_w(homes[i], now) or 0.0 for i in releasing], dtype=np.float64
     )
     baselines = np.array(
-        [_rebound_w(homes[i], now, rebound_share) for i in releasing],
+        [
+            max(homes[i].rebound_w(rebound_share), current_cap_w(homes[i], now) or 0.0)
+            for i in releasing
+        ],
         dtype=np.float64,
     )
     headroom = max(0.0, cap_w - forecast_load_w)
@@ -170,12 +173,3 @@ def _staggered_release(
         else:
             held.append(view.home_id)
     return tuple(cancels), tuple(held)
-
-
-def _rebound_w(view: HomeView, now: datetime, rebound_share: float) -> float:
-    """What a home draws right after its release: its baseline plus the rebound."""
-    limit = current_cap_w(view, now) or 0.0
-    rebound = (view.baseline_w or 0.0) * (1 + rebound_share)
-    if view.device is not None and view.device.nominal_power_w > 0:
-        rebound = min(rebound, view.device.nominal_power_w)
-    return max(rebound, limit)

@@ -24,6 +24,13 @@ _BASELINE_SMOOTHING = 0.2
 # A home that has not reported for this many telemetry intervals counts as offline.
 _SILENT_INTERVALS = 3
 _DEFAULT_STEP_W = 100.0
+# A home nearing the resident's maximum curtailment is handed over this early:
+# the allocation picks its replacement while it is still limited, and the
+# staggered release lets it go before the home's own guard would, at once.
+HANDOVER = timedelta(minutes=3)
+# After a curtailment that reached the maximum, the home rests this long
+# before it may be curtailed again (its own guard restarts with a new command).
+REST_AFTER_MAX = timedelta(minutes=30)
 
 
 @dataclass
@@ -42,6 +49,9 @@ class HomeView:
     command: Command | None = None
     command_result: AckResult | None = None
     curtailed_since: datetime | None = None
+    resting_until: datetime | None = (
+        None  # after a curtailment that reached the maximum
+    )
     # Delivered curtailment for fairness. Settled only when a curtailment ends,
     # so the allocation does not swap homes in the middle of an event.
     curtailment_kwh: float = 0.0
@@ -69,11 +79,29 @@ class HomeView:
                 return Availability.PAUSED
         if self.telemetry is not None and self.telemetry.comfort_override:
             return Availability.NOT_PARTICIPATING
-        if self.curtailed_since is not None and preferences is not None:
-            limit = timedelta(minutes=preferences.max_curtailment_minutes)
-            if now - self.curtailed_since >= limit:
-                return Availability.MAX_DURATION_REACHED
+        if self.resting_until is not None and now < self.resting_until:
+            return Availability.MAX_DURATION_REACHED
+        if self.near_max_duration(now):
+            return Availability.MAX_DURATION_REACHED
         return Availability.AVAILABLE
+
+    def near_max_duration(self, now: datetime) -> bool:
+        """Curtailed so long that the handover to other homes is due."""
+        if self.curtailed_since is None or self.preferences is None:
+            return False
+        limit = timedelta(minutes=self.preferences.max_curtailment_minutes)
+        return now - self.curtailed_since >= limit - HANDOVER
+
+    def rebound_w(self, rebound_share: float) -> float:
+        """What the heat pump draws right after its limit is lifted.
+
+        More than its baseline: the house cooled a little and the evening got
+        colder while the baseline stood still; never more than the nominal power.
+        """
+        rebound = (self.baseline_w or 0.0) * (1 + rebound_share)
+        if self.device is not None and self.device.nominal_power_w > 0:
+            rebound = min(rebound, self.device.nominal_power_w)
+        return max(rebound, self.baseline_w or 0.0)
 
     def limited(self) -> bool:
         """True when the home's last telemetry reports an aggregator limit."""
@@ -162,6 +190,8 @@ class Fleet:
                 hours = max(0.0, (message.ts - previous.ts).total_seconds()) / 3600
                 view.pending_kwh += max(0.0, view.baseline_w - power) * hours / 1000
         else:
+            if view.near_max_duration(message.ts):
+                view.resting_until = message.ts + REST_AFTER_MAX
             view.curtailed_since = None
             view.curtailment_kwh += view.pending_kwh
             view.pending_kwh = 0.0
@@ -185,12 +215,22 @@ class Fleet:
             if h.telemetry is not None and h.reachable(now)
         )
 
-    def flex_model(self, homes: Iterable[HomeView], now: datetime) -> FlexModel:
-        """The allocation's input for these homes."""
+    def flex_model(
+        self, homes: Iterable[HomeView], now: datetime, *, rebound_share: float = 0.0
+    ) -> FlexModel:
+        """The allocation's input for these homes.
+
+        A home limited now counts with its rebound as baseline: releasing it
+        adds that much, so the allocation covers it with other homes first.
+        """
         records = []
         for view in homes:
             device = view.device
-            baseline = view.baseline_w
+            baseline = (
+                view.rebound_w(rebound_share)
+                if view.limited() and view.baseline_w is not None
+                else view.baseline_w
+            )
             if baseline is None and view.telemetry is not None:
                 baseline = view.telemetry.electric_power_w
             preferences = view.preferences

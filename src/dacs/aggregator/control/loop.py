@@ -114,7 +114,9 @@ class CongestionPointControl:
             other_w = max(0.0, measured_w - heat_pump_w)
         else:
             other_w = max(0.0, other_load_forecast_w or 0.0)
-        model = self.fleet.flex_model(homes, now)
+        model = self.fleet.flex_model(
+            homes, now, rebound_share=self.settings.rebound_share
+        )
         target = self.tracker.target(now, self.cap_w_at)
         allocation = allocate(
             model,
