@@ -41,6 +41,15 @@ def test_file_and_environment(tmp_path: Path) -> None:
     assert config.control.cycle_s == 5.0
 
 
+def test_openadr_credentials_mode(tmp_path: Path) -> None:
+    assert load_config().openadr.credentials_mode == "auto"
+    path = tmp_path / "aggregator.toml"
+    path.write_text("[openadr]\ncredentials_mode = 'body'\n")
+    assert load_config(path).openadr.credentials_mode == "body"
+    environ = {"DACS_OPENADR_CREDENTIALS_MODE": "basic"}
+    assert load_config(path, environ).openadr.credentials_mode == "basic"
+
+
 @pytest.mark.parametrize(
     ("text", "environ", "message"),
     [
@@ -49,6 +58,12 @@ def test_file_and_environment(tmp_path: Path) -> None:
         ("[api]\nport = 'eighty'\n", {}, "api.port"),
         ("", {"DACS_ENROLLMENT_BROKER_TLS": "maybe"}, "DACS_ENROLLMENT_BROKER_TLS"),
         ("[api\n", {}, "aggregator.toml"),
+        (
+            "[openadr]\ncredentials_mode = 'header'\n",
+            {},
+            r"\[openadr\]: openadr.credentials_mode is 'header'",
+        ),
+        ("", {"DACS_OPENADR_CREDENTIALS_MODE": "both"}, "credentials_mode"),
     ],
 )
 def test_errors_name_the_setting(

@@ -334,3 +334,45 @@ async def test_nlflex_program_that_breaks_the_profile_is_refused(
     assert "not NL-flex compliant" in caplog.text
     assert ven.counters.programs_refused == 1
     assert service.controls[POINT].envelopes == []
+
+
+@pytest.mark.parametrize(
+    ("accepts", "mode"),
+    [("body", "body"), ("body", "auto"), ("basic", "basic"), ("basic", "auto")],
+)
+async def test_client_credentials_reach_a_token_endpoint_that_takes_one_way(
+    service: AggregatorService, clock: SettableClock, accepts: str, mode: str
+) -> None:
+    await service.reload()
+    async with OpenAdrTestVtn(client_auth=accepts) as vtn:  # type: ignore[arg-type]  # a str from parametrize
+        program = vtn.add_program(capacity_program("evening"))
+        vtn.add_event(
+            capacity_limit_event(program, GRID_CP, start=START + HOUR, caps_kw=[30])
+        )
+        ven = make_ven(
+            vtn, service, clock, capacity_program_ids=(program,), credentials_mode=mode
+        )
+        assert await ven.poll(), ven.last_error
+        assert len(service.controls[POINT].envelopes) == 1
+        # auto keeps the way that worked: one more poll asks for no new token.
+        requests_so_far = vtn.token_requests
+        assert await ven.poll()
+        assert vtn.token_requests == requests_so_far
+
+
+async def test_credentials_in_the_wrong_place_are_a_clear_error(
+    service: AggregatorService, clock: SettableClock
+) -> None:
+    await service.reload()
+    async with OpenAdrTestVtn(client_auth="body") as vtn:
+        program = vtn.add_program(capacity_program("evening"))
+        ven = make_ven(
+            vtn,
+            service,
+            clock,
+            capacity_program_ids=(program,),
+            credentials_mode="basic",
+        )
+        assert not await ven.poll()
+        assert ven.last_error is not None
+        assert "token endpoint refused the client credentials" in ven.last_error

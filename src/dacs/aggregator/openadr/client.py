@@ -40,6 +40,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .config import OpenAdrConfig
+from .credentials import BearerToken, ClientCredentialsToken
 from .errors import VtnAuthError, VtnResponseError, VtnUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class VtnClient:
         self._secret = client_secret
         self._ven: VirtualEndNodeClient | None = None
         self._groups: ResourceGroupsReadOnlyHttpInterface | None = None
+        self._tokens: ClientCredentialsToken | None = None
         self._token_url = config.token_url
         self._lock = asyncio.Lock()
 
@@ -128,6 +130,20 @@ class VtnClient:
             ),
         )
         adapter = _TimeoutAdapter(config.request_timeout_s)
+        token_session = requests.Session()
+        token_session.mount("http://", adapter)
+        token_session.mount("https://", adapter)
+        # One token for every interface, fetched the way the settings say
+        # (the library's own managers know only HTTP Basic).
+        tokens = ClientCredentialsToken(
+            session=token_session,
+            token_url=str(token_url),
+            client_id=config.client_id,
+            client_secret=self._secret,
+            scopes=config.scopes,
+            mode=config.credentials_mode,
+            allow_insecure_http=config.allow_insecure_http,
+        )
         interfaces: tuple[Any, ...] = (
             ven.programs,
             ven.events,
@@ -141,6 +157,8 @@ class VtnClient:
         for interface in interfaces:
             interface.session.mount("http://", adapter)
             interface.session.mount("https://", adapter)
+            interface.session.auth = BearerToken(tokens)
+        self._tokens = tokens
         self._token_url = str(token_url)
         self._ven = ven
         self._groups = groups
@@ -305,9 +323,9 @@ class VtnClient:
         """A current OAuth2 access token (the password of a bearer-token notifier)."""
 
         def fetch() -> str:
-            session = cast("Any", self._client().events).session
-            token: str = session.auth._token_manager.get_access_token()  # noqa: SLF001 - the library keeps its token manager on the session's auth
-            return token
+            if self._tokens is None:  # pragma: no cover - _call connects first
+                raise VtnUnavailableError("not connected to the VTN")
+            return self._tokens.get_access_token()
 
         return await self._call("access token", fetch)
 

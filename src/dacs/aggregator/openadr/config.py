@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 import os
 
+from .credentials import CREDENTIALS_MODES, CredentialsMode
 from .errors import OpenAdrConfigError
 from .identifiers import is_ean13
 
@@ -32,6 +33,9 @@ class OpenAdrConfig:
     client_id: str = ""
     client_secret: str | None = field(default=None, repr=False)
     scopes: tuple[str, ...] = ()
+    # How the token request carries the client credentials (RFC 6749 §2.3.1):
+    # HTTP Basic, the form body, or auto (Basic, then the body on a refusal).
+    credentials_mode: CredentialsMode = "auto"
     program_ids: tuple[str, ...] = ()
     capacity_program_ids: tuple[str, ...] = ()
     poll_interval_s: float = 60.0
@@ -45,6 +49,14 @@ class OpenAdrConfig:
     emergency_max_duration_s: float = 6 * 3600.0
     # Plain HTTP and an http:// token URL: development and test VTNs only.
     allow_insecure_http: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a credentials mode that does not exist."""
+        if self.credentials_mode not in CREDENTIALS_MODES:
+            raise OpenAdrConfigError(
+                f"openadr.credentials_mode is {self.credentials_mode!r}; "
+                f"use one of {', '.join(CREDENTIALS_MODES)}"
+            )
 
     @property
     def congestion_point_map(self) -> dict[str, str]:

@@ -4,7 +4,8 @@ No VTN that runs from PyPI exists (openleadr-rs is Rust and needs PostgreSQL;
 the OpenADR Alliance reference VTN is not packaged). This one serves the REST
 paths openadr3-client's VEN uses, on 127.0.0.1 with a free port:
 
-* ``POST /auth/token`` (OAuth2 client credentials, basic auth or form),
+* ``POST /auth/token`` (OAuth2 client credentials, HTTP Basic or form body,
+  or only one of them with ``client_auth``),
   ``GET /auth/server`` (token URL discovery);
 * ``GET /programs``, ``GET /programs/{id}``, ``GET /events`` (``programID``,
   ``skip``, ``limit``), ``GET /events/{id}``;
@@ -34,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 import json
 import logging
 import secrets
-from typing import Any, Self
-from urllib.parse import urlsplit
+from typing import Any, Literal, Self
+from urllib.parse import unquote, urlsplit
 import uuid
 
 from aiohttp import web
@@ -81,6 +82,7 @@ _PLUGIN = Nlflex10ValidatorPlugin.setup()
 
 PROGRAM_TYPE = "DSO_SP_INTERFACE-1.0.0"
 
+type ClientAuthentication = Literal["any", "basic", "body"]
 type RegistrationPolicy = Callable[[dict[str, Any]], tuple[str, str | None]]
 
 
@@ -124,9 +126,16 @@ class OpenAdrTestVtn:
         client_secret: str = "ven-secret",  # noqa: S107 - a test peer's default
         token_lifetime_s: int = 3600,
         mqtt_broker_uri: str | None = None,
+        client_auth: ClientAuthentication = "any",
     ) -> None:
-        """Prepare; ``start()`` binds a free port on 127.0.0.1."""
+        """Prepare; ``start()`` binds a free port on 127.0.0.1.
+
+        ``client_auth`` is how the token endpoint accepts the client
+        credentials: ``"basic"``, ``"body"`` (the form, as the OpenADR 3.1
+        token endpoint) or ``"any"`` of the two.
+        """
         self.client_id = client_id
+        self.client_auth = client_auth
         self.client_secret = client_secret
         self.token_lifetime_s = token_lifetime_s
         self.mqtt_broker_uri = mqtt_broker_uri
@@ -333,9 +342,16 @@ class OpenAdrTestVtn:
             str(form.get("client_secret", "")),
         )
         header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
+        used = "basic" if header.startswith("Basic ") else "body"
+        if used == "basic":
             decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
-            client_id, _, client_secret = decoded.partition(":")
+            encoded_id, _, encoded_secret = decoded.partition(":")
+            client_id, client_secret = unquote(encoded_id), unquote(encoded_secret)
+        if self.client_auth not in ("any", used):
+            return web.json_response(
+                {"error": "invalid_client", "error_description": f"no {used} auth"},
+                status=401,
+            )
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         if client_id != self.client_id or client_secret != self.client_secret:
