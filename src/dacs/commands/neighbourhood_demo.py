@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(args: argparse.Namespace) -> int:
     from dacs.aggregator.domain.envelope import AMSTERDAM  # noqa: PLC0415 - heavy imports here
-    from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.counterfactual import (  # noqa: PLC0415
+        limits_from_peak,
+        run_uncontrolled,
+    )
     from dacs.testbed.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
     from dacs.testbed.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
     from dacs.testbed.neighbourhood.scenario import Scenario  # noqa: PLC0415
@@ -130,8 +133,7 @@ async def _main(args: argparse.Namespace) -> int:
     )
     uncontrolled = run_uncontrolled(scenario)
     peak = float(uncontrolled.total_kw.max())
-    rated_kw = round(peak * 1.05, 1)
-    cap_kw = round(peak * scenario.cap_share, 1)
+    rated_kw, cap_kw = limits_from_peak(uncontrolled, scenario.cap_share)
     begin, end = scenario.event_window
     print(
         f"Without control the evening peaks at {peak:.1f} kW. The grid operator asks for at most "

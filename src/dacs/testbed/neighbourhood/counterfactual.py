@@ -47,6 +47,15 @@ class LoadTrace:
         return means
 
 
+def limits_from_peak(uncontrolled: LoadTrace, cap_share: float) -> tuple[float, float]:
+    """The transformer's rating and the event's cap (kW) for an uncontrolled evening.
+
+    The rating sits just above the uncontrolled peak, the cap ``cap_share`` of it.
+    """
+    peak = float(uncontrolled.total_kw.max())
+    return round(peak * 1.05, 1), round(peak * cap_share, 1)
+
+
 def household_trace(scenario: Scenario) -> NDArray[np.float64]:
     """The neighbourhood's non-heat-pump load per minute (kW)."""
     annual = scenario.annual_household_kwh()

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+import math
 import statistics
 
 import numpy as np
 from numpy.typing import NDArray
 
+from dacs.aggregator.domain.compliance import (
+    ComplianceReport,
+    assess_compliance,
+    isp_caps,
+)
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 
 from .counterfactual import LoadTrace
@@ -42,6 +48,9 @@ class Summary:
     curtailment_spread: float  # coefficient of variation among curtailed homes
     commands_sent: int
     shortfall_minutes: float
+    # The grid operator's view: per 15-minute ISP of the event.
+    compliance_uncontrolled: ComplianceReport
+    compliance_controlled: ComplianceReport
 
     @property
     def extra_gas_m3(self) -> float:
@@ -59,6 +68,24 @@ def limit_per_minute(
         if cap is not None:
             limits[minute] = min(rated_kw, cap.cap_w / 1000)
     return limits
+
+
+def event_compliance(
+    scenario: Scenario, trace: LoadTrace, event: CapacityEnvelope, rated_kw: float
+) -> ComplianceReport:
+    """The trace's compliance with the event's caps (never above the rating), per ISP."""
+    rated_w = rated_kw * 1000
+
+    def cap_w_at(moment: datetime) -> float | None:
+        cap = event.cap_at(moment)
+        return min(rated_w, cap.cap_w) if cap is not None else None
+
+    times = [scenario.start + timedelta(minutes=float(m)) for m in trace.minutes]
+    return assess_compliance(
+        times,
+        trace.total_kw * 1000,
+        isp_caps(event.start, event.end, cap_w_at),
+    )
 
 
 def summarise(
@@ -108,11 +135,16 @@ def summarise(
         curtailment_spread=spread,
         commands_sent=commands_sent,
         shortfall_minutes=shortfall_minutes,
+        compliance_uncontrolled=event_compliance(
+            scenario, uncontrolled, event, rated_kw
+        ),
+        compliance_controlled=event_compliance(scenario, controlled, event, rated_kw),
     )
 
 
 def format_summary(summary: Summary) -> str:
     """A table a person reads at the end of the demo."""
+    before, after = summary.compliance_uncontrolled, summary.compliance_controlled
     rows = [
         ("", "without control", "with DACS-HW"),
         (
@@ -134,6 +166,16 @@ def format_summary(summary: Summary) -> str:
             "largest excess",
             f"{summary.worst_excess_uncontrolled_kw:.1f} kW",
             f"{summary.worst_excess_controlled_kw:.1f} kW",
+        ),
+        (
+            f"ISPs over the limit (of {len(before.isps)})",
+            f"{before.isps_over}",
+            f"{after.isps_over}",
+        ),
+        (
+            "largest ISP excess",
+            f"{before.worst_isp_excess_w / 1000:.1f} kW ({_percent(before.worst_isp_excess_share)})",
+            f"{after.worst_isp_excess_w / 1000:.1f} kW ({_percent(after.worst_isp_excess_share)})",
         ),
         (
             "lowest indoor temperature",
@@ -160,3 +202,7 @@ def format_summary(summary: Summary) -> str:
         f"commands sent: {summary.commands_sent}; minutes with too little flexibility: {summary.shortfall_minutes:.0f}",
     ]
     return "\n".join(lines)
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}" if math.isfinite(share) else "n/a"
