@@ -297,7 +297,7 @@ def test_a_home_near_its_maximum_is_handed_over_and_then_rests() -> None:
     # 27 minutes on, the first homes are three minutes from their maximum.
     for _ in range(54):
         world.step()
-    view = world.fleet.homes[sorted(first)[0]]
+    view = world.fleet.homes[min(first)]
     assert view.availability(world.now) is Availability.MAX_DURATION_REACHED
     assert all(
         current_cap_w(world.fleet.homes[h], world.now) is not None for h in first
