@@ -184,7 +184,8 @@ async def test_an_evening_is_settled_and_every_home_receives_its_statement(
     assert result.delivered_kwh == pytest.approx(
         sum(d.delivered_kwh for d in deliveries)
     )
-    assert 0 < result.delivered_kwh <= result.baseline_kwh
+    # Gas-only all evening delivers the whole baseline: equal up to float dust.
+    assert 0 < result.delivered_kwh <= result.baseline_kwh * (1 + 1e-12)
     assert result.homes_paid == 2
     assert result.statements_issued == result.statements_published == 2
     # The residents announced no ask of their own: they are paid the tariff.
