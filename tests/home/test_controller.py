@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -114,20 +115,32 @@ async def test_pause_ends_by_itself(
     assert controller.settings.participation is Participation.ON
 
 
-async def test_comfort_guard_trips_and_reports(
+@pytest.mark.parametrize(
+    "guard",
+    [
+        # The house gets colder than the resident's comfort floor.
+        lambda indoor: {"comfort_floor_c": min(25.0, indoor + 2)},
+        # The resident allows no more curtailment than what already happened.
+        lambda indoor: {"max_curtailment_minutes": 0},
+    ],
+    ids=["comfort_floor", "maximum_curtailment"],
+)
+async def test_a_resident_guard_releases_and_reports_the_override(
     controller: HomeController,
     probe: AggregatorProbe,
     simulated: SimulatedHeatPumpServer[HybridHome],
+    guard: Callable[[float], dict[str, Any]],
 ) -> None:
     await probe.send(make_command("c-1", 1000))
     await _until(lambda: simulated.firmware.limit_w == 1000)
-    indoor = simulated.plant.indoor_temp_c
-    await controller.update_settings(comfort_floor_c=min(25.0, indoor + 2))
+    await controller.update_settings(**guard(simulated.plant.indoor_temp_c))
     await _until(lambda: simulated.firmware.limit_w is None)
+    # The telemetry must say so, or the aggregator sees a home drawing its
+    # full power against a limit it acknowledged.
     telemetry = await probe.wait_for(
         "telemetry", lambda m: m["comfort_override"] is True
     )
-    assert telemetry["limit_w"] is None
+    assert (telemetry["limit_w"], telemetry["limit_source"]) == (None, "none")
     assert controller.snapshot.comfort_override
 
 

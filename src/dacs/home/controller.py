@@ -195,7 +195,7 @@ class HomeController:
             limit_w=limit_w,
             limit_source=source,
             settings=self.settings,
-            comfort_override=self._book.guard is Guard.COMFORT,
+            comfort_override=self._resident_released,
             current_event=self._active_event,
             next_event=upcoming,
             aggregator_linked=self.link is not None,
@@ -359,7 +359,7 @@ class HomeController:
             limit_source=source,
             command_id=self._decision.command_id,
             participation=self.settings.participation,
-            comfort_override=self._book.guard is Guard.COMFORT,
+            comfort_override=self._resident_released,
             device_fault=measured.fault_code if measured else None,
         )
         self._seq += 1
@@ -420,6 +420,16 @@ class HomeController:
             if self._needs_write(decision):
                 await self._write(decision, now)
             self._notify()
+
+    @property
+    def _resident_released(self) -> bool:
+        """True while one of the resident's guards holds the command's limit off.
+
+        Both the comfort floor and the maximum curtailment duration count: the
+        aggregator must see either as an override, or it takes the home's
+        unlimited power for a home that ignores its limit.
+        """
+        return self._book.guard in (Guard.COMFORT, Guard.MAX_DURATION)
 
     def _check_guards(self, now: datetime) -> None:
         """Trip the comfort or duration guard for the command in force."""

@@ -6,7 +6,14 @@ from datetime import timedelta
 
 from dacs.aggregator.control.alerts import Alert, AlertKind, AlertMonitor
 from dacs.aggregator.domain.envelope import CapacityEnvelope
-from dacs.protocol import LimitSource, Participation, Telemetry
+from dacs.protocol import (
+    Ack,
+    AckReason,
+    AckResult,
+    LimitSource,
+    Participation,
+    Telemetry,
+)
 
 from .test_loop import World
 
@@ -67,7 +74,8 @@ def _draw_until_alert(
     return raised
 
 
-def test_not_following_offline_implausible_and_cleared() -> None:
+def _street_with_a_commanded_home() -> tuple[World, AlertMonitor, str, object]:
+    """A street under a day-ahead cap after one cycle, and a home it commanded."""
     world = World()
     monitor = AlertMonitor("tr-1", follow_minutes=5)
     world.control.put_in_force(
@@ -75,6 +83,11 @@ def test_not_following_offline_implausible_and_cleared() -> None:
     )
     report = _report(world)
     commanded = next(h for h, v in world.fleet.homes.items() if v.command is not None)
+    return world, monitor, commanded, report
+
+
+def test_not_following_offline_implausible_and_cleared() -> None:
+    world, monitor, commanded, report = _street_with_a_commanded_home()
     raised, _ = monitor.evaluate(world.fleet, report, world.now)  # type: ignore[arg-type]
     assert raised == []
     # The home keeps drawing 1500 W against its limit for six minutes.
@@ -123,3 +136,23 @@ def test_repeated_comfort_overrides() -> None:
     assert (AlertKind.REPEATED_COMFORT_OVERRIDE, home) in {
         (a.kind, a.home_id) for a in raised
     }
+
+
+def test_no_follow_alert_for_a_rejected_command() -> None:
+    world, monitor, commanded, report = _street_with_a_commanded_home()
+    monitor.evaluate(world.fleet, report, world.now)  # type: ignore[arg-type]
+    command = world.fleet.homes[commanded].command
+    assert command is not None
+    # The home refused the command (opted out a moment before, say): it has no
+    # limit to follow, so drawing its full power is no anomaly.
+    world.fleet.apply_ack(
+        Ack(
+            home_id=commanded,
+            command_id=command.command_id,
+            ts=world.now,
+            result=AckResult.REJECTED,
+            reason_code=AckReason.OPTED_OUT,
+        )
+    )
+    raised = _draw_until_alert(world, monitor, commanded, power=1500.0)
+    assert AlertKind.NOT_FOLLOWING_LIMIT not in {a.kind for a in raised}

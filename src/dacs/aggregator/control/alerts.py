@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from dacs.aggregator.domain.envelope import EnvelopeKind
+from dacs.protocol import AckResult
 from dacs.protocol.rules import follows_limit
 
 from .dispatch import current_cap_w
@@ -79,10 +80,13 @@ class AlertMonitor:
             # A home whose comfort guard released the limit follows its
             # resident, as it must: that is counted as a comfort override.
             released = telemetry is not None and telemetry.comfort_override
+            # A home that refused its command has no limit to follow.
+            refused = view.command_result is AckResult.REJECTED
             if (
                 cap is not None
                 and power is not None
                 and not released
+                and not refused
                 and view.reachable(now)
                 and not follows_limit(power, cap)
             ):
