@@ -468,20 +468,7 @@ class HeatPump:
             )
         values.update(self._overrides)
         try:
-            return Capabilities(
-                nominal_electric_w=int(values["nominal_electric_w"]),
-                safety_floor_w=int(values["safety_floor_w"]),
-                limit_step_w=int(values["limit_step_w"]),
-                supports_power_limit=bool(values["supports_power_limit"]),
-                supports_gas_only=bool(values["supports_gas_only"]),
-                supports_sg_ready=bool(values["supports_sg_ready"]),
-                supports_room_setpoint=bool(values["supports_room_setpoint"]),
-                boiler_present=bool(values["boiler_present"]),
-                native_watchdog=bool(values["native_watchdog"]),
-                watchdog_s=(
-                    int(values["watchdog_s"]) if values.get("watchdog_s") else None
-                ),
-            )
+            return Capabilities.from_values(values)
         except (KeyError, TypeError, ValueError) as err:
             raise HeatPumpInvalidDataError(
                 f"{self._transport.host}: inconsistent capabilities: {err}"

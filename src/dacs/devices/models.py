@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import Any
 
 
 class OperatingMode(StrEnum):
@@ -86,6 +87,25 @@ class Capabilities:
             )
         if self.limit_step_w <= 0:
             raise ValueError("limit step must be positive")
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Capabilities:
+        """Capabilities from a profile's named values (registers read or constants).
+
+        Raises KeyError, TypeError or ValueError for missing or inconsistent values.
+        """
+        return cls(
+            nominal_electric_w=int(values["nominal_electric_w"]),
+            safety_floor_w=int(values["safety_floor_w"]),
+            limit_step_w=int(values["limit_step_w"]),
+            supports_power_limit=bool(values["supports_power_limit"]),
+            supports_gas_only=bool(values["supports_gas_only"]),
+            supports_sg_ready=bool(values["supports_sg_ready"]),
+            supports_room_setpoint=bool(values["supports_room_setpoint"]),
+            boiler_present=bool(values["boiler_present"]),
+            native_watchdog=bool(values["native_watchdog"]),
+            watchdog_s=int(values["watchdog_s"]) if values.get("watchdog_s") else None,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,9 +16,10 @@ in force the lower one holds; the source says which one binds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from dacs.devices import LimitAction, LimitResult
 from dacs.protocol import Command, LimitSource
 
 from .resident import ResidentSettings
@@ -106,3 +107,60 @@ def decide(
         command_id=None,
         valid_until=valid_until,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardCheck:
+    """The guard in force after a check, and since when the home is curtailed."""
+
+    guard: Guard
+    curtailed_since: datetime | None
+
+
+def check_guards(
+    *,
+    now: datetime,
+    decision: Decision,
+    guard: Guard,
+    curtailed_since: datetime | None,
+    indoor_temp_c: float | None,
+    settings: ResidentSettings,
+) -> GuardCheck:
+    """Trip the comfort or the duration guard for the command in force.
+
+    ``decision`` is the one in force before this check. A guard that already
+    tripped stays until the command ends (the command book resets it).
+    """
+    if not decision.aggregator_limited:
+        return GuardCheck(guard=guard, curtailed_since=None)
+    if guard is not Guard.NONE:
+        return GuardCheck(guard=guard, curtailed_since=curtailed_since)
+    if indoor_temp_c is not None and indoor_temp_c < settings.comfort_floor_c:
+        return GuardCheck(guard=Guard.COMFORT, curtailed_since=curtailed_since)
+    since = curtailed_since or now
+    if now - since >= timedelta(minutes=settings.max_curtailment_minutes):
+        return GuardCheck(guard=Guard.MAX_DURATION, curtailed_since=since)
+    return GuardCheck(guard=Guard.NONE, curtailed_since=since)
+
+
+def released_by_resident(guard: Guard) -> bool:
+    """True while one of the resident's guards holds the command's limit off.
+
+    Both the comfort floor and the maximum curtailment duration count: the
+    aggregator must see either as an override (``comfort_override``), or it
+    takes a released home for one that ignores its limit.
+    """
+    return guard in (Guard.COMFORT, Guard.MAX_DURATION)
+
+
+def reported_limit(
+    applied: LimitResult | None, decision: Decision | None
+) -> tuple[float | None, LimitSource]:
+    """The limit in force at the heat pump and who caused it, as telemetry reports it."""
+    if applied is None or decision is None or not applied.limited:
+        return None, LimitSource.NONE
+    if applied.action is LimitAction.GAS_ONLY:
+        return 0.0, LimitSource.GAS_ONLY
+    if applied.action is LimitAction.FLOOR_APPLIED:
+        return float(applied.max_power_w or 0), LimitSource.FLOOR
+    return float(applied.max_power_w or 0), decision.source

@@ -17,7 +17,7 @@ import logging
 import uuid
 
 from dacs import __version__
-from dacs.devices import HeatPump, HeatPumpError, LimitAction, LimitResult, Measurements
+from dacs.devices import HeatPump, HeatPumpError, LimitResult, Measurements
 from dacs.protocol import (
     Ack,
     Cancel,
@@ -36,7 +36,14 @@ from dacs.protocol import (
     topic,
 )
 
-from .arbitration import Decision, Guard, decide
+from .arbitration import (
+    Decision,
+    Guard,
+    check_guards,
+    decide,
+    released_by_resident,
+    reported_limit,
+)
 from .command_book import CommandBook
 from .mqtt_link import BrokerSettings, MqttLink
 from .resident import ResidentSettings
@@ -195,7 +202,7 @@ class HomeController:
             limit_w=limit_w,
             limit_source=source,
             settings=self.settings,
-            comfort_override=self._resident_released,
+            comfort_override=released_by_resident(self._book.guard),
             current_event=self._active_event,
             next_event=upcoming,
             aggregator_linked=self.link is not None,
@@ -359,7 +366,7 @@ class HomeController:
             limit_source=source,
             command_id=self._decision.command_id,
             participation=self.settings.participation,
-            comfort_override=self._resident_released,
+            comfort_override=released_by_resident(self._book.guard),
             device_fault=measured.fault_code if measured else None,
         )
         self._seq += 1
@@ -421,38 +428,31 @@ class HomeController:
                 await self._write(decision, now)
             self._notify()
 
-    @property
-    def _resident_released(self) -> bool:
-        """True while one of the resident's guards holds the command's limit off.
-
-        Both the comfort floor and the maximum curtailment duration count: the
-        aggregator must see either as an override, or it takes the home's
-        unlimited power for a home that ignores its limit.
-        """
-        return self._book.guard in (Guard.COMFORT, Guard.MAX_DURATION)
-
     def _check_guards(self, now: datetime) -> None:
         """Trip the comfort or duration guard for the command in force."""
-        if not self._decision.aggregator_limited or self._book.guard is not Guard.NONE:
-            if not self._decision.aggregator_limited:
-                self._curtailed_since = None
-            return
-        indoor = self._measurements.indoor_temp_c if self._measurements else None
-        if indoor is not None and indoor < self.settings.comfort_floor_c:
+        before = self._book.guard
+        check = check_guards(
+            now=now,
+            decision=self._decision,
+            guard=before,
+            curtailed_since=self._curtailed_since,
+            indoor_temp_c=(
+                self._measurements.indoor_temp_c if self._measurements else None
+            ),
+            settings=self.settings,
+        )
+        self._book.guard = check.guard
+        self._curtailed_since = check.curtailed_since
+        if check.guard is Guard.COMFORT and before is Guard.NONE:
             _LOGGER.info(
-                "comfort guard: %.1f °C is below the resident's %.1f °C; limit released",
-                indoor,
+                "comfort guard: below the resident's %.1f °C; limit released",
                 self.settings.comfort_floor_c,
             )
-            self._book.guard = Guard.COMFORT
-            return
-        self._curtailed_since = self._curtailed_since or now
-        limit = timedelta(minutes=self.settings.max_curtailment_minutes)
-        if now - self._curtailed_since >= limit:
+        elif check.guard is Guard.MAX_DURATION and before is Guard.NONE:
             _LOGGER.info(
-                "curtailed for the resident's maximum of %s; limit released", limit
+                "curtailed for the resident's maximum of %s minutes; limit released",
+                self.settings.max_curtailment_minutes,
             )
-            self._book.guard = Guard.MAX_DURATION
 
     def _track_event(self, now: datetime) -> None:
         command = self._book.in_force(now)
@@ -502,15 +502,7 @@ class HomeController:
         self._applied_decision = decision
 
     def _reported_limit(self) -> tuple[float | None, LimitSource]:
-        applied = self._applied
-        decision = self._applied_decision
-        if applied is None or decision is None or not applied.limited:
-            return None, LimitSource.NONE
-        if applied.action is LimitAction.GAS_ONLY:
-            return 0.0, LimitSource.GAS_ONLY
-        if applied.action is LimitAction.FLOOR_APPLIED:
-            return float(applied.max_power_w or 0), LimitSource.FLOOR
-        return float(applied.max_power_w or 0), decision.source
+        return reported_limit(self._applied, self._applied_decision)
 
     # -- helpers -------------------------------------------------------------
 

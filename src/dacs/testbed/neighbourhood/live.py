@@ -55,7 +55,7 @@ from .settlement_run import EveningSettlement, settle_evening, wait_for_statemen
 _LOGGER = logging.getLogger(__name__)
 POINT_ID = "tr-demo"
 # Most homes speak the open profile; some are NIBE and Daikin units.
-_PROFILES = ("dacs",) * 7 + ("nibe_s",) * 2 + ("daikin_homehub",)
+PROFILE_MIX = ("dacs",) * 7 + ("nibe_s",) * 2 + ("daikin_homehub",)
 
 
 @dataclass
@@ -200,7 +200,7 @@ async def run_live(
             home = HybridHome(home_config, weather, scenario.start)
             server = serve_home(
                 home,
-                _PROFILES[index % len(_PROFILES)],
+                PROFILE_MIX[index % len(PROFILE_MIX)],
                 serial=f"DEMO{index:04d}",
                 speed=speed,
             )

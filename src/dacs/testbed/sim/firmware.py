@@ -455,14 +455,15 @@ class HeatPumpFirmware:
         if kind == "identity":
             return str(getattr(self.identity, name))
         if kind == "capability":
-            return self._capability(name)
+            return self.capability(name)
         if kind == "measurement":
             return self._measurement(name)
         if kind == "constant":
             return name if point.type.value == "string" else float(name) * point.scale
         return None
 
-    def _capability(self, name: str) -> float | bool:
+    def capability(self, name: str) -> float | bool:
+        """The value the firmware holds for one of the profile's capabilities."""
         ident = self.identity
         values: dict[str, float | bool] = {
             "nominal_electric_w": ident.nominal_electric_w,

@@ -95,6 +95,25 @@ def serve_home(
     clock: Callable[[], float] = time.monotonic,
 ) -> SimulatedHeatPumpServer[HybridHome]:
     """Put an existing simulated home behind a Modbus port in one profile's registers."""
+    firmware = firmware_for(home, profile_id, serial=serial, clock=clock)
+    return SimulatedHeatPumpServer(
+        firmware,
+        home,
+        port=port,
+        device_id=device_id,
+        speed=speed,
+        autorun=autorun,
+    )
+
+
+def firmware_for(
+    home: HybridHome,
+    profile_id: str,
+    *,
+    serial: str,
+    clock: Callable[[], float] = time.monotonic,
+) -> HeatPumpFirmware:
+    """The firmware of a home's heat pump in one profile's registers."""
     profile = get_profile(profile_id)
     spec = home.config.heat_pump
     floor = profile.capabilities.get("safety_floor_w")
@@ -111,12 +130,4 @@ def serve_home(
             )
         ),
     )
-    firmware = HeatPumpFirmware(profile, identity=identity, clock=clock)
-    return SimulatedHeatPumpServer(
-        firmware,
-        home,
-        port=port,
-        device_id=device_id,
-        speed=speed,
-        autorun=autorun,
-    )
+    return HeatPumpFirmware(profile, identity=identity, clock=clock)

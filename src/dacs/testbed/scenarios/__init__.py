@@ -1,0 +1,1 @@
+"""The scenario suite: many seeded evenings on the real control code, fast."""

@@ -1,0 +1,249 @@
+"""The fast path: one scenario on the real control code, in-process, in simulated time.
+
+The aggregator's side is the real ``CongestionPointControl``, ``Fleet`` and
+``AlertMonitor``; each home is a :class:`FastHome` (the home controller's
+rules and the device layer's limit planning) on the simulated physics.
+Messages are handed over as the protocol's own objects, without MQTT or
+Modbus, so an evening of 200 homes takes seconds.
+
+Timing follows the demo: the physics and the homes' arbitration step every
+10 s, each home reports telemetry every 60 s (spread over the minute), the
+transformer's load is measured every minute and the control cycle runs every
+30 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dacs.aggregator.control.alerts import AlertKind, AlertMonitor
+from dacs.aggregator.control.fleet import Fleet
+from dacs.aggregator.control.loop import CongestionPointControl
+from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.protocol import Cancel, Command, Participation, Status
+from dacs.testbed.neighbourhood.counterfactual import household_trace
+from dacs.testbed.neighbourhood.live import PROFILE_MIX
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.weather import Weather
+
+from .fast_home import FastHome
+from .grid_signals import POINT_ID, GridAsk
+from .spec import ScenarioSpec
+
+STEP_S = 10.0
+TELEMETRY_S = 60.0
+CYCLE_S = 30.0
+_STEPS_PER_MINUTE = round(60 / STEP_S)
+
+
+class Controller(Protocol):
+    """Decides each cycle which commands and cancels go to the homes."""
+
+    name: str
+
+    def put_in_force(self, envelope: CapacityEnvelope) -> None:
+        """The grid operator's envelope reaches the aggregator."""
+
+    def cycle(self, now: datetime) -> list[Command | Cancel]:
+        """The messages of one control cycle."""
+
+    def measured(self, at: datetime, load_w: float) -> None:
+        """The transformer's load over the last minute."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FastRun:
+    """What one run of a scenario measured, per minute."""
+
+    controller: str
+    times: tuple[datetime, ...]  # the start of each minute
+    heat_pump_w: NDArray[np.float64]  # mean over the minute
+    household_w: NDArray[np.float64]
+    min_indoor_c: NDArray[np.float64]  # the coldest home at the end of the minute
+    gas_m3: NDArray[np.float64]  # per home, over the whole run
+    curtailed_minutes: NDArray[np.float64]  # per home
+    event_electric_wh: NDArray[np.float64]  # per home, during the event
+    commands: int
+    shortfall_minutes: float
+    not_following_alerts: int
+
+    @property
+    def total_w(self) -> NDArray[np.float64]:
+        """The transformer's load per minute."""
+        total: NDArray[np.float64] = self.heat_pump_w + self.household_w
+        return total
+
+
+class DacsController:
+    """Our control: the aggregator's congestion point loop, as the service runs it."""
+
+    name = "dacs"
+
+    def __init__(self, fleet: Fleet, ask: GridAsk) -> None:
+        """Control ``fleet``'s homes under ``ask``."""
+        self.control = CongestionPointControl(
+            point_id=POINT_ID,
+            rated_capacity_kw=ask.rated_kw,
+            fleet=fleet,
+            fixed=ask.fixed,
+        )
+        self.alerts = AlertMonitor(POINT_ID)
+        self.not_following = 0
+        self.shortfall_cycles = 0
+
+    def measured(self, at: datetime, load_w: float) -> None:
+        """Feed the transformer measurement."""
+        self.control.record_measurement(at, load_w)
+
+    def put_in_force(self, envelope: CapacityEnvelope) -> None:
+        """The grid operator's envelope reaches the aggregator."""
+        self.control.put_in_force(envelope)
+
+    def cycle(self, now: datetime) -> list[Command | Cancel]:
+        """One cycle: allocate, plan, and watch for anomalies."""
+        report, plan = self.control.cycle(now)
+        messages: list[Command | Cancel] = [*plan.commands, *plan.cancels]
+        for message in messages:
+            self.control.sent(message)
+        raised, _ = self.alerts.evaluate(self.control.fleet, report, now)
+        self.not_following += sum(
+            1 for a in raised if a.kind is AlertKind.NOT_FOLLOWING_LIMIT
+        )
+        if report.shortfall_w > 0:
+            self.shortfall_cycles += 1
+        return messages
+
+
+ControllerFactory = Callable[[Fleet, GridAsk], Controller]
+
+
+def run_fast(
+    spec: ScenarioSpec,
+    ask: GridAsk,
+    weather: Weather,
+    *,
+    controller: ControllerFactory | None = DacsController,
+) -> FastRun:
+    """Run ``spec`` under ``controller`` (None: no control at all)."""
+    scenario = spec.neighbourhood()
+    ids = scenario.home_ids()
+    homes = [
+        FastHome(
+            home_id,
+            HybridHome(config, weather, scenario.start),
+            PROFILE_MIX[index % len(PROFILE_MIX)],
+        )
+        for index, (home_id, config) in enumerate(
+            zip(ids, scenario.home_configs(), strict=True)
+        )
+    ]
+    fleet = Fleet()
+    for home in homes:
+        fleet.add(home.home_id, POINT_ID)
+        fleet.apply_status(home.status(scenario.start, TELEMETRY_S))
+        fleet.apply_preferences(home.preferences(scenario.start))
+    control = controller(fleet, ask) if controller is not None else None
+    household_kw = household_trace(scenario)
+    minutes = len(household_kw)
+    heat_pump = np.zeros(minutes)
+    indoor = np.zeros(minutes)
+    curtailed = np.zeros(len(homes))
+    commands = 0
+    announced = False
+    incident = scenario.start + spec.incident_at
+    opted_out = homes[: spec.opt_outs]
+    offline = homes[spec.opt_outs : spec.opt_outs + spec.offline]
+    minute_power = np.zeros(len(homes))
+    by_id = {home.home_id: home for home in homes}
+    event_begin, event_end = scenario.event_window
+    event_wh = np.zeros(len(homes))
+    for minute in range(minutes):
+        minute_power[:] = 0.0
+        for sub in range(_STEPS_PER_MINUTE):
+            now = scenario.start + timedelta(seconds=minute * 60 + sub * STEP_S)
+            if now == incident:
+                _incident(fleet, opted_out, offline, now)
+            if (
+                control is not None
+                and not announced
+                and ask.envelope is not None
+                and ask.announced is not None
+                and now >= ask.announced
+            ):
+                control.put_in_force(ask.envelope)
+                announced = True
+            if control is not None and sub % round(CYCLE_S / STEP_S) == 0:
+                for message in control.cycle(now):
+                    commands += 1
+                    _deliver(fleet, by_id, message, now)
+            for index, home in enumerate(homes):
+                home.evaluate(now)
+                home.step(STEP_S)
+                power = home.physics.hp_electric_w
+                minute_power[index] += power / _STEPS_PER_MINUTE
+                if event_begin <= now < event_end:
+                    event_wh[index] += power * STEP_S / 3600
+                if home.curtailed:
+                    curtailed[index] += STEP_S / 60
+                # Spread over the minute, as real homes' timers are.
+                if (
+                    home.online
+                    and (minute * _STEPS_PER_MINUTE + sub + index) % (_STEPS_PER_MINUTE)
+                    == 0
+                ):
+                    moment = now + timedelta(seconds=STEP_S)
+                    fleet.apply_telemetry(home.telemetry(moment), moment)
+        end = scenario.start + timedelta(minutes=minute + 1)
+        heat_pump[minute] = float(minute_power.sum())
+        indoor[minute] = min(h.physics.indoor_temp_c for h in homes)
+        if control is not None:
+            control.measured(end, heat_pump[minute] + household_kw[minute] * 1000)
+    dacs = control if isinstance(control, DacsController) else None
+    return FastRun(
+        controller=getattr(control, "name", "none"),
+        times=tuple(scenario.start + timedelta(minutes=m) for m in range(minutes)),
+        heat_pump_w=heat_pump,
+        household_w=household_kw * 1000,
+        min_indoor_c=indoor,
+        gas_m3=np.array([h.physics.gas_m3 for h in homes]),
+        curtailed_minutes=curtailed,
+        event_electric_wh=event_wh,
+        commands=commands,
+        shortfall_minutes=dacs.shortfall_cycles * CYCLE_S / 60 if dacs else 0.0,
+        not_following_alerts=dacs.not_following if dacs else 0,
+    )
+
+
+def _deliver(
+    fleet: Fleet, homes: dict[str, FastHome], message: Command | Cancel, now: datetime
+) -> None:
+    """Hand a message to its home, and the home's ack back (lost while offline)."""
+    home = homes.get(message.home_id)
+    if home is None or not home.online:
+        return
+    ack = (
+        home.receive(message, now)
+        if isinstance(message, Command)
+        else home.cancel(message, now)
+    )
+    fleet.apply_ack(ack)
+
+
+def _incident(
+    fleet: Fleet, opted_out: list[FastHome], offline: list[FastHome], now: datetime
+) -> None:
+    """Residents switch off, connections drop."""
+    for home in opted_out:
+        home.change_settings(
+            replace(home.settings, participation=Participation.OFF), now
+        )
+        fleet.apply_preferences(home.preferences(now))
+    for home in offline:
+        home.online = False
+        fleet.apply_status(Status(home_id=home.home_id, ts=now, online=False))
