@@ -164,3 +164,13 @@ def reported_limit(
     if applied.action is LimitAction.FLOOR_APPLIED:
         return float(applied.max_power_w or 0), LimitSource.FLOOR
     return float(applied.max_power_w or 0), decision.source
+
+
+def needs_write(applied: Decision | None, decision: Decision) -> bool:
+    """True when ``decision`` differs from the one last written to the heat pump."""
+    if applied is None:
+        return decision.max_power_w is not None
+    return (applied.max_power_w, applied.valid_until) != (
+        decision.max_power_w,
+        decision.valid_until,
+    )

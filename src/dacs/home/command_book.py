@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 import json
 import logging
@@ -18,13 +19,22 @@ from dacs.protocol import (
     ProtocolError,
 )
 
-from .arbitration import Guard
+from .arbitration import Decision, Guard, check_guards, decide
 from .resident import ResidentSettings
 
 _LOGGER = logging.getLogger(__name__)
 
 # Enough to recognise any replay within a command's lifetime (48 h at most).
 _REMEMBERED_COMMANDS = 2048
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arbitration:
+    """One step of the home's rules: the decision and the guard state after it."""
+
+    decision: Decision
+    curtailed_since: datetime | None
+    tripped: Guard | None  # the guard this step tripped, if any
 
 
 class CommandBook:
@@ -44,6 +54,40 @@ class CommandBook:
         if self.current is not None and now >= self.current.ends_at:
             return None
         return self.current
+
+    def arbitrate(
+        self,
+        now: datetime,
+        *,
+        previous: Decision,
+        curtailed_since: datetime | None,
+        indoor_temp_c: float | None,
+        settings: ResidentSettings,
+    ) -> Arbitration:
+        """Expire the command, trip the resident's guards, decide the cap."""
+        self.expire(now)
+        before = self.guard
+        check = check_guards(
+            now=now,
+            decision=previous,
+            guard=before,
+            curtailed_since=curtailed_since,
+            indoor_temp_c=indoor_temp_c,
+            settings=settings,
+        )
+        self.guard = check.guard
+        return Arbitration(
+            decision=decide(
+                now=now,
+                settings=settings,
+                command=self.in_force(now),
+                guard_tripped=self.guard,
+            ),
+            curtailed_since=check.curtailed_since,
+            tripped=check.guard
+            if before is Guard.NONE and check.guard is not before
+            else None,
+        )
 
     def expire(self, now: datetime) -> Command | None:
         """Forget the current command once it has ended; return it if it just ended."""

@@ -39,8 +39,8 @@ from dacs.protocol import (
 from .arbitration import (
     Decision,
     Guard,
-    check_guards,
     decide,
+    needs_write,
     released_by_resident,
     reported_limit,
 )
@@ -414,41 +414,31 @@ class HomeController:
                 _LOGGER.info("pause ended: taking part again")
                 self.settings = settled
                 self._publish_preferences()
-            self._book.expire(now)
-            self._check_guards(now)
-            decision = decide(
-                now=now,
+            step = self._book.arbitrate(
+                now,
+                previous=self._decision,
+                curtailed_since=self._curtailed_since,
+                indoor_temp_c=(
+                    self._measurements.indoor_temp_c if self._measurements else None
+                ),
                 settings=self.settings,
-                command=self._book.in_force(now),
-                guard_tripped=self._book.guard,
             )
+            self._curtailed_since = step.curtailed_since
+            self._log_guard(step.tripped)
+            decision = step.decision
             self._decision = decision
             self._track_event(now)
-            if self._needs_write(decision):
+            if needs_write(self._applied_decision, decision):
                 await self._write(decision, now)
             self._notify()
 
-    def _check_guards(self, now: datetime) -> None:
-        """Trip the comfort or duration guard for the command in force."""
-        before = self._book.guard
-        check = check_guards(
-            now=now,
-            decision=self._decision,
-            guard=before,
-            curtailed_since=self._curtailed_since,
-            indoor_temp_c=(
-                self._measurements.indoor_temp_c if self._measurements else None
-            ),
-            settings=self.settings,
-        )
-        self._book.guard = check.guard
-        self._curtailed_since = check.curtailed_since
-        if check.guard is Guard.COMFORT and before is Guard.NONE:
+    def _log_guard(self, tripped: Guard | None) -> None:
+        if tripped is Guard.COMFORT:
             _LOGGER.info(
                 "comfort guard: below the resident's %.1f °C; limit released",
                 self.settings.comfort_floor_c,
             )
-        elif check.guard is Guard.MAX_DURATION and before is Guard.NONE:
+        elif tripped is Guard.MAX_DURATION:
             _LOGGER.info(
                 "curtailed for the resident's maximum of %s minutes; limit released",
                 self.settings.max_curtailment_minutes,
@@ -471,15 +461,6 @@ class HomeController:
         if active and command is not None and self._active_event is None:
             self._active_event = FlexEvent.of(command)
             self._emit(FLEX_EVENT_STARTED, self._active_event)
-
-    def _needs_write(self, decision: Decision) -> bool:
-        previous = self._applied_decision
-        if previous is None:
-            return decision.max_power_w is not None
-        return (previous.max_power_w, previous.valid_until) != (
-            decision.max_power_w,
-            decision.valid_until,
-        )
 
     async def _write(self, decision: Decision, now: datetime) -> None:
         validity = (

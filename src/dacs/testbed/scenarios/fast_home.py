@@ -18,8 +18,7 @@ from dacs.devices.modbus_profile import RegisterPoint, get_profile
 from dacs.home.arbitration import (
     Decision,
     Guard,
-    check_guards,
-    decide,
+    needs_write,
     released_by_resident,
     reported_limit,
 )
@@ -113,34 +112,17 @@ class FastHome:
     def evaluate(self, now: datetime) -> None:
         """One arbitration step: guards, decision, a write when it changed."""
         self.settings = self.settings.settled(now)
-        self._book.expire(now)
-        indoor = self.physics.indoor_temp_c
-        check = check_guards(
-            now=now,
-            decision=self._decision,
-            guard=self._book.guard,
+        step = self._book.arbitrate(
+            now,
+            previous=self._decision,
             curtailed_since=self._curtailed_since,
-            indoor_temp_c=indoor,
+            indoor_temp_c=self.physics.indoor_temp_c,
             settings=self.settings,
         )
-        self._book.guard = check.guard
-        self._curtailed_since = check.curtailed_since
-        decision = decide(
-            now=now,
-            settings=self.settings,
-            command=self._book.in_force(now),
-            guard_tripped=self._book.guard,
-        )
-        self._decision = decision
-        previous = self._applied_decision
-        changed = (
-            decision.max_power_w is not None
-            if previous is None
-            else (previous.max_power_w, previous.valid_until)
-            != (decision.max_power_w, decision.valid_until)
-        )
-        if changed:
-            self._write(decision)
+        self._curtailed_since = step.curtailed_since
+        self._decision = step.decision
+        if needs_write(self._applied_decision, step.decision):
+            self._write(step.decision)
 
     def _write(self, decision: Decision) -> None:
         result = plan_limit(decision.max_power_w, self.capabilities)
