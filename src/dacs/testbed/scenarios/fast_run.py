@@ -69,6 +69,8 @@ class FastRun:
     gas_m3: NDArray[np.float64]  # per home, over the whole run
     curtailed_minutes: NDArray[np.float64]  # per home
     event_electric_wh: NDArray[np.float64]  # per home, during the event
+    home_power_w: NDArray[np.float64]  # per home and minute: heat pump electric power
+    home_heat_w: NDArray[np.float64]  # per home and minute: heat pump heat
     commands: int
     shortfall_minutes: float
     not_following_alerts: int
@@ -159,6 +161,8 @@ def run_fast(
     incident = scenario.start + spec.incident_at
     opted_out = homes[: spec.opt_outs]
     offline = homes[spec.opt_outs : spec.opt_outs + spec.offline]
+    home_power = np.zeros((len(homes), minutes))
+    home_heat = np.zeros((len(homes), minutes))
     minute_power = np.zeros(len(homes))
     by_id = {home.home_id: home for home in homes}
     event_begin, event_end = scenario.event_window
@@ -187,6 +191,9 @@ def run_fast(
                 home.step(STEP_S)
                 power = home.physics.hp_electric_w
                 minute_power[index] += power / _STEPS_PER_MINUTE
+                home_heat[index, minute] += (
+                    home.physics.hp_thermal_w / _STEPS_PER_MINUTE
+                )
                 if event_begin <= now < event_end:
                     event_wh[index] += power * STEP_S / 3600
                 if home.curtailed:
@@ -201,6 +208,7 @@ def run_fast(
                     fleet.apply_telemetry(home.telemetry(moment), moment)
         end = scenario.start + timedelta(minutes=minute + 1)
         heat_pump[minute] = float(minute_power.sum())
+        home_power[:, minute] = minute_power
         indoor[minute] = min(h.physics.indoor_temp_c for h in homes)
         if control is not None:
             control.measured(end, heat_pump[minute] + household_kw[minute] * 1000)
@@ -214,6 +222,8 @@ def run_fast(
         gas_m3=np.array([h.physics.gas_m3 for h in homes]),
         curtailed_minutes=curtailed,
         event_electric_wh=event_wh,
+        home_power_w=home_power,
+        home_heat_w=home_heat,
         commands=commands,
         shortfall_minutes=dacs.shortfall_cycles * CYCLE_S / 60 if dacs else 0.0,
         not_following_alerts=dacs.not_following if dacs else 0,

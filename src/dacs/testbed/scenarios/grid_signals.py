@@ -7,6 +7,7 @@ through ``order_envelope``, as they do in the aggregator; only the transport
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 import uuid
@@ -26,7 +27,6 @@ from dacs.aggregator.uftp import isp as isps
 from dacs.aggregator.uftp.config import UftpConfig
 from dacs.aggregator.uftp.flex_order import order_envelope
 from dacs.testbed.grid_peers.openadr_vtn import capacity_limit_event
-from dacs.testbed.neighbourhood.counterfactual import LoadTrace
 from dacs.testbed.neighbourhood.live import event_profile
 
 from .spec import AMSTERDAM, ScenarioError, ScenarioSpec, SignalKind
@@ -48,9 +48,17 @@ class GridAsk:
 
 
 def grid_ask(
-    spec: ScenarioSpec, uncontrolled: LoadTrace, rated_kw: float, cap_kw: float
+    spec: ScenarioSpec,
+    *,
+    prognosis_kw: Sequence[float],
+    rated_kw: float,
+    cap_kw: float,
 ) -> GridAsk:
-    """The cap of ``spec``'s signal kind for an evening whose uncontrolled load is known."""
+    """The cap of ``spec``'s signal kind.
+
+    ``prognosis_kw`` is the aggregator's prognosis of the street's load per
+    ISP of the event (what a UFTP FlexOrder is measured against).
+    """
     scenario = spec.neighbourhood()
     begin, end = scenario.event_window
     if spec.signal is SignalKind.DAY_AHEAD:
@@ -84,7 +92,7 @@ def grid_ask(
         )
     return GridAsk(
         rated_kw=rated_kw,
-        envelope=_uftp_envelope(spec, uncontrolled),
+        envelope=_uftp_envelope(spec, prognosis_kw),
         # A FlexRequest arrives shortly before the event, not the day before.
         announced=begin - timedelta(minutes=30),
     )
@@ -127,22 +135,20 @@ def _openadr_envelope(
     return plan.caps[0][1]
 
 
-def _uftp_envelope(spec: ScenarioSpec, uncontrolled: LoadTrace) -> CapacityEnvelope:
+def _uftp_envelope(
+    spec: ScenarioSpec, prognosis_kw: Sequence[float]
+) -> CapacityEnvelope:
     """A FlexOrder for ``depth`` of our prognosis in every ISP of the event."""
-    scenario = spec.neighbourhood()
-    begin, end = scenario.event_window
+    begin, end = spec.neighbourhood().event_window
     config = UftpConfig()
     period = begin.astimezone(AMSTERDAM).date()
-    first_minute = (begin - scenario.start).total_seconds() / 60
-    quarters = int((end - begin) / ISP)
-    prognosis = uncontrolled.quarter_means_kw(first_minute, quarters)
     _, first_isp = isps.isp_at(begin, config.zone)
     baseline = {
-        str(first_isp + q): round((kw or 0.0) * 1000) for q, kw in enumerate(prognosis)
+        str(first_isp + q): round(kw * 1000) for q, kw in enumerate(prognosis_kw)
     }
     ordered = {
-        first_isp + q: -round((kw or 0.0) * 1000 * spec.depth)
-        for q, kw in enumerate(prognosis)
+        first_isp + q: -round(kw * 1000 * spec.depth)
+        for q, kw in enumerate(prognosis_kw)
     }
     offer = UftpFlexOfferRow(
         message_id=str(uuid.uuid4()),
