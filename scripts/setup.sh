@@ -56,7 +56,7 @@ fi
 # separately lets pip upgrade packages Home Assistant pins.
 # (Some machines list package mirrors that may be absent: drop pip's noise about them.)
 "$VENV/bin/pip" install -q --disable-pip-version-check \
-    -c "$ROOT/constraints.txt" -e "$ROOT[aggregator,test,dev]" \
+    -c "$ROOT/constraints.txt" -e "$ROOT[aggregator,scenario,test,dev]" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 "$VENV/bin/pip" check >&2
 

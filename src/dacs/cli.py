@@ -20,6 +20,7 @@ _COMMANDS = {
     "broker": "dacs.commands.broker",
     "connect": "dacs.commands.connect",
     "aggregator": "dacs.commands.aggregator",
+    "scenario": "dacs.commands.scenario",
 }
 
 

@@ -1,0 +1,105 @@
+"""``dacs scenario``: the scenario suite on the real control code, with a report."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+import sys
+import time
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``scenario`` to the parser."""
+    parser = subparsers.add_parser(
+        "scenario",
+        help="run the scenario suite (fast path) and write a report with plots",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("scenario-report"),
+        help="folder for report.md and the plots (default ./scenario-report)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="six small scenarios, one per signal kind"
+    )
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="run only these scenarios"
+    )
+    parser.add_argument(
+        "--homes", type=int, help="the same number of homes in every scenario"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="scenarios run in parallel (processes)"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list the scenarios and exit"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the suite and print one line per scenario as it finishes."""
+    # Imported here: `dacs --help` should not pay for matplotlib and scipy.
+    from dacs.testbed.scenarios.report import summarise, write_report  # noqa: PLC0415
+    from dacs.testbed.scenarios.spec import ScenarioError, suite  # noqa: PLC0415
+    from dacs.testbed.scenarios.suite_run import ScenarioResult, run_suite  # noqa: PLC0415
+
+    specs = suite(quick=args.quick)
+    if args.only:
+        known = {s.name: s for s in suite(quick=False) + suite(quick=True)}
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            print(f"unknown scenarios: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        specs = [known[name] for name in args.only]
+    if args.list:
+        for spec in specs:
+            print(
+                f"{spec.name}: {spec.homes} homes, {spec.day}, "
+                f"{round(spec.depth * 100)} % under the peak, {spec.signal.value}"
+            )
+        return 0
+    if args.homes is not None:
+        try:
+            specs = [
+                replace(s, homes=args.homes, opt_outs=min(s.opt_outs, args.homes))
+                for s in specs
+            ]
+        except ScenarioError as err:
+            print(f"--homes {args.homes}: {err}", file=sys.stderr)
+            return 2
+    if args.jobs < 1:
+        print("--jobs must be at least 1", file=sys.stderr)
+        return 2
+    began = time.perf_counter()
+    print(f"running {len(specs)} scenarios, {args.jobs} at a time", flush=True)
+
+    def progress(result: ScenarioResult, done: int, total: int) -> None:
+        ours = result.ours
+        short = " (flexibility short)" if result.flexibility_short else ""
+        ratio = f", gas {result.gas_ratio:.2f} x best" if result.gas_ratio else ""
+        print(
+            f"[{done}/{total}] {result.spec.name}: {ours.isps_over} ISPs over, "
+            f"{100 * ours.compliance.share_minutes_over:.1f} % minutes over, "
+            f"extra gas {ours.extra_gas_m3:.1f} m³{ratio}{short} "
+            f"({result.runtime_s:.0f} s)",
+            flush=True,
+        )
+
+    results = run_suite(specs, jobs=args.jobs, on_done=progress)
+    report = write_report(results, args.out)
+    summary = summarise(results)
+    print(
+        f"{summary.compliant_with_enough} of {summary.with_enough_flexibility} "
+        "scenarios with enough flexibility had 0 ISPs over the cap; median extra "
+        "gas "
+        + (
+            f"{summary.median_gas_ratio:.2f} x the best plan"
+            if summary.median_gas_ratio is not None
+            else "n/a"
+        )
+        + f"; report: {report} ({time.perf_counter() - began:.0f} s)"
+    )
+    return 0
