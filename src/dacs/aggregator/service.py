@@ -190,7 +190,9 @@ class AggregatorService(LiveState, MessageSink):
         ).items():
             view = self.fleet.homes.get(home_id)
             if view is not None and view.baseline_w is None:
-                view.baseline_w = average
+                view.baseline_w = average.power_w
+            if view is not None and view.cop is None:
+                view.cop = average.cop
 
     async def _load_commands(self, now: datetime) -> None:
         """Commands in force come back after a restart: no home is released early or commanded twice."""

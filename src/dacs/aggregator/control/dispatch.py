@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import itertools
 import math
@@ -13,6 +13,7 @@ import numpy as np
 from dacs.aggregator.domain.allocation import Allocation
 from dacs.aggregator.domain.envelope import CapInForce
 from dacs.aggregator.domain.rebound import release_schedule
+from dacs.aggregator.domain.substitution import EnergyPrices
 from dacs.protocol import Cancel, Command, CommandReason, PowerInterval
 
 from .fleet import HomeView
@@ -29,6 +30,8 @@ class DispatchSettings:
     # A released home first draws more than its baseline: its house cooled
     # while it was limited. The release plans for this much extra.
     rebound_share: float = 0.3
+    # The residents' tariffs: what a curtailed kWh costs in gas ranks the homes.
+    prices: EnergyPrices = field(default_factory=EnergyPrices)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,6 +8,11 @@ from datetime import datetime, timedelta
 import math
 
 from dacs.aggregator.domain.flex_model import Availability, FlexModel, HomeFlexModel
+from dacs.aggregator.domain.substitution import (
+    DEFAULT_COP,
+    EnergyPrices,
+    substitution_cost_eur_per_kwh,
+)
 from dacs.protocol import (
     Ack,
     AckResult,
@@ -21,6 +26,13 @@ from dacs.protocol import (
 
 # Weight of the newest unlimited sample in the baseline's moving average.
 _BASELINE_SMOOTHING = 0.2
+# A COP is only read from a compressor that is clearly running.
+_COP_MIN_POWER_W = 100.0
+_COP_RANGE = (1.0, 8.0)
+# A home limited now keeps its place unless another is cheaper by this much
+# (EUR/kWh, about 0.2 COP): measured COPs wobble, and swapping homes for a
+# wobble costs commands and comfort for nothing.
+SWITCHING_MARGIN_EUR_PER_KWH = 0.03
 # A home that has not reported for this many telemetry intervals counts as offline.
 _SILENT_INTERVALS = 3
 _DEFAULT_STEP_W = 100.0
@@ -46,6 +58,7 @@ class HomeView:
     telemetry: Telemetry | None = None
     last_seen: datetime | None = None
     baseline_w: float | None = None  # moving average of the power while unlimited
+    cop: float | None = None  # moving average of heat / electric power while unlimited
     command: Command | None = None
     command_result: AckResult | None = None
     curtailed_since: datetime | None = None
@@ -174,12 +187,11 @@ class Fleet:
         view.online = True
         power = message.electric_power_w
         if power is not None and not view.limited():
-            view.baseline_w = (
-                power
-                if view.baseline_w is None
-                else (1 - _BASELINE_SMOOTHING) * view.baseline_w
-                + _BASELINE_SMOOTHING * power
-            )
+            view.baseline_w = _smoothed(view.baseline_w, power)
+            heat = message.thermal_power_w
+            if heat is not None and power > _COP_MIN_POWER_W:
+                cop = min(max(heat / power, _COP_RANGE[0]), _COP_RANGE[1])
+                view.cop = _smoothed(view.cop, cop)
         if view.limited():
             view.curtailed_since = view.curtailed_since or message.ts
             if (
@@ -216,12 +228,19 @@ class Fleet:
         )
 
     def flex_model(
-        self, homes: Iterable[HomeView], now: datetime, *, rebound_share: float = 0.0
+        self,
+        homes: Iterable[HomeView],
+        now: datetime,
+        *,
+        rebound_share: float = 0.0,
+        prices: EnergyPrices | None = None,
     ) -> FlexModel:
         """The allocation's input for these homes.
 
         A home limited now counts with its rebound as baseline: releasing it
         adds that much, so the allocation covers it with other homes first.
+        With ``prices``, each home's curtailed kWh costs its boiler's gas
+        (at its measured COP) less the electricity saved.
         """
         records = []
         for view in homes:
@@ -248,6 +267,7 @@ class Fleet:
                     else _DEFAULT_STEP_W,
                     availability=view.availability(now),
                     recent_curtailment_kwh=view.curtailment_kwh,
+                    substitution_eur_per_kwh=_substitution(view, prices),
                 )
             )
         return FlexModel.from_records(records)
@@ -258,3 +278,20 @@ class Fleet:
             raise ValueError("factor must lie in [0, 1]")
         for view in self.homes.values():
             view.curtailment_kwh *= factor
+
+
+def _substitution(view: HomeView, prices: EnergyPrices | None) -> float:
+    """The gas a curtailed kWh of this home costs, less the margin for staying."""
+    if prices is None:
+        return 0.0
+    cost = substitution_cost_eur_per_kwh(view.cop or DEFAULT_COP, prices)
+    if view.limited():
+        cost = max(0.0, cost - SWITCHING_MARGIN_EUR_PER_KWH)
+    return cost
+
+
+def _smoothed(previous: float | None, sample: float) -> float:
+    """The moving average with the newest sample in it."""
+    if previous is None:
+        return sample
+    return (1 - _BASELINE_SMOOTHING) * previous + _BASELINE_SMOOTHING * sample

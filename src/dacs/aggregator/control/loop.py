@@ -115,7 +115,10 @@ class CongestionPointControl:
         else:
             other_w = max(0.0, other_load_forecast_w or 0.0)
         model = self.fleet.flex_model(
-            homes, now, rebound_share=self.settings.rebound_share
+            homes,
+            now,
+            rebound_share=self.settings.rebound_share,
+            prices=self.settings.prices,
         )
         target = self.tracker.target(now, self.cap_w_at)
         allocation = allocate(

@@ -60,6 +60,11 @@ def allocate(
         model.available,
         fairness_weight=fairness_weight,
     )
+    # The merit order also counts the gas the boiler burns instead: homes at a
+    # low COP give their kWh for less gas. The rounding repair weighs only
+    # what is paid (asks and fairness), so a wobble in a measured COP never
+    # makes it trade one limited home for another.
+    rank = price + model.substitution
     baseline = model.baseline_w
     continuous = model.continuous_reduction_w
     gas_capable = model.available & model.gas_only
@@ -84,11 +89,11 @@ def allocate(
             # Not enough flexibility: every available home at its deepest limit.
             limits[flex] = np.where(jump[flex] > 0, 0.0, model.floor_w[flex])
         else:
-            order = flex[np.argsort(price[flex])]
+            order = flex[np.argsort(rank[flex], kind="stable")]
             target, gas, marginal = cheapest_cover(
                 continuous,
                 jump,
-                price,
+                rank,
                 order,
                 premium=gas_only_premium,
                 required=required,

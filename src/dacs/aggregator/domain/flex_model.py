@@ -38,6 +38,7 @@ class HomeFlexModel:
     step_w: float  # the device's limit resolution
     availability: Availability = Availability.AVAILABLE
     recent_curtailment_kwh: float = 0.0  # e.g. over the last 30 days
+    substitution_eur_per_kwh: float = 0.0  # the boiler's gas per curtailed kWh, net
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -56,6 +57,9 @@ class FlexModel:
     ask_eur_per_kwh: NDArray[np.float64]
     step_w: NDArray[np.float64]
     recent_curtailment_kwh: NDArray[np.float64]
+    # What a curtailed kWh costs the resident in gas, net of the electricity
+    # saved (``substitution``); None: not known, 0 for every home.
+    substitution_eur_per_kwh: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         """Check and freeze the arrays; errors name the field and the home."""
@@ -66,12 +70,15 @@ class FlexModel:
             raise ValueError("FlexModel.home_ids must be unique")
         object.__setattr__(self, "home_ids", ids)
         n = len(ids)
+        if self.substitution_eur_per_kwh is None:
+            object.__setattr__(self, "substitution_eur_per_kwh", np.zeros(n))
         for name, minimum, strict in (
             ("baseline_w", 0.0, False),
             ("floor_w", 0.0, False),
             ("ask_eur_per_kwh", 0.0, False),
             ("step_w", 0.0, True),
             ("recent_curtailment_kwh", 0.0, False),
+            ("substitution_eur_per_kwh", 0.0, False),
         ):
             values = _float_array(name, getattr(self, name), ids)
             bad = values <= minimum if strict else values < minimum
@@ -105,7 +112,16 @@ class FlexModel:
             recent_curtailment_kwh=np.array(
                 [h.recent_curtailment_kwh for h in homes], dtype=np.float64
             ),
+            substitution_eur_per_kwh=np.array(
+                [h.substitution_eur_per_kwh for h in homes], dtype=np.float64
+            ),
         )
+
+    @property
+    def substitution(self) -> NDArray[np.float64]:
+        """The substitution cost per home (zeros when not known)."""
+        values = self.substitution_eur_per_kwh
+        return values if values is not None else np.zeros(self.size)
 
     @property
     def size(self) -> int:

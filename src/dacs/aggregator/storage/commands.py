@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -19,6 +20,7 @@ _CANCEL_COMMANDS = (
     .values(cancelled_at=bindparam("b_cancelled_at"))
 )
 # How far back unlimited power counts for a home's baseline after a restart.
+_COP_MIN_POWER_W = 100.0  # below this the compressor hardly ran: no COP
 _BASELINE_WINDOW = timedelta(hours=3)
 
 
@@ -87,13 +89,15 @@ class CommandLedger:
             if row.cancelled_at is None
         ]
 
-    async def unlimited_averages(self, now: datetime) -> dict[str, float]:
-        """Each home's average power while nothing limited it, over the last hours."""
+    async def unlimited_averages(self, now: datetime) -> dict[str, UnlimitedAverage]:
+        """Each home's average power and COP while nothing limited it, over the last hours."""
         async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(
-                        TelemetryRow.home_id, func.avg(TelemetryRow.electric_power_w)
+                        TelemetryRow.home_id,
+                        func.avg(TelemetryRow.electric_power_w),
+                        func.avg(TelemetryRow.thermal_power_w),
                     )
                     .where(
                         TelemetryRow.ts >= now - _BASELINE_WINDOW,
@@ -103,7 +107,24 @@ class CommandLedger:
                     .group_by(TelemetryRow.home_id)
                 )
             ).all()
-        return {home_id: float(avg) for home_id, avg in rows if avg is not None}
+        return {
+            home_id: UnlimitedAverage(
+                power_w=float(power),
+                cop=float(heat) / float(power)
+                if heat is not None and float(power) > _COP_MIN_POWER_W
+                else None,
+            )
+            for home_id, power, heat in rows
+            if power is not None
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlimitedAverage:
+    """A home's average heat pump power and COP while it was not limited."""
+
+    power_w: float
+    cop: float | None  # None: no heat measured, or the compressor hardly ran
 
 
 def _command(row: CommandRow) -> Command:
