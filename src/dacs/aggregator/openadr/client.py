@@ -15,6 +15,7 @@ import os
 from typing import Any, cast, override
 
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]  # no stubs installed
+from openadr3_client._models.common.creation_guarded import CreationGuarded
 from openadr3_client.extensions.resource_group._client.http import (
     ResourceGroupsReadOnlyHttpInterface,
 )
@@ -35,7 +36,7 @@ from openadr3_client.oadr310.models.resource.resource import (
 from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
 from openadr3_client.ven.http_factory import VirtualEndNodeHttpClientFactory
 from openadr3_client.version import OADRVersion
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -331,25 +332,54 @@ class VtnClient:
 
     # -- writes ----------------------------------------------------------------
 
+    def _create[T: BaseModel](
+        self, interface: Any, path: str, new: CreationGuarded, answer: type[T]
+    ) -> T:
+        """POST ``new`` as the schema wants it; the VTN's answer parsed as ``answer``.
+
+        The library would send every absent optional field as JSON null, which
+        the OpenADR 3 schema forbids for most (``intervalPeriod``, ``targets``
+        of a report's interval ...): absent stays absent.
+        """
+        with new.with_creation_guard():
+            response = interface.session.post(
+                f"{interface.base_url}/{path}", json=strict_body(new)
+            )
+            response.raise_for_status()
+            return answer.model_validate(response.json())
+
     async def create_ven(self, request: NewVenVenRequest) -> ExistingVen:
         """Create this VEN's object."""
         return await self._call(
-            "VEN creation", lambda: self._client().vens.create_ven(request)
+            "VEN creation",
+            lambda: self._create(self._client().vens, "vens", request, ExistingVen),
         )
 
     async def create_resource(self, request: NewResourceVenRequest) -> ExistingResource:
         """Register one home's heat pump as a resource."""
         return await self._call(
             f"resource {request.resource_name}",
-            lambda: self._client().resources.create_resource(request),
+            lambda: self._create(
+                self._client().resources, "resources", request, ExistingResource
+            ),
         )
 
     async def send_report(self, report: NewReport) -> ExistingReport:
         """Send a report."""
         return await self._call(
             f"{report.report_name or 'report'} for event {report.event_id}",
-            lambda: self._client().reports.create_report(report),
+            lambda: self._create(
+                self._client().reports, "reports", report, ExistingReport
+            ),
         )
+
+
+def strict_body(model: BaseModel) -> dict[str, Any]:
+    """A new object as OpenADR 3 JSON: camelCase names, absent fields left out."""
+    body: dict[str, Any] = model.model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
+    return body
 
 
 def _http_error(what: str, err: requests.HTTPError) -> Exception:

@@ -108,6 +108,15 @@ def _attribute(name: str, *values: Any) -> Attribute[Any]:
     return Attribute(type=VenResourceAttributeType(name), values=values)
 
 
+@dataclass(frozen=True)
+class ReceivedBody:
+    """A JSON body a VEN sent (POST or PUT), as it arrived."""
+
+    method: str
+    path: str
+    body: Any
+
+
 @dataclass
 class ReceivedReport:
     """A report the VTN received, and what the profile said of it."""
@@ -147,6 +156,7 @@ class OpenAdrTestVtn:
         self.resources: dict[str, dict[str, Any]] = {}
         self.resource_groups: dict[str, dict[str, Any]] = {}
         self.reports: list[ReceivedReport] = []
+        self.received: list[ReceivedBody] = []  # every JSON body, raw
         self.refused_reports: list[ReceivedReport] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.registration_policy: RegistrationPolicy = lambda _resource: (
@@ -322,6 +332,12 @@ class OpenAdrTestVtn:
         self.requests += 1
         if request.path.startswith("/auth/"):
             return await handler(request)
+        if request.method in ("POST", "PUT") and request.can_read_body:
+            try:
+                body = json.loads(await request.read())
+            except ValueError:
+                body = None
+            self.received.append(ReceivedBody(request.method, request.path, body))
         if self._failures:
             kind = self._failures.pop(0)
             if kind == "500":
