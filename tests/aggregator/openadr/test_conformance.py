@@ -13,9 +13,11 @@ from dacs.testbed.grid_peers.openadr_vtn import (
     flex_event,
 )
 
+from . import openapi_schema
 from .conftest import START, SettableClock, enroll, home_ean, make_ven, publish_nlflex
 
 HOUR = timedelta(hours=1)
+VERSIONS = openapi_schema.VERSIONS
 
 
 def null_paths(body: Any, path: str = "") -> list[str]:
@@ -68,3 +70,43 @@ async def test_no_body_the_ven_sends_holds_null(
     }
     assert nulls == set()
     assert vtn.refused_reports == []
+
+
+async def test_every_body_the_ven_sends_follows_the_openadr_310_schema(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """Every field present is allowed, none is null where the 3.1.0 schema forbids it."""
+    await run_nlflex_flow(vtn, service, clock)
+    assert len(vtn.received) >= 6
+    found = {
+        f"{r.method} {r.path}: {problem}"
+        for r in vtn.received
+        for problem in openapi_schema.request_problems(
+            "3.1.0", r.method, r.path, r.body
+        )
+    }
+    assert found == set()
+
+
+async def test_bodies_against_openadr_301_differ_only_where_31_changed_the_objects(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """The VEN speaks 3.1.0; against 3.0.1 only 3.1's own changes stand out.
+
+    3.0.1 puts resources under /vens/{venID}/resources, requires a report's
+    programID and has no VEN_VEN_REQUEST/VEN_RESOURCE_REQUEST object types.
+    """
+    await run_nlflex_flow(vtn, service, clock)
+    objects = {"/vens": "ven", "/resources": "resource", "/reports": "report"}
+    found = {
+        f"{r.path}: {problem}"
+        for r in vtn.received
+        for problem in openapi_schema.problems(
+            "3.0.1", f"#/components/schemas/{objects[r.path]}", r.body, strict=False
+        )
+    }
+    assert found == {
+        "/vens: objectType: 'VEN_VEN_REQUEST' is not one of ['VEN']",
+        "/resources: objectType: 'VEN_RESOURCE_REQUEST' is not one of ['RESOURCE']",
+        "/reports: .: 'programID' is a required property",
+    }
