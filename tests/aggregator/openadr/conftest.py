@@ -23,6 +23,7 @@ from dacs.aggregator.storage.database import migrate
 from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
     anchor_event,
+    baseline_event,
     nlflex_program,
     resource_group,
 )
@@ -96,9 +97,17 @@ class RecordedDelivery:
         return out
 
 
+@pytest.fixture(params=["normal", "strict"])
+async def vtn(request: pytest.FixtureRequest) -> AsyncIterator[OpenAdrTestVtn]:
+    """The test VTN as it is, and as a minimal specification-literal VTN."""
+    async with OpenAdrTestVtn(strict=request.param == "strict") as peer:
+        yield peer
+
+
 @pytest.fixture
-async def vtn() -> AsyncIterator[OpenAdrTestVtn]:
-    async with OpenAdrTestVtn() as peer:
+async def strict_vtn() -> AsyncIterator[OpenAdrTestVtn]:
+    """A minimal, specification-literal VTN (no NL-flex extension, zone-less stamps)."""
+    async with OpenAdrTestVtn(strict=True) as peer:
         yield peer
 
 
@@ -161,7 +170,11 @@ class NlflexWorld:
 
 
 def publish_nlflex(vtn: OpenAdrTestVtn, group: str = "GROUP-EHV-042") -> NlflexWorld:
-    """An NL-flex program, its reporting anchor event and one resource group."""
+    """An NL-flex program, its reporting anchor event and one resource group.
+
+    The grid operator's VTN then offers the NL-flex extension, strict or not.
+    """
+    vtn.not_offered.discard("/resource_groups")
     program = vtn.add_program(nlflex_program("dso-sp", dso_ean=DSO_EAN))
     anchor = vtn.add_event(anchor_event(program))
     vtn.add_resource_group(
@@ -173,6 +186,18 @@ def publish_nlflex(vtn: OpenAdrTestVtn, group: str = "GROUP-EHV-042") -> NlflexW
         )
     )
     return NlflexWorld(program=program, anchor=anchor, group=group)
+
+
+async def nlflex_with_baseline(
+    vtn: OpenAdrTestVtn, service: AggregatorService
+) -> NlflexWorld:
+    """One enrolled home, the NL-flex program and a 40 kW baseline for its group."""
+    await enroll(service, [home_ean(1)])
+    world = publish_nlflex(vtn)
+    vtn.add_event(
+        baseline_event(world.program, world.group, active_kw=40, reserved_kw=0)
+    )
+    return world
 
 
 def make_ven(

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import logging
 from typing import Any
 
+import aiohttp
+import pytest
+
+from dacs.aggregator.openadr.monitoring import Reachability
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
 from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
-    baseline_event,
+    anchor_event,
+    capacity_limit_event,
+    capacity_program,
     flex_event,
+    nlflex_program,
 )
 
 from . import openapi_schema
-from .conftest import START, SettableClock, enroll, home_ean, make_ven, publish_nlflex
+from .conftest import (
+    DSO_EAN,
+    GRID_CP,
+    POINT,
+    START,
+    SettableClock,
+    make_ven,
+    nlflex_with_baseline,
+)
 
 HOUR = timedelta(hours=1)
 VERSIONS = openapi_schema.VERSIONS
@@ -35,11 +51,7 @@ async def run_nlflex_flow(
     vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
 ) -> OpenAdrVen:
     """Registration, a baseline, a FLEX dispatch and its delivery: every body the VEN sends."""
-    await enroll(service, [home_ean(1)])
-    world = publish_nlflex(vtn)
-    vtn.add_event(
-        baseline_event(world.program, world.group, active_kw=40, reserved_kw=0)
-    )
+    world = await nlflex_with_baseline(vtn, service)
     dispatch_start = START + 5 * HOUR
     vtn.add_event(
         flex_event(
@@ -110,3 +122,162 @@ async def test_bodies_against_openadr_301_differ_only_where_31_changed_the_objec
         "/resources: objectType: 'VEN_RESOURCE_REQUEST' is not one of ['RESOURCE']",
         "/reports: .: 'programID' is a required property",
     }
+
+
+def publish_capacity_limit(vtn: OpenAdrTestVtn) -> str:
+    """A capacity program with one IMPORT_CAPACITY_LIMIT event; returns the program."""
+    program = vtn.add_program(capacity_program("evening"))
+    vtn.add_event(
+        capacity_limit_event(program, GRID_CP, start=START + HOUR, caps_kw=[30, 25])
+    )
+    return program
+
+
+async def test_vtn_without_resource_groups_still_gets_its_events_applied(
+    strict_vtn: OpenAdrTestVtn,
+    service: AggregatorService,
+    clock: SettableClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """#19 item 3: GET /resource_groups answering 404 fails no poll; the cap is applied."""
+    await service.reload()
+    vtn = strict_vtn
+    nlflex = vtn.add_program(nlflex_program("dso-sp", dso_ean=DSO_EAN))
+    vtn.add_event(anchor_event(nlflex))
+    capacity = publish_capacity_limit(vtn)
+    ven = make_ven(
+        vtn, service, clock, program_ids=(nlflex,), capacity_program_ids=(capacity,)
+    )
+    with caplog.at_level(logging.WARNING, logger="dacs.aggregator.openadr"):
+        assert await ven.poll(), ven.last_error
+        assert await ven.poll(), ven.last_error
+    (cap,) = service.controls[POINT].envelopes
+    assert [i.cap_w / 1000 for i in cap.intervals] == [30, 25]
+    assert ven.status.reachability is Reachability.CONNECTED
+    assert ven.status.lines == [
+        "VTN connected",
+        "resource groups not offered by this VTN",
+    ]
+    assert caplog.text.count("resource groups not offered by this VTN") == 1
+
+
+async def test_vtn_without_report_upload_keeps_applying_events(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """#19 item 3: POST /reports answering 404 turns reports off, not the poll."""
+    world = await nlflex_with_baseline(vtn, service)
+    capacity = publish_capacity_limit(vtn)
+    vtn.not_offered.add("/reports")
+    ven = make_ven(
+        vtn,
+        service,
+        clock,
+        program_ids=(world.program,),
+        capacity_program_ids=(capacity,),
+    )
+    assert await ven.poll(), ven.last_error
+    assert await ven.poll(), ven.last_error
+    assert len(service.controls[POINT].envelopes) == 1
+    assert "report upload not offered by this VTN" in ven.status.lines
+    assert vtn.reports == []
+    posted = [r for r in vtn.received if r.path == "/reports"]
+    assert len(posted) == 1  # tried once, then the capability is off
+    assert ven.counters.reports_sent == 0
+
+
+async def test_status_tells_unreachable_from_refused_credentials(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """#19 item 3: three different answers, three different statuses."""
+    await service.reload()
+    program = publish_capacity_limit(vtn)
+    refused = make_ven(
+        vtn, service, clock, capacity_program_ids=(program,), client_secret="wrong"
+    )
+    assert not await refused.poll()
+    assert refused.status.lines == ["VTN refused our credentials"]
+    working = make_ven(vtn, service, clock, capacity_program_ids=(program,))
+    assert await working.poll(), working.last_error
+    assert working.status.reachability is Reachability.CONNECTED
+    await vtn.stop()
+    assert not await working.poll()
+    assert working.status.lines == ["VTN unreachable"]
+
+
+async def test_zone_less_timestamps_are_read_as_utc_warned_and_counted(
+    caplog: pytest.LogCaptureFixture,
+    strict_vtn: OpenAdrTestVtn,
+    service: AggregatorService,
+    clock: SettableClock,
+) -> None:
+    """#19 item 4: a VTN that stamps objects without a zone still has its events applied."""
+    vtn = strict_vtn
+    await service.reload()
+    program = publish_capacity_limit(vtn)
+    (event,) = vtn.events.values()
+    assert "+" not in event["modificationDateTime"]
+    assert not event["modificationDateTime"].endswith("Z")
+    ven = make_ven(vtn, service, clock, capacity_program_ids=(program,))
+    with caplog.at_level(logging.WARNING, logger="dacs.aggregator.openadr"):
+        assert await ven.poll(), ven.last_error
+        assert await ven.poll(), ven.last_error
+    assert len(service.controls[POINT].envelopes) == 1
+    assert ven.counters.naive_timestamps >= 4  # program and event, twice each
+    assert caplog.text.count("timestamps without a time zone") == 1
+
+
+async def test_unknown_extra_fields_are_ignored(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """#19 item 4: fields a later OpenADR version (or a vendor) adds are no reason to refuse."""
+    await service.reload()
+    program = vtn.add_program(capacity_program("evening"))
+    event = capacity_limit_event(program, GRID_CP, start=START + HOUR, caps_kw=[30])
+    body = event.model_dump(by_alias=True, mode="json", exclude_none=True)
+    body["vendorExtension"] = {"region": "NL"}
+    body["intervals"][0]["confidenceBand"] = [0.9, 1.1]
+    vtn.add_raw_event(body)
+    vtn.programs[program]["futureField"] = True
+    ven = make_ven(vtn, service, clock, capacity_program_ids=(program,))
+    assert await ven.poll(), ven.last_error
+    assert len(service.controls[POINT].envelopes) == 1
+    assert ven.counters.events_refused == 0
+
+
+async def test_strict_vtn_refuses_what_the_specification_forbids() -> None:
+    """The strict test VTN itself: form-body credentials only, null and unknown shapes 400."""
+    async with OpenAdrTestVtn(strict=True) as vtn, aiohttp.ClientSession() as http:
+        basic = aiohttp.BasicAuth(vtn.client_id, vtn.client_secret)
+        form = {"grant_type": "client_credentials"}
+        async with http.post(vtn.token_url, data=form, auth=basic) as answer:
+            assert answer.status == 401
+        credentials = form | {
+            "client_id": vtn.client_id,
+            "client_secret": vtn.client_secret,
+        }
+        async with http.post(vtn.token_url, data=credentials) as answer:
+            assert answer.status == 200
+            token = (await answer.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        report = {
+            "eventID": "e",
+            "clientName": "c",
+            "resources": [
+                {"resourceName": "r", "intervalPeriod": None, "intervals": []}
+            ],
+        }
+        async with http.post(
+            f"{vtn.base_url}/reports", json=report, headers=headers
+        ) as answer:
+            assert answer.status == 400
+            assert "resources.0.intervalPeriod" in (await answer.json())["detail"]
+        report["resources"] = [{"resourceName": "r", "intervals": [], "extra": 1}]
+        async with http.post(
+            f"{vtn.base_url}/reports", json=report, headers=headers
+        ) as answer:
+            assert answer.status == 400
+            assert "unknown property" in (await answer.json())["detail"]
+        async with http.get(
+            f"{vtn.base_url}/resource_groups", headers=headers
+        ) as answer:
+            assert answer.status == 404
