@@ -1,6 +1,6 @@
 """The VTN over HTTP: openadr3-client's synchronous VEN client, run off the event loop.
 
-Every call runs in a worker thread (``asyncio.to_thread``) under a timeout,
+Every call runs in a daemon thread (``off_the_loop``) under a timeout,
 and every failure becomes one of the adapter's errors (``errors.py``), so the
 poller can log a clear reason and try again at the next poll.
 """
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
+from functools import partial
 import logging
 import os
+import threading
 from typing import Any, cast, override
 
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]  # no stubs installed
@@ -90,6 +93,36 @@ class _TimeoutAdapter(HTTPAdapter):
             cert=cert,
             proxies=proxies,
         )
+
+
+async def off_the_loop[T](function: Callable[[], T]) -> T:
+    """Run a blocking call in a daemon thread; cancelling the await abandons it.
+
+    Not ``asyncio.to_thread``: a shutdown waits for the default executor's
+    threads, so one request to a VTN that has stopped answering would hold
+    the process until its socket timeout. A daemon thread ends with the
+    process, and the request it made dies with it.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # cancelled meanwhile: nobody waits any more
+            outcome()
+
+    def run() -> None:
+        try:
+            result = function()
+        except BaseException as err:  # noqa: BLE001 - handed to the awaiting task
+            error = err
+            deliver = partial(settle, lambda: future.set_exception(error))
+        else:
+            deliver = partial(settle, lambda: future.set_result(result))
+        with contextlib.suppress(RuntimeError):  # the loop has closed: shutting down
+            loop.call_soon_threadsafe(deliver)
+
+    threading.Thread(target=run, name="dacs-openadr-request", daemon=True).start()
+    return await future
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,8 +226,8 @@ class VtnClient:
             try:
                 async with asyncio.timeout(self._config.request_timeout_s * 3):
                     if self._ven is None:
-                        await asyncio.to_thread(self._build)
-                    return await asyncio.to_thread(function)
+                        await off_the_loop(self._build)
+                    return await off_the_loop(function)
             except TimeoutError as err:
                 raise VtnUnavailableError(
                     f"{what}: the VTN did not answer in time"

@@ -74,7 +74,7 @@ class PollLoop:
             ]
 
     async def stop(self) -> None:
-        """Stop polling (a poll in a worker thread finishes on its own)."""
+        """Stop polling; a request in flight is abandoned, not waited for."""
         tasks = [*self._notifier_tasks, *([self._timer] if self._timer else [])]
         for task in tasks:
             task.cancel()

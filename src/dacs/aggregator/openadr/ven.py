@@ -129,7 +129,7 @@ class OpenAdrVen:
         await self._poll_loop.start()
 
     async def stop(self) -> None:
-        """Stop polling (a poll in a worker thread finishes on its own)."""
+        """Stop polling; a request in flight is abandoned, not waited for."""
         await self._poll_loop.stop()
 
     async def poll(self) -> bool:

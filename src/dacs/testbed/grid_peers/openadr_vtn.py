@@ -266,6 +266,8 @@ class OpenAdrTestVtn:
         )
         self.token_requests = 0
         self.requests = 0
+        self.hung_requests = 0  # requests held open by hang()
+        self._hanging: asyncio.Event | None = None
         self._tokens: set[str] = set()
         self._failures: list[str] = []
         self._runner: web.AppRunner | None = None
@@ -320,6 +322,8 @@ class OpenAdrTestVtn:
 
     async def stop(self) -> None:
         """Stop serving (the stored objects stay readable)."""
+        if self._hanging is not None:
+            self._hanging.set()
         await self.flush_notifications()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -333,6 +337,13 @@ class OpenAdrTestVtn:
     async def __aexit__(self, *_exc: object) -> None:
         """Stop."""
         await self.stop()
+
+    def hang(self) -> None:
+        """From now on, hold every API call open without answering (a VTN that hangs).
+
+        ``stop()`` lets them go (503), so the VTN itself shuts down at once.
+        """
+        self._hanging = asyncio.Event()
 
     def fail_next(self, kind: str, count: int = 1) -> None:
         """The next ``count`` API calls answer ``"500"`` or ``"malformed"`` JSON."""
@@ -446,6 +457,10 @@ class OpenAdrTestVtn:
         if request.path.startswith("/auth/"):
             return await handler(request)
         body = await self._received(request)
+        if self._hanging is not None:
+            self.hung_requests += 1
+            await self._hanging.wait()
+            return web.json_response({"title": "stopped"}, status=503)
         if any(request.path.startswith(path) for path in self.not_offered):
             return web.json_response({"title": "Not Found", "status": 404}, status=404)
         problems = self._strict_problems(request.path, body) if self.strict else []
