@@ -35,7 +35,7 @@ from dacs.testbed.servers.ports import find_free_port
 
 AGR_DOMAIN = "agr.example.com"
 DSO_DOMAIN = "dso.example.com"
-EAN = "871234567890123456"
+EAN = "871234567890123451"
 ADDRESS = f"ean.{EAN}"
 POINT = "tr-1"
 

@@ -40,7 +40,7 @@ _LOGGER = logging.getLogger(__name__)
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SERVICE_PROVIDER_EAN = with_check_digit("871234567890")  # the demo's own EAN13
 GRID_CONGESTION_POINT = "CP-DEMO-STREET"  # the grid operator's name for the transformer
-UFTP_CONGESTION_POINT = "ean.871687140000000017"
+UFTP_CONGESTION_POINT = "ean.871687140000000019"
 DSO_DOMAIN = "dso.demo.dacs-hw.invalid"
 AGR_DOMAIN = "agr.demo.dacs-hw.invalid"
 
