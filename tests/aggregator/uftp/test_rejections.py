@@ -33,6 +33,7 @@ def _request(world: UftpWorld, *, address: str = ADDRESS, hours: float = 1.0):
         period=period,  # type: ignore[arg-type]
         isps=[RequestedIsp(isp=n, reduction_w=2000) for n in numbers],
         expires_at=now + timedelta(hours=hours),
+        now=now,
     )
 
 
