@@ -147,13 +147,13 @@ class OpenAdrOperator(GridOperator):
     signal = GridSignal.OPENADR
     description = "OpenADR 3 IMPORT_CAPACITY_LIMIT event from the DSO's VTN"
 
-    def __init__(self, clock: Clock) -> None:
-        """Prepare the VTN (it starts with start())."""
+    def __init__(self, clock: Clock, *, strict: bool = False) -> None:
+        """Prepare the VTN (it starts with start()); ``strict``: a specification-literal one."""
         # The peers import their protocol libraries: only in the mode that needs them.
         from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn  # noqa: PLC0415
 
         self._clock = clock
-        self.vtn = OpenAdrTestVtn()
+        self.vtn = OpenAdrTestVtn(strict=strict)
         self.program_id = ""
 
     async def stop(self) -> None:
@@ -378,10 +378,12 @@ def _fullest_option(offer: FlexOffer) -> str:
     return str(best.option_reference)
 
 
-def make_operator(signal: GridSignal, clock: Clock) -> GridOperator:
-    """The stand-in for ``signal``."""
+def make_operator(
+    signal: GridSignal, clock: Clock, *, vtn_strict: bool = False
+) -> GridOperator:
+    """The stand-in for ``signal`` (``vtn_strict``: the VTN in its strict mode)."""
     if signal is GridSignal.OPENADR:
-        return OpenAdrOperator(clock)
+        return OpenAdrOperator(clock, strict=vtn_strict)
     if signal is GridSignal.UFTP:
         return UftpOperator(clock)
     return BuiltInProfile()
