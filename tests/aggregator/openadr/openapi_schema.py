@@ -34,7 +34,13 @@ def _merged(node: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
             part = components[part["$ref"].rsplit("/", 1)[1]]
         if "allOf" in part:
             part = _merged(part, components)
-        properties |= part.get("properties", {})
+        for name, schema in part.get("properties", {}).items():
+            # The first part defines a property both name: 3.1.0's ven and
+            # resource join objectMetadata (objectType VEN/RESOURCE) with a
+            # request whose objectType is BL_VEN_REQUEST/BL_RESOURCE_REQUEST,
+            # which no object could satisfy at once; the metadata is what a
+            # VTN stores, so it wins.
+            properties.setdefault(name, schema)
         required += [r for r in part.get("required", []) if r not in required]
     return out | {"type": "object", "properties": properties, "required": required}
 

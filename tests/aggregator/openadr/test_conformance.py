@@ -281,3 +281,26 @@ async def test_strict_vtn_refuses_what_the_specification_forbids() -> None:
             f"{vtn.base_url}/resource_groups", headers=headers
         ) as answer:
             assert answer.status == 404
+
+
+async def test_every_answer_of_the_strict_vtn_follows_the_openadr_310_schema(
+    strict_vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """What the VEN accepts from a specification-literal VTN is what 3.1.0 defines."""
+    await run_nlflex_flow(strict_vtn, service, clock)
+    checked = [
+        a
+        for a in strict_vtn.answered
+        if a.status in (200, 201) and not a.path.startswith("/resource_groups")
+    ]
+    assert {a.path for a in checked} >= {"/vens", "/resources", "/reports", "/events"}
+    found = {
+        f"{a.method} {a.path}: {problem}"
+        for a in checked
+        for problem in openapi_schema.problems(
+            "3.1.0",
+            openapi_schema.response_schema("3.1.0", a.method, a.path, a.status),
+            a.body,
+        )
+    }
+    assert found == set()

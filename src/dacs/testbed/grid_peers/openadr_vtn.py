@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import json
@@ -208,6 +209,16 @@ class ReceivedBody:
     body: Any
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer this VTN gave to an API call."""
+
+    method: str
+    path: str
+    status: int
+    body: Any
+
+
 @dataclass
 class ReceivedReport:
     """A report the VTN received, and what the profile said of it."""
@@ -258,6 +269,7 @@ class OpenAdrTestVtn:
         self.resource_groups: dict[str, dict[str, Any]] = {}
         self.reports: list[ReceivedReport] = []
         self.received: list[ReceivedBody] = []  # every JSON body, raw
+        self.answered: list[Answer] = []  # every JSON answer to an API call
         self.refused_reports: list[ReceivedReport] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.registration_policy: RegistrationPolicy = lambda _resource: (
@@ -479,7 +491,18 @@ class OpenAdrTestVtn:
             return web.json_response(
                 {"title": "Unauthorized", "status": 401}, status=401
             )
-        return await handler(request)
+        response = await handler(request)
+        if isinstance(response, web.Response) and response.body is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                self.answered.append(
+                    Answer(
+                        request.method,
+                        request.path,
+                        response.status,
+                        json.loads(bytes(response.body)),  # type: ignore[arg-type]  # json_response bodies are bytes
+                    )
+                )
+        return response
 
     async def _received(self, request: web.Request) -> Any:
         """Record a POST or PUT body as it arrived (None for other requests)."""
