@@ -155,6 +155,7 @@ async def test_settlement_compares_delivered_flex(
             [(order, dict.fromkeys(numbers, 4000))],
             period_start=period,
             period_end=period,
+            baseline_w=dict.fromkeys(numbers, 9000),
         )
         await world.dso.send(good)
         answer = await world.dso.wait_for(
@@ -162,6 +163,13 @@ async def test_settlement_compares_delivered_flex(
             lambda r: r.flex_settlement_message_id == good.message_id,
         )
         assert answer.result == AcceptedRejected.ACCEPTED
+        (settled,) = good.flex_order_settlements
+        assert {(i.baseline_power, i.actual_power) for i in settled.isps} == {
+            (9000, 5000)
+        }
+        for message in (good, answer):  # the settlement messages, both XSDs
+            for version in uftp_schema.VERSIONS:
+                assert uftp_schema.problems(message, version) == [], version
         [status] = answer.flex_order_settlement_statuses
         assert status.order_reference == order.order_reference
         assert status.disposition == AcceptedDisputed.ACCEPTED

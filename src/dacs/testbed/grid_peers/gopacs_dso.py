@@ -12,7 +12,7 @@ aggregator itself) never blocks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -336,20 +336,27 @@ class GopacsDso:
         *,
         period_start: date,
         period_end: date,
+        baseline_w: Mapping[int, int] | None = None,
     ) -> FlexSettlement:
-        """A FlexSettlement of orders with the flex the DSO saw delivered per ISP (W, >= 0)."""
+        """A FlexSettlement of orders with the flex the DSO saw delivered per ISP (W, >= 0).
+
+        ``baseline_w`` is the load the DSO expected per ISP without the order;
+        the actual load it reports is that baseline less what was delivered.
+        """
+        baseline_w = baseline_w or {}
         settlements = []
         for order, delivered in orders:
             isps = []
             for item in order.isps:
                 for number in range(item.start, item.start + item.duration):
                     got = delivered.get(number, 0)
+                    baseline = baseline_w.get(number, 0)
                     isps.append(
                         FlexOrderSettlementISP(
                             start=number,
-                            baseline_power=0,
+                            baseline_power=baseline,
                             ordered_flex_power=item.power,
-                            actual_power=0,
+                            actual_power=baseline - got,
                             delivered_flex_power=-got,
                             power_deficiency=max(0, -item.power - got),
                         )

@@ -236,6 +236,7 @@ class UftpOperator(GridOperator):
         self._agr_secret, self._agr_public = generate_keypair()
         self._dso_port = 0
         self._agr_endpoint = ""
+        self._baseline_w: dict[int, int] = {}
         self.dso: GopacsDso | None = None
         self.orders: list[FlexOrder] = []
         self.ordered_price_eur = 0.0
@@ -307,6 +308,11 @@ class UftpOperator(GridOperator):
             for index, kw in enumerate(request.reduction_kw())
             if kw > 0
         ]
+        # What the DSO expects without the order: its settlement's baseline.
+        self._baseline_w = {
+            first_isp + index: round(kw * 1000)
+            for index, kw in enumerate(request.expected_kw)
+        }
         await dso.request_flexibility(
             congestion_point=UFTP_CONGESTION_POINT,
             period=period,
@@ -345,7 +351,10 @@ class UftpOperator(GridOperator):
         period = order.period.to_date()
         await dso.send(
             GopacsDso.settlement_for(
-                [(order, delivered)], period_start=period, period_end=period
+                [(order, delivered)],
+                period_start=period,
+                period_end=period,
+                baseline_w=self._baseline_w,
             )
         )
         with contextlib.suppress(TimeoutError):
