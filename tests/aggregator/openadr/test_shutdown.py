@@ -10,7 +10,9 @@ import sys
 import time
 
 from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn, capacity_program
+from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.servers.ports import find_free_port
+from tests.aggregator.uftp.conftest import write_agr_files
 
 from .conftest import DSO_EAN, GRID_CP, SP_EAN
 
@@ -18,8 +20,11 @@ SRC = Path(__file__).resolve().parents[3] / "src"
 EXIT_WITHIN_S = 5.0
 
 
-def config_file(tmp_path: Path, vtn: OpenAdrTestVtn, program: str) -> Path:
-    """An aggregator with only the VEN talking to the outside (no broker runs)."""
+def config_file(
+    tmp_path: Path, vtn: OpenAdrTestVtn, program: str, broker_port: int
+) -> Path:
+    """An aggregator with every adapter on: the broker link, the VEN, the AGR."""
+    write_agr_files(tmp_path, f"http://127.0.0.1:{find_free_port()}/")
     path = tmp_path / "aggregator.toml"
     path.write_text(
         f"""
@@ -30,7 +35,12 @@ port = {find_free_port()}
 url = "sqlite+aiosqlite:///{tmp_path / "aggregator.db"}"
 [mqtt]
 host = "127.0.0.1"
-port = {find_free_port()}
+port = {broker_port}
+[uftp]
+participants_file = "{tmp_path / "participants.toml"}"
+signing_key_file = "{tmp_path / "agr.key"}"
+domain = "agr.example"
+enabled = true
 [openadr]
 enabled = true
 vtn_url = "{vtn.base_url}"
@@ -50,7 +60,7 @@ request_timeout_s = 30
 
 
 async def test_sigterm_exits_within_five_seconds_while_the_vtn_hangs(
-    tmp_path: Path,
+    tmp_path: Path, mosquitto: MosquittoBroker
 ) -> None:
     async with OpenAdrTestVtn() as vtn:
         program = vtn.add_program(capacity_program("evening"))
@@ -62,7 +72,7 @@ async def test_sigterm_exits_within_five_seconds_while_the_vtn_hangs(
             "aggregator",
             "serve",
             "--config",
-            str(config_file(tmp_path, vtn, program)),
+            str(config_file(tmp_path, vtn, program, mosquitto.port)),
             env=os.environ | {"PYTHONPATH": str(SRC)},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,

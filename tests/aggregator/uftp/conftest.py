@@ -70,6 +70,17 @@ def write_participants(
     return path
 
 
+def write_agr_files(folder: Path, dso_endpoint: str) -> None:
+    """``agr.key`` (a fresh signing key) and ``participants.toml`` naming one DSO."""
+    agr_secret, _ = generate_keypair()
+    _, dso_public = generate_keypair()
+    (folder / "agr.key").write_text(agr_secret, encoding="utf-8")
+    write_participants(
+        folder / "participants.toml",
+        [("dso.example", "DSO", dso_public, dso_endpoint)],
+    )
+
+
 @dataclass
 class UftpWorld:
     """Everything a UFTP test talks to."""
