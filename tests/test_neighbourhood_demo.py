@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+import os
+from pathlib import Path
 import signal
 import sys
 
@@ -64,8 +66,19 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
     assert summary.lowest_indoor_controlled_c > 17.5  # comfort held
 
 
-async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c() -> None:
-    """`dacs demo` where Mosquitto is missing; Ctrl-C mid-run stops everything cleanly."""
+def demo_folders(temporary: Path) -> list[Path]:
+    """The demo's temporary folders left in ``temporary``."""
+    return list(temporary.glob("dacs-demo-*"))
+
+
+async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """`dacs demo` where Mosquitto is missing; Ctrl-C mid-run stops everything cleanly.
+
+    Neither run leaves its temporary folder (the AGR's key, the database) behind.
+    """
+    environment = os.environ | {"TMPDIR": str(tmp_path)}
     command = [
         sys.executable,
         "-m",
@@ -83,7 +96,10 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c() -> No
         "0",
     ]
     finished = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environment,
     )
     out, err = await asyncio.wait_for(finished.communicate(), 180)
     assert finished.returncode == 0, err.decode()
@@ -92,9 +108,13 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c() -> No
     assert "peak transformer load" in text
     assert "commands sent:" in text
     assert b"Traceback" not in err
+    assert demo_folders(tmp_path) == []
 
     interrupted = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=environment,
     )
     assert interrupted.stdout is not None
     async with asyncio.timeout(120):
@@ -105,11 +125,16 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c() -> No
     assert interrupted.returncode == 130
     assert b"stopped" in err
     assert b"Traceback" not in err
+    assert demo_folders(tmp_path) == []
 
 
-@pytest.mark.parametrize("signal", [GridSignal.OPENADR, GridSignal.UFTP])
+@pytest.mark.parametrize(
+    ("signal", "vtn_strict"),
+    [(GridSignal.OPENADR, False), (GridSignal.OPENADR, True), (GridSignal.UFTP, False)],
+    ids=["openadr", "openadr-strict-vtn", "uftp"],
+)
 async def test_evening_from_a_grid_signal_is_settled_to_every_home(
-    mosquitto: MosquittoBroker, signal: GridSignal
+    mosquitto: MosquittoBroker, signal: GridSignal, vtn_strict: bool
 ) -> None:
     """A grid event goes in, homes curtail, the flexibility is settled, statements arrive."""
     scenario = Scenario(
@@ -131,6 +156,7 @@ async def test_evening_from_a_grid_signal_is_settled_to_every_home(
         rated_kw=rated,
         grid_signal=signal,
         expected_kw=[peak] * 4,
+        vtn_strict=vtn_strict,
     )
     # The aggregator's own adapter put the grid operator's cap in force.
     assert live.event is not None

@@ -11,7 +11,6 @@ from dacs.aggregator.app import OPENADR_VEN, create_app
 from dacs.aggregator.config import load_config
 from dacs.aggregator.openadr.identifiers import with_check_digit
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
-from dacs.aggregator.uftp import generate_keypair
 from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
     capacity_limit_event,
@@ -19,7 +18,7 @@ from dacs.testbed.grid_peers.openadr_vtn import (
 )
 from dacs.testbed.servers import MosquittoBroker
 from tests.aggregator.openadr.conftest import START, SettableClock
-from tests.aggregator.uftp.conftest import write_participants
+from tests.aggregator.uftp.conftest import write_agr_files
 
 POINT = "tr-1"
 GRID_CP = "CP-STREET-1"
@@ -28,13 +27,7 @@ GRID_CP = "CP-STREET-1"
 async def test_openadr_and_uftp_start_with_the_app(
     mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
-    agr_secret, _ = generate_keypair()
-    _, dso_public = generate_keypair()
-    (tmp_path / "agr.key").write_text(agr_secret, encoding="utf-8")
-    write_participants(
-        tmp_path / "participants.toml",
-        [("dso.example", "DSO", dso_public, "http://127.0.0.1:9/uftp")],
-    )
+    write_agr_files(tmp_path, "http://127.0.0.1:9/uftp")
     async with OpenAdrTestVtn() as vtn:
         program = vtn.add_program(capacity_program("evening"))
         vtn.add_event(

@@ -67,6 +67,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how the grid operator asks for the evening's cap: a day-ahead profile "
         "(default), an OpenADR 3 event from its VTN, or a GOPACS FlexRequest over UFTP",
     )
+    demo.add_argument(
+        "--vtn-mode",
+        choices=("normal", "strict"),
+        default="normal",
+        help="with --grid-signal openadr: the test VTN as it is (default), or strict: "
+        "a minimal, specification-literal VTN (form-body credentials, no NL-flex "
+        "extension, zone-less timestamps, per-operation notifier topics)",
+    )
     demo.add_argument("--seed", type=int, default=2025)
     demo.set_defaults(handler=run)
 
@@ -179,6 +187,7 @@ async def _main(args: argparse.Namespace) -> int:
                 on_progress=progress,
                 grid_signal=GridSignal(args.grid_signal),
                 expected_kw=_per_interval_kw(uncontrolled, scenario),
+                vtn_strict=args.vtn_mode == "strict",
             )
         )
         stopper = asyncio.create_task(stop.wait())

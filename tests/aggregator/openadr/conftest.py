@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,10 +16,17 @@ from dacs.aggregator.config import AggregatorConfig, DatabaseConfig
 from dacs.aggregator.domain.delivery import IntervalDelivery
 from dacs.aggregator.openadr import OpenAdrConfig
 from dacs.aggregator.openadr.identifiers import with_check_digit
+from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.database import migrate
-from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn
+from dacs.testbed.grid_peers.openadr_vtn import (
+    OpenAdrTestVtn,
+    anchor_event,
+    baseline_event,
+    nlflex_program,
+    resource_group,
+)
 
 SP_EAN = with_check_digit("871234567890")
 DSO_EAN = "8712423014022"  # Enexis
@@ -90,9 +97,17 @@ class RecordedDelivery:
         return out
 
 
+@pytest.fixture(params=["normal", "strict"])
+async def vtn(request: pytest.FixtureRequest) -> AsyncIterator[OpenAdrTestVtn]:
+    """The test VTN as it is, and as a minimal specification-literal VTN."""
+    async with OpenAdrTestVtn(strict=request.param == "strict") as peer:
+        yield peer
+
+
 @pytest.fixture
-async def vtn() -> AsyncIterator[OpenAdrTestVtn]:
-    async with OpenAdrTestVtn() as peer:
+async def strict_vtn() -> AsyncIterator[OpenAdrTestVtn]:
+    """A minimal, specification-literal VTN (no NL-flex extension, zone-less stamps)."""
+    async with OpenAdrTestVtn(strict=True) as peer:
         yield peer
 
 
@@ -143,3 +158,57 @@ def ven_config(vtn: OpenAdrTestVtn, **changes: Any) -> OpenAdrConfig:
         request_timeout_s=5,
     )
     return replace(config, **changes)
+
+
+@dataclass(frozen=True)
+class NlflexWorld:
+    """An NL-flex program as a grid operator publishes it, by VTN id."""
+
+    program: str
+    anchor: str
+    group: str
+
+
+def publish_nlflex(vtn: OpenAdrTestVtn, group: str = "GROUP-EHV-042") -> NlflexWorld:
+    """An NL-flex program, its reporting anchor event and one resource group.
+
+    The grid operator's VTN then offers the NL-flex extension, strict or not.
+    """
+    vtn.not_offered.discard("/resource_groups")
+    program = vtn.add_program(nlflex_program("dso-sp", dso_ean=DSO_EAN))
+    anchor = vtn.add_event(anchor_event(program))
+    vtn.add_resource_group(
+        resource_group(
+            group,
+            dso_ean=DSO_EAN,
+            service_provider_ean=SP_EAN,
+            congestion_point_id=GRID_CP,
+        )
+    )
+    return NlflexWorld(program=program, anchor=anchor, group=group)
+
+
+async def nlflex_with_baseline(
+    vtn: OpenAdrTestVtn, service: AggregatorService
+) -> NlflexWorld:
+    """One enrolled home, the NL-flex program and a 40 kW baseline for its group."""
+    await enroll(service, [home_ean(1)])
+    world = publish_nlflex(vtn)
+    vtn.add_event(
+        baseline_event(world.program, world.group, active_kw=40, reserved_kw=0)
+    )
+    return world
+
+
+def make_ven(
+    vtn: OpenAdrTestVtn,
+    service: AggregatorService,
+    clock: SettableClock,
+    **changes: object,
+) -> OpenAdrVen:
+    return OpenAdrVen(
+        ven_config(vtn, **changes),
+        service,
+        sessions=service.sessions,
+        delivered_flex=RecordedDelivery(clock),
+    )

@@ -11,7 +11,12 @@ import pytest
 
 from dacs.aggregator.clock import SystemClock
 from dacs.aggregator.openadr.errors import NotifierError
-from dacs.aggregator.openadr.notifier import MqttNotifier, describe, mqtt_notifier
+from dacs.aggregator.openadr.notifier import (
+    MqttNotifier,
+    describe,
+    mqtt_notifier,
+    subscription_topics,
+)
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
 from dacs.testbed.grid_peers.openadr_vtn import (
@@ -139,9 +144,10 @@ async def test_vtn_without_notifier_is_polled_only(
 ) -> None:
     await service.reload()
     program = vtn.add_program(capacity_program("evening"))
-    with caplog.at_level("INFO", logger="dacs.aggregator.openadr"):
+    with caplog.at_level("WARNING", logger="dacs.aggregator.openadr"):
         async with started_ven(vtn, service, program, poll_interval_s=0.2) as ven:
-            await until(lambda: "offers no MQTT notifier" in caplog.text)
+            await until(lambda: "no MQTT binding" in caplog.text)
+            assert "MQTT notifiers not offered by this VTN" in ven.status.lines
             add_limit(vtn, program)
             await until(lambda: len(service.controls[POINT].envelopes) == 1)
             assert ven.counters.notifier_errors == 0
@@ -235,3 +241,47 @@ def test_notification_is_described_for_logs() -> None:
         )
         == "EVENT POST e1"
     )
+
+
+async def test_per_operation_topics_deliver_when_the_vtn_lists_no_all_topic(
+    mosquitto: MosquittoBroker, service: AggregatorService
+) -> None:
+    """#19 item 5: a VTN that publishes on CREATE/UPDATE/DELETE only is still heard."""
+    await service.reload()
+    async with OpenAdrTestVtn(
+        mqtt_broker_uri=f"mqtt://{mosquitto.host}:{mosquitto.port}", strict=True
+    ) as vtn:
+        program = vtn.add_program(capacity_program("alerts"))
+        async with started_ven(vtn, service, program, poll_interval_s=3600) as ven:
+            await asyncio.sleep(0.5)  # let the notifier subscribe
+            polls = ven.counters.polls
+            add_limit(vtn, program)
+            await until(lambda: len(service.controls[POINT].envelopes) == 1)
+            assert ven.counters.notifications == 1
+            assert ven.counters.polls > polls
+            assert ven.counters.notifier_errors == 0
+
+
+def test_subscription_topics_take_every_listed_topic_once() -> None:
+    per_operation = {
+        "CREATE": "p/1/create",
+        "UPDATE": "p/1/update",
+        "DELETE": "p/1/delete",
+    }
+    assert subscription_topics([per_operation]) == [
+        "p/1/create",
+        "p/1/update",
+        "p/1/delete",
+    ]
+    # A wildcard ALL covers the others: one subscription, one message per change.
+    assert subscription_topics([per_operation | {"ALL": "p/1/+"}]) == ["p/1/+"]
+    # A literal ALL covers nothing: subscribe to it as well.
+    assert subscription_topics([per_operation | {"ALL": "p/1/all"}]) == [
+        "p/1/create",
+        "p/1/update",
+        "p/1/delete",
+        "p/1/all",
+    ]
+    # Two programs sharing a VTN-wide topic: it is subscribed to once.
+    shared = {"UPDATE": "events/update", "DELETE": "events/delete"}
+    assert subscription_topics([shared, shared]) == ["events/update", "events/delete"]

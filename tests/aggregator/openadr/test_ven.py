@@ -10,49 +10,29 @@ from sqlalchemy import select
 
 from dacs.aggregator.domain.envelope import EnvelopeKind
 from dacs.aggregator.openadr.plans import cap_event_id
-from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.tables import EventRow, OpenAdrEventRow, OpenAdrResourceRow
 from dacs.testbed.grid_peers.openadr_vtn import (
     OpenAdrTestVtn,
-    anchor_event,
     baseline_event,
     capacity_limit_event,
     capacity_program,
     flex_event,
     grid_emergency_event,
-    nlflex_program,
-    resource_group,
 )
 
 from .conftest import (
-    DSO_EAN,
     GRID_CP,
     POINT,
-    SP_EAN,
     START,
-    RecordedDelivery,
     SettableClock,
     enroll,
     home_ean,
-    ven_config,
+    make_ven,
+    publish_nlflex,
 )
 
 HOUR = timedelta(hours=1)
-
-
-def make_ven(
-    vtn: OpenAdrTestVtn,
-    service: AggregatorService,
-    clock: SettableClock,
-    **changes: object,
-) -> OpenAdrVen:
-    return OpenAdrVen(
-        ven_config(vtn, **changes),
-        service,
-        sessions=service.sessions,
-        delivered_flex=RecordedDelivery(clock),
-    )
 
 
 async def stored(service: AggregatorService, table: type) -> list:
@@ -235,17 +215,8 @@ async def test_nlflex_registration_dispatch_and_reports(
         if any(a["values"] == [rejected] for a in resource["attributes"])
         else ("ENROLLED", None)
     )
-    program = vtn.add_program(nlflex_program("dso-sp", dso_ean=DSO_EAN))
-    anchor = vtn.add_event(anchor_event(program))
-    group = "GROUP-EHV-042"
-    vtn.add_resource_group(
-        resource_group(
-            group,
-            dso_ean=DSO_EAN,
-            service_provider_ean=SP_EAN,
-            congestion_point_id=GRID_CP,
-        )
-    )
+    world = publish_nlflex(vtn)
+    program, anchor, group = world.program, world.anchor, world.group
     baseline = vtn.add_event(
         baseline_event(program, group, active_kw=40, reserved_kw=0)
     )

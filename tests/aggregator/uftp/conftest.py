@@ -35,7 +35,7 @@ from dacs.testbed.servers.ports import find_free_port
 
 AGR_DOMAIN = "agr.example.com"
 DSO_DOMAIN = "dso.example.com"
-EAN = "871234567890123456"
+EAN = "871234567890123451"
 ADDRESS = f"ean.{EAN}"
 POINT = "tr-1"
 
@@ -68,6 +68,17 @@ def write_participants(
         encoding="utf-8",
     )
     return path
+
+
+def write_agr_files(folder: Path, dso_endpoint: str) -> None:
+    """``agr.key`` (a fresh signing key) and ``participants.toml`` naming one DSO."""
+    agr_secret, _ = generate_keypair()
+    _, dso_public = generate_keypair()
+    (folder / "agr.key").write_text(agr_secret, encoding="utf-8")
+    write_participants(
+        folder / "participants.toml",
+        [("dso.example", "DSO", dso_public, dso_endpoint)],
+    )
 
 
 @dataclass

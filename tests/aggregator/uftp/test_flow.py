@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -12,12 +13,15 @@ from shapeshifter_uftp import (
     AcceptedRejected,
     DPrognosis,
     FlexOffer,
+    FlexOfferOption,
+    FlexOfferOptionISP,
     FlexOrderResponse,
     FlexRequestResponse,
     FlexSettlementResponse,
 )
 from shapeshifter_uftp.uftp import AcceptedDisputed
 from sqlalchemy import select
+from xsdata.models.datatype import XmlDate, XmlDuration
 
 from dacs.aggregator.domain.delivery import IntervalDelivery
 from dacs.aggregator.domain.envelope import EnvelopeKind
@@ -26,8 +30,9 @@ from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.remuneration import cost_eur_per_kwh
 from dacs.aggregator.storage.tables import EventRow, UftpFlexOrderRow
 from dacs.aggregator.uftp.isp import ISP_DURATION, isp_at, isp_count, isp_start
-from dacs.testbed.grid_peers.gopacs_dso import RequestedIsp
+from dacs.testbed.grid_peers.gopacs_dso import RequestedIsp, offer_problem
 
+from . import uftp_schema
 from .conftest import (
     ADDRESS,
     DSO_DOMAIN,
@@ -150,6 +155,7 @@ async def test_settlement_compares_delivered_flex(
             [(order, dict.fromkeys(numbers, 4000))],
             period_start=period,
             period_end=period,
+            baseline_w=dict.fromkeys(numbers, 9000),
         )
         await world.dso.send(good)
         answer = await world.dso.wait_for(
@@ -157,6 +163,13 @@ async def test_settlement_compares_delivered_flex(
             lambda r: r.flex_settlement_message_id == good.message_id,
         )
         assert answer.result == AcceptedRejected.ACCEPTED
+        (settled,) = good.flex_order_settlements
+        assert {(i.baseline_power, i.actual_power) for i in settled.isps} == {
+            (9000, 5000)
+        }
+        for message in (good, answer):  # the settlement messages, both XSDs
+            for version in uftp_schema.VERSIONS:
+                assert uftp_schema.problems(message, version) == [], version
         [status] = answer.flex_order_settlement_statuses
         assert status.order_reference == order.order_reference
         assert status.disposition == AcceptedDisputed.ACCEPTED
@@ -243,3 +256,64 @@ async def test_d_prognosis_on_demand(world: UftpWorld) -> None:
     assert (
         await world.dso.wait_for(DPrognosis, lambda p: p.message_id == second)
     ).revision == 2
+
+
+async def test_every_message_of_the_flow_follows_the_uftp_xsd_and_its_rules(
+    world: UftpWorld,
+) -> None:
+    """#19 items 7-8 and the XSDs: each message both ways, and the answers the DSO owes."""
+    request, offer, _ = await _offer(world)
+    order = await world.dso.order_offer(offer, "P100")
+    await world.dso.wait_for(
+        FlexOrderResponse, lambda r: r.flex_order_message_id == order.message_id
+    )
+    prognosis = await world.dso.wait_for(DPrognosis)
+    # One clock: the request was stamped before it expires.
+    assert request.time_stamp is not None
+    assert request.time_stamp < request.expiration_date_time
+    # The DSO answered the offer and the D-Prognosis, and accepted the offer
+    # (it expires within its ISPs).
+    async with asyncio.timeout(10):
+        while len(world.dso.responses_sent) < 2:  # noqa: ASYNC110 - a list the DSO's thread fills
+            await asyncio.sleep(0.02)
+    answers = {type(m).__name__: m for m in world.dso.responses_sent}
+    assert answers["FlexOfferResponse"].flex_offer_message_id == offer.message_id
+    assert answers["FlexOfferResponse"].result == AcceptedRejected.ACCEPTED
+    assert answers["DPrognosisResponse"].d_prognosis_message_id == prognosis.message_id
+    sent_by_agr = world.dso.received
+    assert {type(m).__name__ for m in sent_by_agr} >= {
+        "FlexRequestResponse",
+        "FlexOffer",
+        "FlexOrderResponse",
+        "DPrognosis",
+    }
+    for message in [*sent_by_agr, request, order, *world.dso.responses_sent]:
+        assert message.version == "3.1.0"
+        for version in uftp_schema.VERSIONS:  # 3.0.0 receivers read them too
+            found = uftp_schema.problems(message, version)
+            assert found == [], f"{type(message).__name__} against {version}"
+
+
+def test_the_dso_refuses_an_offer_valid_after_its_last_isp() -> None:
+    """The test DSO checks what the AGR sends (UFTP §3.5)."""
+    offer = FlexOffer(
+        isp_duration=XmlDuration("PT15M"),
+        time_zone="Europe/Amsterdam",
+        period=XmlDate(2026, 1, 15),
+        congestion_point=ADDRESS,
+        expiration_date_time="2026-01-15T12:45:00+00:00",
+        flex_request_message_id="00000000-0000-4000-8000-000000000001",
+        currency="EUR",
+        offer_options=[
+            FlexOfferOption(
+                option_reference="P100",
+                price=1,
+                isps=[FlexOfferOptionISP(start=54, duration=2, power=-1000)],
+            )
+        ],
+    )
+    assert offer_problem(offer) is None  # ISP 55 ends 13:45 local = 12:45 UTC
+    offer.expiration_date_time = "2026-01-15T12:46:00+00:00"
+    problem = offer_problem(offer)
+    assert problem is not None
+    assert problem.startswith("Expiration DateTime Out Of Bounds")

@@ -24,7 +24,7 @@ from dacs.aggregator.storage.tables import UftpFlexOrderRow
 from dacs.aggregator.uftp import MessageRejectedError, UftpConfig
 from dacs.aggregator.uftp.envelope import OpenedMessage
 from dacs.aggregator.uftp.errors import INVALID_CONGESTION_POINT
-from dacs.aggregator.uftp.flex_request import process_flex_request
+from dacs.aggregator.uftp.flex_request import AcceptedFlexRequest, process_flex_request
 from dacs.aggregator.uftp.flex_settlement import process_flex_settlement
 from dacs.aggregator.uftp.offers import HomeFlex
 
@@ -50,7 +50,7 @@ def flex_request(reduction_w: int) -> FlexRequest:
     return FlexRequest(
         isp_duration=XmlDuration("PT15M"),
         period=XmlDate.from_date(DAY),
-        congestion_point="ean.871234567890123456",
+        congestion_point="ean.871234567890123451",
         revision=1,
         expiration_date_time=(NOW + timedelta(hours=1)).isoformat(),
         isps=[
@@ -74,14 +74,7 @@ def homes(asks: Sequence[float]) -> list[HomeFlex]:
 
 
 def test_a_flex_request_is_offered_from_the_homes_and_the_forecast() -> None:
-    accepted = process_flex_request(
-        opened(flex_request(1500)),
-        point_id="tr-1",
-        homes=lambda point_id, now: homes([0.1, 0.2]),
-        forecast=lambda point_id, at, now: 20_000.0,
-        config=CONFIG,
-        now=NOW,
-    )
+    accepted = offered(flex_request(1500))
     assert [o.message_type for o in accepted.outgoing] == [
         "FlexRequestResponse",
         "FlexOffer",
@@ -133,7 +126,7 @@ def settlement(
     return FlexOrderSettlement(
         order_reference=reference,
         period=XmlDate.from_date(DAY),
-        congestion_point="ean.871234567890123456",
+        congestion_point="ean.871234567890123451",
         price=Decimal("1.0000"),
         net_settlement=Decimal("1.0000"),
         isps=[
@@ -213,3 +206,32 @@ def test_a_flex_settlement_accepts_what_we_measured_and_disputes_the_rest() -> N
     assert records["order-no-such-isp"]["dispute_reason"] == "ISP 120 does not exist"
     assert "order-unknown" not in records
     assert str(AcceptedDisputed.DISPUTED.value) in accepted.response.payload
+
+
+def offered(request: FlexRequest) -> AcceptedFlexRequest:
+    """``request`` answered from two 1 kW homes and a flat 20 kW forecast."""
+    return process_flex_request(
+        opened(request),
+        point_id="tr-1",
+        homes=lambda point_id, now: homes([0.1, 0.2]),
+        forecast=lambda point_id, at, now: 20_000.0,
+        config=CONFIG,  # offers valid for 240 minutes unless capped
+        now=NOW,
+    )
+
+
+def test_an_offer_expires_no_later_than_its_last_isp() -> None:
+    """#19 item 7: UFTP 3.5, an offer is not valid after the last ISP it offers."""
+    today = NOW.date()  # 12:00 UTC = 13:00 in Amsterdam: ISP 53 starts now
+    request = flex_request(1500)
+    request.period = XmlDate.from_date(today)
+    request.isps[0].start = 54  # 13:15-13:45 local = 12:15-12:45 UTC
+    accepted = offered(request)
+    assert accepted.offer is not None
+    assert accepted.offer.expires_at == datetime(2026, 1, 15, 12, 45, tzinfo=UTC)
+    (_, offer) = accepted.outgoing
+    assert offer.message_type == "FlexOffer"
+    # Tomorrow's offer keeps the configured validity (its ISPs end later).
+    later = offered(flex_request(1500))
+    assert later.offer is not None
+    assert later.offer.expires_at == NOW + timedelta(minutes=240)

@@ -33,6 +33,7 @@ def _request(world: UftpWorld, *, address: str = ADDRESS, hours: float = 1.0):
         period=period,  # type: ignore[arg-type]
         isps=[RequestedIsp(isp=n, reduction_w=2000) for n in numbers],
         expires_at=now + timedelta(hours=hours),
+        now=now,
     )
 
 
@@ -132,13 +133,16 @@ async def test_expired_request_is_rejected(world: UftpWorld) -> None:
     reason = await _rejected(
         world, FlexRequestResponse, request.message_id, "flex_request_message_id"
     )
-    assert reason == "Expiration DateTime Out Of Bounds"
+    assert reason is not None
+    assert reason.startswith(
+        "Expiration DateTime Out Of Bounds: the request expired at"
+    )
     assert await table_counts(world.service) == before
 
 
 async def test_unknown_congestion_point_is_rejected(world: UftpWorld) -> None:
     before = await table_counts(world.service)
-    request = _request(world, address="ean.871234567890999999")
+    request = _request(world, address="ean.871234567890999995")
     await world.dso.send(request)
     reason = await _rejected(
         world, FlexRequestResponse, request.message_id, "flex_request_message_id"
@@ -247,4 +251,20 @@ async def test_order_of_unknown_offer_or_twice_is_rejected(world: UftpWorld) -> 
         world, FlexOrderResponse, ghost.message_id, "flex_order_message_id"
     )
     assert reason == "Unknown Reference"
+    assert await table_counts(world.service) == before
+
+
+async def test_congestion_point_with_a_wrong_ean_check_digit_is_rejected(
+    world: UftpWorld,
+) -> None:
+    before = await table_counts(world.service)
+    request = _request(world, address="ean.871234567890123456")  # check digit is 1
+    await world.dso.send(request)
+    reason = await _rejected(
+        world, FlexRequestResponse, request.message_id, "flex_request_message_id"
+    )
+    assert reason == (
+        "Invalid Congestion Point: ean.871234567890123456 is not an EAN18 "
+        "with a valid check digit"
+    )
     assert await table_counts(world.service) == before

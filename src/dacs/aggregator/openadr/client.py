@@ -1,6 +1,6 @@
 """The VTN over HTTP: openadr3-client's synchronous VEN client, run off the event loop.
 
-Every call runs in a worker thread (``asyncio.to_thread``) under a timeout,
+Every call runs in a daemon thread (``off_the_loop``) under a timeout,
 and every failure becomes one of the adapter's errors (``errors.py``), so the
 poller can log a clear reason and try again at the next poll.
 """
@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
+from functools import partial
 import logging
 import os
+import threading
 from typing import Any, cast, override
 
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]  # no stubs installed
+from openadr3_client._models.common.creation_guarded import CreationGuarded
 from openadr3_client.extensions.resource_group._client.http import (
     ResourceGroupsReadOnlyHttpInterface,
 )
@@ -23,7 +27,6 @@ from openadr3_client.extensions.resource_group.models.resource_group import (
     ExistingResourceGroup,
 )
 from openadr3_client.oadr310._ven.client import VirtualEndNodeClient
-from openadr3_client.oadr310._vtn.http.notifiers import NotifiersReadOnlyHttpInterface
 from openadr3_client.oadr310._vtn.interfaces.filters import PaginationFilter
 from openadr3_client.oadr310.models.event.event import ExistingEvent
 from openadr3_client.oadr310.models.program.program import ExistingProgram
@@ -35,18 +38,33 @@ from openadr3_client.oadr310.models.resource.resource import (
 from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
 from openadr3_client.ven.http_factory import VirtualEndNodeHttpClientFactory
 from openadr3_client.version import OADRVersion
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 import requests
 from requests.adapters import HTTPAdapter
 
 from .config import OpenAdrConfig
 from .credentials import BearerToken, ClientCredentialsToken
-from .errors import VtnAuthError, VtnResponseError, VtnUnavailableError
+from .errors import (
+    VtnAuthError,
+    VtnCapabilityError,
+    VtnResponseError,
+    VtnUnavailableError,
+)
+from .monitoring import OnceWarnings, OpenAdrCounters
+from .timestamps import assume_utc
 
 _LOGGER = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
 MAX_PAGES = 200  # 10,000 events per program is far beyond any real program
+
+# The optional parts of OpenADR 3 the VEN can do without, as its status names them.
+RESOURCE_GROUPS = "resource groups"
+NOTIFIERS = "MQTT notifiers"
+REPORT_UPLOAD = "report upload"
+# How a VTN says it does not offer an endpoint (not found, method not allowed,
+# not implemented).
+MISSING_CAPABILITY = frozenset({404, 405, 501})
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -77,6 +95,36 @@ class _TimeoutAdapter(HTTPAdapter):
         )
 
 
+async def off_the_loop[T](function: Callable[[], T]) -> T:
+    """Run a blocking call in a daemon thread; cancelling the await abandons it.
+
+    Not ``asyncio.to_thread``: a shutdown waits for the default executor's
+    threads, so one request to a VTN that has stopped answering would hold
+    the process until its socket timeout. A daemon thread ends with the
+    process, and the request it made dies with it.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # cancelled meanwhile: nobody waits any more
+            outcome()
+
+    def run() -> None:
+        try:
+            result = function()
+        except BaseException as err:  # noqa: BLE001 - handed to the awaiting task
+            error = err
+            deliver = partial(settle, lambda: future.set_exception(error))
+        else:
+            deliver = partial(settle, lambda: future.set_result(result))
+        with contextlib.suppress(RuntimeError):  # the loop has closed: shutting down
+            loop.call_soon_threadsafe(deliver)
+
+    threading.Thread(target=run, name="dacs-openadr-request", daemon=True).start()
+    return await future
+
+
 @dataclass(frozen=True, kw_only=True)
 class RawEvent:
     """An event the VTN sent that does not parse as OpenADR 3.1, and why."""
@@ -88,9 +136,18 @@ class RawEvent:
 class VtnClient:
     """A VEN's view of one VTN (programs, events, resources, reports)."""
 
-    def __init__(self, config: OpenAdrConfig, *, client_secret: str) -> None:
+    def __init__(
+        self,
+        config: OpenAdrConfig,
+        *,
+        client_secret: str,
+        counters: OpenAdrCounters | None = None,
+        warnings: OnceWarnings | None = None,
+    ) -> None:
         """Prepare; the first call connects (token URL discovery may need the network)."""
         self._config = config
+        self._counters = counters or OpenAdrCounters()
+        self._warnings = warnings or OnceWarnings()
         self._secret = client_secret
         self._ven: VirtualEndNodeClient | None = None
         self._groups: ResourceGroupsReadOnlyHttpInterface | None = None
@@ -169,8 +226,8 @@ class VtnClient:
             try:
                 async with asyncio.timeout(self._config.request_timeout_s * 3):
                     if self._ven is None:
-                        await asyncio.to_thread(self._build)
-                    return await asyncio.to_thread(function)
+                        await off_the_loop(self._build)
+                    return await off_the_loop(function)
             except TimeoutError as err:
                 raise VtnUnavailableError(
                     f"{what}: the VTN did not answer in time"
@@ -208,9 +265,6 @@ class VtnClient:
             raise VtnUnavailableError("not connected to the VTN")
         return self._ven
 
-    def _notifier_client(self) -> NotifiersReadOnlyHttpInterface:
-        return cast("NotifiersReadOnlyHttpInterface", self._client().notifiers)
-
     def _group_client(self) -> ResourceGroupsReadOnlyHttpInterface:
         if self._groups is None:  # pragma: no cover - _call connects first
             raise VtnUnavailableError("not connected to the VTN")
@@ -218,11 +272,49 @@ class VtnClient:
 
     # -- reads -----------------------------------------------------------------
 
+    def _read(
+        self,
+        interface: Any,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        capability: str | None = None,
+    ) -> Any:
+        """GET ``path`` as JSON, zone-less timestamps read as UTC.
+
+        With ``capability``, an answer of 404/405/501 means the VTN does not
+        offer that optional part: VtnCapabilityError, not a failed poll.
+        """
+        response = interface.session.get(f"{interface.base_url}/{path}", params=params)
+        return self._answer(response, capability)
+
+    def _answer(self, response: requests.Response, capability: str | None) -> Any:
+        if capability is not None and response.status_code in MISSING_CAPABILITY:
+            raise VtnCapabilityError(
+                capability,
+                f"{capability} not offered by this VTN (it answered "
+                f"{response.status_code} to {response.request.method} {response.url})",
+            )
+        response.raise_for_status()
+        body, naive = assume_utc(response.json())
+        if naive:
+            self._counters.naive_timestamps += naive
+            self._warnings.warn(
+                _LOGGER,
+                "naive-timestamps",
+                "the VTN sends timestamps without a time zone (first in %s); "
+                "reading them as UTC (counted in naive_timestamps)",
+                response.url,
+            )
+        return body
+
     async def program(self, program_id: str) -> ExistingProgram:
         """One program by its VTN id."""
         return await self._call(
             f"program {program_id}",
-            lambda: self._client().programs.get_program_by_id(program_id),
+            lambda: ExistingProgram.model_validate(
+                self._read(self._client().programs, f"programs/{program_id}")
+            ),
         )
 
     async def events(
@@ -235,18 +327,13 @@ class VtnClient:
         """
 
         def fetch() -> tuple[list[ExistingEvent], list[RawEvent]]:
-            interface = cast("Any", self._client().events)
             parsed: list[ExistingEvent] = []
             broken: list[RawEvent] = []
             for page in range(MAX_PAGES):
                 params = PaginationFilter(
                     skip=page * PAGE_SIZE, limit=PAGE_SIZE
                 ).model_dump(by_alias=True, mode="json") | {"programID": program_id}
-                response = interface.session.get(
-                    f"{interface.base_url}/events", params=params
-                )
-                response.raise_for_status()
-                items = response.json()
+                items = self._read(self._client().events, "events", params)
                 if not isinstance(items, list):
                     raise TypeError("the events answer is not a JSON list")
                 for item in items:
@@ -267,18 +354,38 @@ class VtnClient:
 
         return await self._call(f"events of program {program_id}", fetch)
 
+    def _list[T: BaseModel](
+        self,
+        interface: Any,
+        path: str,
+        model: type[T],
+        params: dict[str, Any] | None = None,
+        *,
+        capability: str | None = None,
+    ) -> tuple[T, ...]:
+        items = self._read(interface, path, params, capability=capability)
+        if not isinstance(items, list):
+            raise TypeError(f"the {path} answer is not a JSON list")
+        return tuple(model.model_validate(item) for item in items)
+
     async def resource_groups(self) -> tuple[ExistingResourceGroup, ...]:
-        """The resource groups this VEN may see."""
+        """The resource groups this VEN may see (the NL-flex extension; optional)."""
         return await self._call(
-            "resource groups", lambda: self._group_client().get_resource_groups()
+            "resource groups",
+            lambda: self._list(
+                self._group_client(),
+                "resource_groups",
+                ExistingResourceGroup,
+                capability=RESOURCE_GROUPS,
+            ),
         )
 
     async def ven_named(self, ven_name: str) -> ExistingVen | None:
         """The VEN object with this name, if the VTN has one."""
         vens = await self._call(
             "VEN lookup",
-            lambda: self._client().vens.get_vens(
-                ven_name=ven_name, target=None, pagination=None
+            lambda: self._list(
+                self._client().vens, "vens", ExistingVen, {"venName": ven_name}
             ),
         )
         matches = [v for v in vens if v.ven_name == ven_name]
@@ -287,7 +394,13 @@ class VtnClient:
     async def resources(self, ven_id: str) -> tuple[ExistingResource, ...]:
         """This VEN's resources, with the registration status the grid operator set."""
         return await self._call(
-            "resources", lambda: self._client().resources.get_resources(ven_id=ven_id)
+            "resources",
+            lambda: self._list(
+                self._client().resources,
+                "resources",
+                ExistingResource,
+                {"venID": ven_id},
+            ),
         )
 
     async def notifiers(self) -> dict[str, Any] | None:
@@ -299,25 +412,41 @@ class VtnClient:
         """
 
         def fetch() -> dict[str, Any] | None:
-            interface = cast("Any", self._client().notifiers)
-            response = interface.session.get(f"{interface.base_url}/notifiers")
-            if response.status_code in (404, 405, 501):
+            try:
+                body = self._read(
+                    self._client().notifiers, "notifiers", capability=NOTIFIERS
+                )
+            except VtnCapabilityError:
                 return None
-            response.raise_for_status()
-            body = response.json()
             if not isinstance(body, dict):
                 raise TypeError("the notifiers answer is not a JSON object")
             return body
 
         return await self._call("notifiers", fetch)
 
-    async def event_topic(self, program_id: str) -> str:
-        """The MQTT topic for every operation on a program's events."""
-        topics = await self._call(
-            f"MQTT event topics of program {program_id}",
-            lambda: self._notifier_client().get_event_topics_for_program(program_id),
-        )
-        return topics.topics.all
+    async def event_topics(self, program_id: str) -> dict[str, str]:
+        """The MQTT topics of a program's events, by operation (CREATE, UPDATE, DELETE, ALL).
+
+        Read raw: the specification requires only UPDATE and DELETE, the
+        library's model requires ALL.
+        """
+
+        def fetch() -> dict[str, str]:
+            body = self._read(
+                self._client().notifiers,
+                f"notifiers/mqtt/topics/programs/{program_id}/events",
+                capability=NOTIFIERS,
+            )
+            topics = body.get("topics") if isinstance(body, dict) else None
+            if not isinstance(topics, dict):
+                raise TypeError("the topics answer has no topics object")
+            return {
+                str(operation): value
+                for operation, value in topics.items()
+                if isinstance(value, str) and value
+            }
+
+        return await self._call(f"MQTT event topics of program {program_id}", fetch)
 
     async def access_token(self) -> str:
         """A current OAuth2 access token (the password of a bearer-token notifier)."""
@@ -331,25 +460,63 @@ class VtnClient:
 
     # -- writes ----------------------------------------------------------------
 
+    def _create[T: BaseModel](
+        self,
+        interface: Any,
+        path: str,
+        new: CreationGuarded,
+        answer: type[T],
+        *,
+        capability: str | None = None,
+    ) -> T:
+        """POST ``new`` as the schema wants it; the VTN's answer parsed as ``answer``.
+
+        The library would send every absent optional field as JSON null, which
+        the OpenADR 3 schema forbids for most (``intervalPeriod``, ``targets``
+        of a report's interval ...): absent stays absent.
+        """
+        with new.with_creation_guard():
+            response = interface.session.post(
+                f"{interface.base_url}/{path}", json=strict_body(new)
+            )
+            return answer.model_validate(self._answer(response, capability))
+
     async def create_ven(self, request: NewVenVenRequest) -> ExistingVen:
         """Create this VEN's object."""
         return await self._call(
-            "VEN creation", lambda: self._client().vens.create_ven(request)
+            "VEN creation",
+            lambda: self._create(self._client().vens, "vens", request, ExistingVen),
         )
 
     async def create_resource(self, request: NewResourceVenRequest) -> ExistingResource:
         """Register one home's heat pump as a resource."""
         return await self._call(
             f"resource {request.resource_name}",
-            lambda: self._client().resources.create_resource(request),
+            lambda: self._create(
+                self._client().resources, "resources", request, ExistingResource
+            ),
         )
 
     async def send_report(self, report: NewReport) -> ExistingReport:
         """Send a report."""
         return await self._call(
             f"{report.report_name or 'report'} for event {report.event_id}",
-            lambda: self._client().reports.create_report(report),
+            lambda: self._create(
+                self._client().reports,
+                "reports",
+                report,
+                ExistingReport,
+                capability=REPORT_UPLOAD,
+            ),
         )
+
+
+def strict_body(model: BaseModel) -> dict[str, Any]:
+    """A new object as OpenADR 3 JSON: camelCase names, absent fields left out."""
+    body: dict[str, Any] = model.model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
+    return body
 
 
 def _http_error(what: str, err: requests.HTTPError) -> Exception:

@@ -27,5 +27,17 @@ class VtnResponseError(VtnError):
     """The VTN answered with something that is not OpenADR 3.1 (bad JSON, bad model, 4xx)."""
 
 
+class VtnCapabilityError(VtnError):
+    """The VTN does not offer an optional part of OpenADR 3 (it answered 404/405/501).
+
+    The VEN turns that capability off and goes on with the rest.
+    """
+
+    def __init__(self, capability: str, message: str) -> None:
+        """``capability`` names the part, as the VEN's status shows it."""
+        super().__init__(message)
+        self.capability = capability
+
+
 class NotifierError(OpenAdrError):
     """The VTN's MQTT notifier cannot be used; the VEN keeps polling."""

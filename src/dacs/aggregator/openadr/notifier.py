@@ -1,8 +1,9 @@
 """The VTN's MQTT notifier (OpenADR 3.1): a wake-up call for the poller.
 
 A VTN that offers an MQTT notifier lists its broker at ``GET /notifiers``
-and the topic of a program's events at
-``GET /notifiers/mqtt/topics/programs/{programID}/events``. Every message on
+and the topics of a program's events (per operation, and optionally one for
+all) at ``GET /notifiers/mqtt/topics/programs/{programID}/events``; the VEN
+subscribes to each listed topic once. Every message on
 such a topic only asks the VEN to poll now: the poll stays the one path that
 reads and applies events, so a lost, repeated or malformed notification can
 never change what is in force.
@@ -19,13 +20,15 @@ aggregator's links.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 import json
 import logging
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
+
+from paho.mqtt.client import topic_matches_sub
 
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 
@@ -99,6 +102,24 @@ def mqtt_notifier(
                 username=username,
             )
     raise NotifierError(f"no mqtt:// or mqtts:// URI among the notifier's {uris!r}")
+
+
+def subscription_topics(listed: Sequence[Mapping[str, str]]) -> list[str]:
+    """The topics to subscribe to, from each program's ``GET .../topics`` answer.
+
+    The specification requires UPDATE and DELETE topics and makes CREATE and
+    ALL optional, and a VTN may publish on the per-operation topics only, so
+    every listed topic is taken; a topic that another listed one (a wildcard
+    such as ``.../+``) already covers is left out, so one change arrives once.
+    """
+    topics = list(dict.fromkeys(t for answer in listed for t in answer.values()))
+    return [
+        topic
+        for topic in topics
+        if not any(
+            other != topic and topic_matches_sub(other, topic) for other in topics
+        )
+    ]
 
 
 type Password = Callable[[], Awaitable[str]]

@@ -19,10 +19,16 @@ import logging
 from dacs.aggregator.grid_port import GridPort
 
 from . import notifier
-from .client import VtnClient
+from .client import NOTIFIERS, VtnClient
 from .config import OpenAdrConfig
-from .errors import NotifierError, VtnError
-from .monitoring import OnceWarnings, OpenAdrCounters
+from .errors import (
+    NotifierError,
+    VtnAuthError,
+    VtnCapabilityError,
+    VtnError,
+    VtnUnavailableError,
+)
+from .monitoring import OnceWarnings, OpenAdrCounters, Reachability, VtnStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,8 +45,10 @@ class PollLoop:
         poll: Callable[[], Awaitable[None]],
         counters: OpenAdrCounters,
         warnings: OnceWarnings,
+        status: VtnStatus,
     ) -> None:
         """``poll`` is one poll's work; it raises VtnError when the VTN fails it."""
+        self._status = status
         self._config = config
         self._port = port
         self._client = client
@@ -66,7 +74,7 @@ class PollLoop:
             ]
 
     async def stop(self) -> None:
-        """Stop polling (a poll in a worker thread finishes on its own)."""
+        """Stop polling; a request in flight is abandoned, not waited for."""
         tasks = [*self._notifier_tasks, *([self._timer] if self._timer else [])]
         for task in tasks:
             task.cancel()
@@ -96,22 +104,29 @@ class PollLoop:
                     await self._client.notifiers(), client_id=self._config.client_id
                 )
                 if broker is None:
-                    _LOGGER.info(
-                        "the VTN offers no MQTT notifier: polling every %.0f s only",
-                        self._config.poll_interval_s,
+                    self._status.without(
+                        _LOGGER,
+                        NOTIFIERS,
+                        f"no MQTT binding at GET /notifiers: polling every "
+                        f"{self._config.poll_interval_s:.0f} s only",
                     )
                     return
-                topics = [
-                    await self._client.event_topic(program_id)
-                    for program_id in (
-                        *self._config.program_ids,
-                        *self._config.capacity_program_ids,
-                    )
-                ]
+                topics = notifier.subscription_topics(
+                    [
+                        await self._client.event_topics(program_id)
+                        for program_id in (
+                            *self._config.program_ids,
+                            *self._config.capacity_program_ids,
+                        )
+                    ]
+                )
                 break
             except NotifierError as err:
                 self._notifier_failed(err)
                 return  # the VTN's binding will not change by retrying
+            except VtnCapabilityError as err:
+                self._status.without(_LOGGER, err.capability, str(err))
+                return
             except VtnError as err:  # VTN down now: ask again later
                 self._notifier_failed(err)
             await asyncio.sleep(delay)
@@ -167,6 +182,7 @@ class PollLoop:
             await self._poll()
         except VtnError as err:
             self._counters.failed_polls += 1
+            self._status.reachability = _reachability(err)
             self.last_error = str(err)
             _LOGGER.warning(
                 "OpenADR poll failed (%s), trying again in %.0f s: %s",
@@ -177,4 +193,13 @@ class PollLoop:
             return False
         self.last_error = None
         self.last_success = self._port.now()
+        self._status.reachability = Reachability.CONNECTED
         return True
+
+
+def _reachability(err: VtnError) -> Reachability:
+    if isinstance(err, VtnUnavailableError):
+        return Reachability.UNREACHABLE
+    if isinstance(err, VtnAuthError):
+        return Reachability.CREDENTIALS_REFUSED
+    return Reachability.ANSWERS_REFUSED

@@ -27,9 +27,10 @@ from dacs.aggregator.grid_port import GridPort
 from dacs.aggregator.storage.tables import OpenAdrEventRow, OpenAdrResourceRow
 
 from . import nlflex_profile, reports
-from .client import VtnClient
+from .client import REPORT_UPLOAD, VtnClient
+from .errors import VtnCapabilityError
 from .ledger import APPLIED, NOTED, OpenAdrLedger
-from .monitoring import OnceWarnings, OpenAdrCounters
+from .monitoring import OnceWarnings, OpenAdrCounters, VtnStatus
 from .plans import DispatchInterval, SignalKind
 from .reports import OperationalStatus, RegistrationStatus
 
@@ -49,8 +50,10 @@ class ReportSender:
         delivered_flex: DeliveredFlexSource,
         counters: OpenAdrCounters,
         warnings: OnceWarnings,
+        status: VtnStatus,
     ) -> None:
         """``client_name`` is the service provider's EAN13, as every report names it."""
+        self._status = status
         self._client = client
         self._ledger = ledger
         self._port = port
@@ -73,7 +76,13 @@ class ReportSender:
                 "; ".join(problems),
             )
             return False
-        await self._client.send_report(report)
+        if not self._status.offers(REPORT_UPLOAD):
+            return False  # kept unsent in the ledger: a later VEN may send it
+        try:
+            await self._client.send_report(report)
+        except VtnCapabilityError as err:
+            self._status.without(_LOGGER, err.capability, str(err))
+            return False
         self._counters.reports_sent += 1
         return True
 

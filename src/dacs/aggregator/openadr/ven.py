@@ -16,6 +16,10 @@ One poll (every ``poll_interval_s``, default 60 s):
 
 A failed poll (VTN down, 5xx, bad JSON, no token) changes nothing and is
 retried at the next poll: every step is idempotent and keyed in the database.
+An optional part the VTN does not offer (404/405/501 from resource groups,
+notifiers or report upload) is no failed poll: that capability is turned off
+with one warning and a line in ``status``, and the rest goes on, events
+first.
 When the VTN offers an MQTT notifier (OpenADR 3.1) and ``mqtt_notifier`` is
 on, a message on a program's event topic makes the VEN poll at once
 (``notifier.py``); the timer keeps polling as the safety net.
@@ -28,22 +32,26 @@ on, a message on a program's event topic makes the VEN poll at once
 from __future__ import annotations
 
 from datetime import datetime
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dacs.aggregator.domain.delivery import DeliveredFlexSource
 from dacs.aggregator.grid_port import GridPort
 
-from .client import VtnClient
+from .client import RESOURCE_GROUPS, VtnClient
 from .config import OpenAdrConfig
+from .errors import VtnCapabilityError
 from .event_handling import EventHandler
 from .ledger import OpenAdrLedger
-from .monitoring import OnceWarnings, OpenAdrCounters
+from .monitoring import OnceWarnings, OpenAdrCounters, VtnStatus
 from .plans import ResourceGroupView
 from .polling import PollLoop
 from .programs import ProgramReader, anchor_event
 from .registration import Registration
 from .report_sender import ReportSender
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class OpenAdrVen:
@@ -62,10 +70,16 @@ class OpenAdrVen:
         config.check()
         self.config = config
         self.counters = OpenAdrCounters()
+        self.status = VtnStatus()
         self._port = port
         self._ledger = OpenAdrLedger(sessions)
-        client = client or VtnClient(config, client_secret=config.secret())
         warnings = OnceWarnings()  # one set for all parts: each warning once
+        client = client or VtnClient(
+            config,
+            client_secret=config.secret(),
+            counters=self.counters,
+            warnings=warnings,
+        )
         self._programs = ProgramReader(
             config, client, counters=self.counters, warnings=warnings
         )
@@ -77,6 +91,7 @@ class OpenAdrVen:
             delivered_flex=delivered_flex,
             counters=self.counters,
             warnings=warnings,
+            status=self.status,
         )
         self._registration = Registration(
             config,
@@ -96,6 +111,7 @@ class OpenAdrVen:
             poll=self._poll,
             counters=self.counters,
             warnings=warnings,
+            status=self.status,
         )
 
     @property
@@ -113,7 +129,7 @@ class OpenAdrVen:
         await self._poll_loop.start()
 
     async def stop(self) -> None:
-        """Stop polling (a poll in a worker thread finishes on its own)."""
+        """Stop polling; a request in flight is abandoned, not waited for."""
         await self._poll_loop.stop()
 
     async def poll(self) -> bool:
@@ -131,9 +147,10 @@ class OpenAdrVen:
         groups: dict[str, ResourceGroupView] = {}
         anchor: str | None = None
         if any(program.nlflex for program in fetched):
-            groups = await self._programs.resource_groups()
             anchor = anchor_event(fetched)
-            await self._registration.sync_resources(ven_id, groups, anchor, now)
+            groups = await self._resource_groups()
+            if groups:
+                await self._registration.sync_resources(ven_id, groups, anchor, now)
         resources = await self._ledger.resources()
         for program in fetched:
             await self._events.apply_program(
@@ -147,3 +164,13 @@ class OpenAdrVen:
             await self._sender.report_events(program.program_id, resources, now)
         if anchor is not None:
             await self._sender.report_operational_status(anchor, resources, now)
+
+    async def _resource_groups(self) -> dict[str, ResourceGroupView]:
+        """The NL-flex resource groups; none (and the capability off) without the extension."""
+        if not self.status.offers(RESOURCE_GROUPS):
+            return {}
+        try:
+            return await self._programs.resource_groups()
+        except VtnCapabilityError as err:
+            self.status.without(_LOGGER, err.capability, str(err))
+            return {}

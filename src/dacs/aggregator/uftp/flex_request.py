@@ -20,6 +20,7 @@ from shapeshifter_uftp import (
 from shapeshifter_uftp.uftp import AvailableRequested
 from xsdata.models.datatype import XmlDuration
 
+from dacs.aggregator.domain.ean import is_ean18
 from dacs.aggregator.storage.tables import (
     UftpFlexOfferRow,
     UftpFlexRequestRow,
@@ -90,11 +91,15 @@ def process_flex_request(
     """
     message = expect(opened.message, FlexRequest)
     check_flex_header(message, config)
+    check_congestion_point(message.congestion_point)
     if point_id is None:
         raise MessageRejectedError(INVALID_CONGESTION_POINT)
     expires_at = parse_time(message.expiration_date_time)
     if expires_at <= now:
-        raise MessageRejectedError(EXPIRATION_OUT_OF_BOUNDS)
+        raise MessageRejectedError(
+            f"{EXPIRATION_OUT_OF_BOUNDS}: the request expired at "
+            f"{format_time(expires_at)}, before it arrived"
+        )
     period = message.period.to_date()
     zone = config.zone
     requested = _expand_request(message, period, zone)
@@ -180,8 +185,13 @@ def _offer(
     """The FlexOffer of ``plans``, and its row with the baseline it is measured against."""
     period = request.period.to_date()
     zone = config.zone
-    expires_at = now + timedelta(minutes=config.offer_validity_minutes)
     offered = sorted({i.isp for plan in plans for i in plan.isps})
+    # An offer cannot be ordered once its last ISP has ended (UFTP 3.5): the
+    # validity is capped there.
+    last_isp_end = isps.isp_start(period, offered[-1], zone) + isps.ISP_DURATION
+    expires_at = min(
+        now + timedelta(minutes=config.offer_validity_minutes), last_isp_end
+    )
     baseline = {
         str(number): round(
             forecast(point_id, isps.isp_start(period, number, zone), now)
@@ -236,6 +246,15 @@ def _offer(
         created_at=now,
     )
     return offer, row
+
+
+def check_congestion_point(address: str) -> None:
+    """Reject an ``ean.`` address whose EAN18 has a wrong GS1 check digit."""
+    if address.startswith("ean.") and not is_ean18(address.removeprefix("ean.")):
+        raise MessageRejectedError(
+            f"{INVALID_CONGESTION_POINT}: {address} is not an EAN18 "
+            "with a valid check digit"
+        )
 
 
 def _expand_request(

@@ -1,8 +1,9 @@
 """A tiny GOPACS-style DSO on UFTP, built with shapeshifter-uftp's DSO service and client.
 
-It sends FlexRequests, FlexOrders and FlexSettlements to an aggregator and
+It sends FlexRequests, FlexOrders and FlexSettlements to an aggregator,
 records every message it receives (the library verifies each signature with
-the aggregator's public key first). The library is synchronous: its service
+the aggregator's public key first) and answers each FlexOffer and
+D-Prognosis, refusing an offer that stays valid after its last ISP. The library is synchronous: its service
 runs uvicorn in a thread, its client blocks on ``requests``; the async methods
 here run the client in a worker thread so an event loop (which may serve the
 aggregator itself) never blocks.
@@ -11,16 +12,20 @@ aggregator itself) never blocks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 import threading
 from typing import Any, Self
 import uuid
+from zoneinfo import ZoneInfo
 
 from shapeshifter_uftp import (
+    AcceptedRejected,
+    DPrognosisResponse,
     FlexOffer,
+    FlexOfferResponse,
     FlexOrder,
     FlexOrderISP,
     FlexRequest,
@@ -47,6 +52,29 @@ tame_library_logger("shapeshifter-uftp")
 
 UFTP_PATH = "/shapeshifter/api/v3/message"
 _TIME_ZONE = "Europe/Amsterdam"
+_ISP = timedelta(minutes=15)
+
+
+def offer_problem(offer: FlexOffer) -> str | None:
+    """Why a DSO refuses a FlexOffer (None: it is acceptable).
+
+    UFTP §3.5: a FlexOffer must not stay valid after the last ISP it offers.
+    Counted in elapsed time from local midnight, as ISPs are.
+    """
+    zone = ZoneInfo(offer.time_zone)
+    midnight = datetime.combine(offer.period.to_date(), time(0), zone)
+    last = max(
+        (i.start + i.duration - 1 for o in offer.offer_options for i in o.isps),
+        default=0,
+    )
+    end = midnight.astimezone(UTC) + last * _ISP
+    expires = datetime.fromisoformat(offer.expiration_date_time)
+    if expires > end:
+        return (
+            f"Expiration DateTime Out Of Bounds: {offer.expiration_date_time} is "
+            f"after the end of ISP {last} ({end.isoformat()})"
+        )
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,19 +87,31 @@ class RequestedIsp:
 
 
 class _RecordingDsoService(ShapeshifterDsoService):  # type: ignore[misc]  # the library ships no type information
-    """The library's DSO service; every message that arrives is recorded."""
+    """The library's DSO service; every message that arrives is recorded.
 
-    def __init__(self, record: Callable[[PayloadMessage], None], **kwargs: Any) -> None:
+    A FlexOffer and a D-Prognosis are answered (UFTP §4.2.21, §4.2.17: the
+    receiver must reply) with what ``answer`` decides.
+    """
+
+    def __init__(
+        self,
+        record: Callable[[PayloadMessage], None],
+        answer: Callable[[PayloadMessage], None],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._record = record
+        self._answer = answer
 
     def process_d_prognosis(self, message: Any) -> None:
         self._record(message)
-
-    def process_flex_request_response(self, message: Any) -> None:
-        self._record(message)
+        self._answer(message)
 
     def process_flex_offer(self, message: Any) -> None:
+        self._record(message)
+        self._answer(message)
+
+    def process_flex_request_response(self, message: Any) -> None:
         self._record(message)
 
     def process_flex_order_response(self, message: Any) -> None:
@@ -119,8 +159,10 @@ class GopacsDso:
         self.endpoint = f"http://{LOOPBACK}:{self.port}{UFTP_PATH}"
         self._lock = threading.Lock()
         self._received: list[PayloadMessage] = []
+        self.responses_sent: list[PayloadMessage] = []  # our answers to the AGR
         self._service = _RecordingDsoService(
             self._record,
+            self._answer,
             sender_domain=domain,
             signing_key=signing_secret,
             key_lookup_function=lambda d, r: (
@@ -173,6 +215,29 @@ class GopacsDso:
         with self._lock:
             self._received.append(message)
 
+    def _answer(self, message: PayloadMessage) -> None:
+        """Reply to a FlexOffer or D-Prognosis, checking it as a real DSO would."""
+        if isinstance(message, FlexOffer):
+            reason = offer_problem(message)
+            response: PayloadMessage = FlexOfferResponse(
+                flex_offer_message_id=message.message_id,
+                result=AcceptedRejected.REJECTED
+                if reason
+                else AcceptedRejected.ACCEPTED,
+                rejection_reason=reason,
+                conversation_id=message.conversation_id,
+            )
+            self.client.send_flex_offer_response(response)
+        else:
+            response = DPrognosisResponse(
+                d_prognosis_message_id=message.message_id,
+                result=AcceptedRejected.ACCEPTED,
+                conversation_id=message.conversation_id,
+            )
+            self.client.send_d_prognosis_response(response)
+        with self._lock:
+            self.responses_sent.append(response)
+
     @property
     def received(self) -> list[PayloadMessage]:
         """Every verified message received so far, in order."""
@@ -207,10 +272,17 @@ class GopacsDso:
         period: date,
         isps: Sequence[RequestedIsp],
         expires_at: datetime,
+        now: datetime,
         revision: int = 1,
     ) -> FlexRequest:
-        """A FlexRequest: each requested ISP asks for at least ``reduction_w`` less load."""
+        """A FlexRequest: each requested ISP asks for at least ``reduction_w`` less load.
+
+        ``now`` is its TimeStamp: on the same clock as ``expires_at``, so the
+        request never expires before it was sent (the library would stamp the
+        wall clock).
+        """
         return FlexRequest(
+            time_stamp=now.isoformat(timespec="seconds"),
             isp_duration=XmlDuration("PT15M"),
             time_zone=_TIME_ZONE,
             period=XmlDate.from_date(period),
@@ -264,20 +336,27 @@ class GopacsDso:
         *,
         period_start: date,
         period_end: date,
+        baseline_w: Mapping[int, int] | None = None,
     ) -> FlexSettlement:
-        """A FlexSettlement of orders with the flex the DSO saw delivered per ISP (W, >= 0)."""
+        """A FlexSettlement of orders with the flex the DSO saw delivered per ISP (W, >= 0).
+
+        ``baseline_w`` is the load the DSO expected per ISP without the order;
+        the actual load it reports is that baseline less what was delivered.
+        """
+        baseline_w = baseline_w or {}
         settlements = []
         for order, delivered in orders:
             isps = []
             for item in order.isps:
                 for number in range(item.start, item.start + item.duration):
                     got = delivered.get(number, 0)
+                    baseline = baseline_w.get(number, 0)
                     isps.append(
                         FlexOrderSettlementISP(
                             start=number,
-                            baseline_power=0,
+                            baseline_power=baseline,
                             ordered_flex_power=item.power,
-                            actual_power=0,
+                            actual_power=baseline - got,
                             delivered_flex_power=-got,
                             power_deficiency=max(0, -item.power - got),
                         )
@@ -345,6 +424,7 @@ class GopacsDso:
             period=period,
             isps=isps,
             expires_at=now + valid_for,
+            now=now,
         )
         await self.send(request)
         return request

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import json
@@ -90,6 +91,97 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+# Properties the OpenADR 3.1.0 schema lets be null (the rest must be absent
+# rather than null), and the report shape it defines: what a strict VTN checks.
+NULLABLE = frozenset(
+    {
+        "accuracy",
+        "attributes",
+        "bearerToken",
+        "confidence",
+        "currency",
+        "eventName",
+        "payloadDescriptors",
+        "priority",
+        "programDescriptions",
+        "reportDescriptors",
+        "reportName",
+        "targets",
+    }
+)
+REPORT_SHAPE: dict[str, frozenset[str]] = {
+    "report": frozenset(
+        {
+            "objectType",
+            "eventID",
+            "clientName",
+            "reportName",
+            "payloadDescriptors",
+            "resources",
+        }
+    ),
+    "resource": frozenset({"resourceName", "intervalPeriod", "intervals"}),
+    "interval": frozenset({"id", "intervalPeriod", "payloads"}),
+    "payload": frozenset({"type", "values"}),
+}
+OBJECT_TYPES = {
+    "programs": "PROGRAM",
+    "events": "EVENT",
+    "vens": "VEN",
+    "resources": "RESOURCE",
+    "subscriptions": "SUBSCRIPTION",
+    "reports": "REPORT",
+}
+
+
+def null_problems(body: Any, path: str = "") -> list[str]:
+    """Where ``body`` holds null at a property the 3.1.0 schema does not let be null."""
+    if isinstance(body, list):
+        return [
+            p for i, item in enumerate(body) for p in null_problems(item, f"{path}.{i}")
+        ]
+    if not isinstance(body, dict):
+        return []
+    found: list[str] = []
+    for key, value in body.items():
+        where = f"{path}.{key}".lstrip(".")
+        if value is None and key not in NULLABLE:
+            found.append(f"None is not of type 'object' - '{where}'")
+        else:
+            found.extend(null_problems(value, where))
+    return found
+
+
+def report_shape_problems(body: Any) -> list[str]:
+    """Properties of a report that the 3.1.0 schema does not define."""
+    if not isinstance(body, dict):
+        return ["a report is a JSON object"]
+
+    def unknown(level: str, item: Any, where: str) -> list[str]:
+        if not isinstance(item, dict):
+            return [f"{where} is not an object"]
+        return [
+            f"{where}.{k}: unknown property"
+            for k in item
+            if k not in REPORT_SHAPE[level]
+        ]
+
+    found = unknown("report", body, "report")
+    for r, resource in enumerate(body.get("resources") or []):
+        found += unknown("resource", resource, f"resources.{r}")
+        for i, interval in enumerate(
+            resource.get("intervals") or [] if isinstance(resource, dict) else []
+        ):
+            found += unknown("interval", interval, f"resources.{r}.intervals.{i}")
+            for n, payload in enumerate(
+                interval.get("payloads") or [] if isinstance(interval, dict) else []
+            ):
+                found += unknown(
+                    "payload", payload, f"resources.{r}.intervals.{i}.payloads.{n}"
+                )
+    return found
+
+
 def _dump(model: BaseModel) -> dict[str, Any]:
     body: dict[str, Any] = model.model_dump(
         by_alias=True, mode="json", exclude_none=True
@@ -106,6 +198,25 @@ def _profile_problems(model: object) -> list[str]:
 
 def _attribute(name: str, *values: Any) -> Attribute[Any]:
     return Attribute(type=VenResourceAttributeType(name), values=values)
+
+
+@dataclass(frozen=True)
+class ReceivedBody:
+    """A JSON body a VEN sent (POST or PUT), as it arrived."""
+
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer this VTN gave to an API call."""
+
+    method: str
+    path: str
+    status: int
+    body: Any
 
 
 @dataclass
@@ -127,15 +238,25 @@ class OpenAdrTestVtn:
         token_lifetime_s: int = 3600,
         mqtt_broker_uri: str | None = None,
         client_auth: ClientAuthentication = "any",
+        strict: bool = False,
     ) -> None:
         """Prepare; ``start()`` binds a free port on 127.0.0.1.
 
         ``client_auth`` is how the token endpoint accepts the client
         credentials: ``"basic"``, ``"body"`` (the form, as the OpenADR 3.1
         token endpoint) or ``"any"`` of the two.
+
+        ``strict`` makes a minimal, specification-literal VTN: client
+        credentials in the form body only, null (where the schema forbids
+        it) and unknown report properties refused with 400, no NL-flex
+        resource groups (404), timestamps without a time zone (a bug some
+        VTNs have), and notifier topics per operation only (no ALL topic).
         """
+        self.strict = strict
         self.client_id = client_id
-        self.client_auth = client_auth
+        self.client_auth: ClientAuthentication = "body" if strict else client_auth
+        # Paths this VTN does not offer: they answer 404, as a VTN without them.
+        self.not_offered: set[str] = {"/resource_groups"} if strict else set()
         self.client_secret = client_secret
         self.token_lifetime_s = token_lifetime_s
         self.mqtt_broker_uri = mqtt_broker_uri
@@ -147,6 +268,8 @@ class OpenAdrTestVtn:
         self.resources: dict[str, dict[str, Any]] = {}
         self.resource_groups: dict[str, dict[str, Any]] = {}
         self.reports: list[ReceivedReport] = []
+        self.received: list[ReceivedBody] = []  # every JSON body, raw
+        self.answered: list[Answer] = []  # every JSON answer to an API call
         self.refused_reports: list[ReceivedReport] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.registration_policy: RegistrationPolicy = lambda _resource: (
@@ -155,6 +278,8 @@ class OpenAdrTestVtn:
         )
         self.token_requests = 0
         self.requests = 0
+        self.hung_requests = 0  # requests held open by hang()
+        self._hanging: asyncio.Event | None = None
         self._tokens: set[str] = set()
         self._failures: list[str] = []
         self._runner: web.AppRunner | None = None
@@ -209,6 +334,8 @@ class OpenAdrTestVtn:
 
     async def stop(self) -> None:
         """Stop serving (the stored objects stay readable)."""
+        if self._hanging is not None:
+            self._hanging.set()
         await self.flush_notifications()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -223,6 +350,13 @@ class OpenAdrTestVtn:
         """Stop."""
         await self.stop()
 
+    def hang(self) -> None:
+        """From now on, hold every API call open without answering (a VTN that hangs).
+
+        ``stop()`` lets them go (503), so the VTN itself shuts down at once.
+        """
+        self._hanging = asyncio.Event()
+
     def fail_next(self, kind: str, count: int = 1) -> None:
         """The next ``count`` API calls answer ``"500"`` or ``"malformed"`` JSON."""
         if kind not in ("500", "malformed"):
@@ -231,19 +365,31 @@ class OpenAdrTestVtn:
 
     # -- the grid operator's side (tests and the demo call these) ----------------
 
-    def _store(self, table: dict[str, dict[str, Any]], body: dict[str, Any]) -> str:
-        object_id = str(uuid.uuid4())
-        now = _now()
-        table[object_id] = body | {
+    def stamp(self) -> str:
+        """Now, as this VTN writes it (strict: local time without a zone, a VTN bug)."""
+        if self.strict:
+            return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        return _now()
+
+    def _metadata(self, table: str, object_id: str) -> dict[str, Any]:
+        now = self.stamp()
+        metadata = {
             "id": object_id,
             "createdDateTime": now,
             "modificationDateTime": now,
         }
+        if self.strict and table in OBJECT_TYPES:
+            metadata["objectType"] = OBJECT_TYPES[table]
+        return metadata
+
+    def _store(self, table: str, body: dict[str, Any]) -> str:
+        object_id = str(uuid.uuid4())
+        getattr(self, table)[object_id] = body | self._metadata(table, object_id)
         return object_id
 
     def add_program(self, program: NewProgram) -> str:
         """Publish a program; returns its id."""
-        return self._store(self.programs, _dump(program))
+        return self._store("programs", _dump(program))
 
     def add_event(self, event: NewEvent) -> str:
         """Publish an event (and notify, with a broker); returns its id."""
@@ -251,7 +397,7 @@ class OpenAdrTestVtn:
 
     def add_raw_event(self, body: dict[str, Any]) -> str:
         """Publish any JSON as an event (malformed events for tests)."""
-        event_id = self._store(self.events, body)
+        event_id = self._store("events", body)
         self._notify("POST", self.events[event_id])
         return event_id
 
@@ -309,7 +455,7 @@ class OpenAdrTestVtn:
 
     def add_resource_group(self, group: NewResourceGroup) -> str:
         """Create a resource group (the BL's job); returns its object id."""
-        return self._store(self.resource_groups, _dump(group))
+        return self._store("resource_groups", _dump(group))
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -322,6 +468,19 @@ class OpenAdrTestVtn:
         self.requests += 1
         if request.path.startswith("/auth/"):
             return await handler(request)
+        body = await self._received(request)
+        if self._hanging is not None:
+            self.hung_requests += 1
+            await self._hanging.wait()
+            return web.json_response({"title": "stopped"}, status=503)
+        if any(request.path.startswith(path) for path in self.not_offered):
+            return web.json_response({"title": "Not Found", "status": 404}, status=404)
+        problems = self._strict_problems(request.path, body) if self.strict else []
+        if problems:
+            return web.json_response(
+                {"title": "Bad Request", "status": 400, "detail": problems[0]},
+                status=400,
+            )
         if self._failures:
             kind = self._failures.pop(0)
             if kind == "500":
@@ -332,7 +491,38 @@ class OpenAdrTestVtn:
             return web.json_response(
                 {"title": "Unauthorized", "status": 401}, status=401
             )
-        return await handler(request)
+        response = await handler(request)
+        if isinstance(response, web.Response) and response.body is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                self.answered.append(
+                    Answer(
+                        request.method,
+                        request.path,
+                        response.status,
+                        json.loads(bytes(response.body)),  # type: ignore[arg-type]  # json_response bodies are bytes
+                    )
+                )
+        return response
+
+    async def _received(self, request: web.Request) -> Any:
+        """Record a POST or PUT body as it arrived (None for other requests)."""
+        if request.method not in ("POST", "PUT") or not request.can_read_body:
+            return None
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        self.received.append(ReceivedBody(request.method, request.path, body))
+        return body
+
+    def _strict_problems(self, path: str, body: Any) -> list[str]:
+        """Why a strict VTN answers 400: nulls the schema forbids, unknown report shapes."""
+        problems = null_problems(body)
+        if path == "/reports":
+            problems += report_shape_problems(body)
+            if problems:
+                self.refused_reports.append(ReceivedReport(body, problems))
+        return problems
 
     async def _token(self, request: web.Request) -> web.Response:
         self.token_requests += 1
@@ -404,16 +594,14 @@ class OpenAdrTestVtn:
         if self.mqtt_broker_uri is None:
             return web.json_response({"title": "Not Found"}, status=404)
         topic = self.event_topic(request.match_info["id"])
-        return web.json_response(
-            {
-                "topics": {
-                    "CREATE": f"{topic}/create",
-                    "UPDATE": f"{topic}/update",
-                    "DELETE": f"{topic}/delete",
-                    "ALL": f"{topic}/+",
-                }
-            }
-        )
+        topics = {
+            "CREATE": f"{topic}/create",
+            "UPDATE": f"{topic}/update",
+            "DELETE": f"{topic}/delete",
+        }
+        if not self.strict:  # ALL is optional in the specification
+            topics["ALL"] = f"{topic}/+"
+        return web.json_response({"topics": topics})
 
     async def _list_events(self, request: web.Request) -> web.Response:
         program_id = request.query.get("programID")
@@ -436,7 +624,7 @@ class OpenAdrTestVtn:
         if not isinstance(body, dict) or not body.get("venName"):
             return web.json_response({"title": "venName missing"}, status=400)
         body = {"venName": body["venName"], "attributes": body.get("attributes")}
-        ven_id = self._store(self.vens, body | {"clientID": self.client_id})
+        ven_id = self._store("vens", body | {"clientID": self.client_id})
         return web.json_response(self.vens[ven_id], status=201)
 
     async def _list_resources(self, request: web.Request) -> web.Response:
@@ -461,7 +649,7 @@ class OpenAdrTestVtn:
             return web.json_response({"title": "; ".join(problems)}, status=400)
         stored = _dump(resource)
         stored.pop("objectType", None)
-        resource_id = self._store(self.resources, stored | {"clientID": self.client_id})
+        resource_id = self._store("resources", stored | {"clientID": self.client_id})
         return web.json_response(self.resources[resource_id], status=201)
 
     async def _list_reports(self, request: web.Request) -> web.Response:
@@ -477,7 +665,9 @@ class OpenAdrTestVtn:
         problems = _profile_problems(report)
         event = self.events.get(report.event_id)
         if event is not None and report.report_name == "DELIVERED_FLEX":
-            intervals = ExistingEvent.model_validate(event).intervals or ()
+            # Its own stamps may lack a zone (strict); the intervals are what counts.
+            zoned = event | {"createdDateTime": _now(), "modificationDateTime": _now()}
+            intervals = ExistingEvent.model_validate(zoned).intervals or ()
             problems += [
                 str(e["type"])
                 for e in validate_flex_delivery_report_compliant(
@@ -494,13 +684,11 @@ class OpenAdrTestVtn:
         self.reports.append(received)
         if report.report_name == "RESOURCE_REGISTRATION":
             self._register(report)
-        now = _now()
-        stored = body | {
-            "id": str(uuid.uuid4()),
-            "createdDateTime": now,
-            "modificationDateTime": now,
-            "clientID": self.client_id,
-        }
+        stored = (
+            body
+            | self._metadata("reports", str(uuid.uuid4()))
+            | {"clientID": self.client_id}
+        )
         received.body = stored
         return web.json_response(stored, status=201)
 
@@ -523,7 +711,7 @@ class OpenAdrTestVtn:
             if reason is not None:
                 attributes.append({"type": "REJECTED_REASON", "values": [reason]})
             resource["attributes"] = attributes
-            resource["modificationDateTime"] = _now()
+            resource["modificationDateTime"] = self.stamp()
             if status == "ENROLLED":
                 group.setdefault("children", []).append(
                     {"type": "ven_resource", "id": resource["id"]}
@@ -534,7 +722,7 @@ class OpenAdrTestVtn:
         if not isinstance(body, dict):
             return web.json_response({"title": "not an object"}, status=400)
         subscription_id = self._store(
-            self.subscriptions, body | {"clientID": self.client_id}
+            "subscriptions", body | {"clientID": self.client_id}
         )
         return web.json_response(self.subscriptions[subscription_id], status=201)
 

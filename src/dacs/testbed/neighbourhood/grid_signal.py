@@ -40,7 +40,7 @@ _LOGGER = logging.getLogger(__name__)
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SERVICE_PROVIDER_EAN = with_check_digit("871234567890")  # the demo's own EAN13
 GRID_CONGESTION_POINT = "CP-DEMO-STREET"  # the grid operator's name for the transformer
-UFTP_CONGESTION_POINT = "ean.871687140000000017"
+UFTP_CONGESTION_POINT = "ean.871687140000000019"
 DSO_DOMAIN = "dso.demo.dacs-hw.invalid"
 AGR_DOMAIN = "agr.demo.dacs-hw.invalid"
 
@@ -147,13 +147,13 @@ class OpenAdrOperator(GridOperator):
     signal = GridSignal.OPENADR
     description = "OpenADR 3 IMPORT_CAPACITY_LIMIT event from the DSO's VTN"
 
-    def __init__(self, clock: Clock) -> None:
-        """Prepare the VTN (it starts with start())."""
+    def __init__(self, clock: Clock, *, strict: bool = False) -> None:
+        """Prepare the VTN (it starts with start()); ``strict``: a specification-literal one."""
         # The peers import their protocol libraries: only in the mode that needs them.
         from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn  # noqa: PLC0415
 
         self._clock = clock
-        self.vtn = OpenAdrTestVtn()
+        self.vtn = OpenAdrTestVtn(strict=strict)
         self.program_id = ""
 
     async def stop(self) -> None:
@@ -236,6 +236,7 @@ class UftpOperator(GridOperator):
         self._agr_secret, self._agr_public = generate_keypair()
         self._dso_port = 0
         self._agr_endpoint = ""
+        self._baseline_w: dict[int, int] = {}
         self.dso: GopacsDso | None = None
         self.orders: list[FlexOrder] = []
         self.ordered_price_eur = 0.0
@@ -307,6 +308,11 @@ class UftpOperator(GridOperator):
             for index, kw in enumerate(request.reduction_kw())
             if kw > 0
         ]
+        # What the DSO expects without the order: its settlement's baseline.
+        self._baseline_w = {
+            first_isp + index: round(kw * 1000)
+            for index, kw in enumerate(request.expected_kw)
+        }
         await dso.request_flexibility(
             congestion_point=UFTP_CONGESTION_POINT,
             period=period,
@@ -345,7 +351,10 @@ class UftpOperator(GridOperator):
         period = order.period.to_date()
         await dso.send(
             GopacsDso.settlement_for(
-                [(order, delivered)], period_start=period, period_end=period
+                [(order, delivered)],
+                period_start=period,
+                period_end=period,
+                baseline_w=self._baseline_w,
             )
         )
         with contextlib.suppress(TimeoutError):
@@ -378,10 +387,12 @@ def _fullest_option(offer: FlexOffer) -> str:
     return str(best.option_reference)
 
 
-def make_operator(signal: GridSignal, clock: Clock) -> GridOperator:
-    """The stand-in for ``signal``."""
+def make_operator(
+    signal: GridSignal, clock: Clock, *, vtn_strict: bool = False
+) -> GridOperator:
+    """The stand-in for ``signal`` (``vtn_strict``: the VTN in its strict mode)."""
     if signal is GridSignal.OPENADR:
-        return OpenAdrOperator(clock)
+        return OpenAdrOperator(clock, strict=vtn_strict)
     if signal is GridSignal.UFTP:
         return UftpOperator(clock)
     return BuiltInProfile()

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 import logging
 from pathlib import Path
 import secrets
+import shutil
 import tempfile
 
 from aiohttp import web
@@ -114,16 +115,18 @@ async def run_live(
     on_progress: Callable[[float, float, float], None] | None = None,
     grid_signal: GridSignal = GridSignal.PROFILE,
     expected_kw: Sequence[float] | None = None,
+    vtn_strict: bool = False,
 ) -> LiveRun:
     """Run the scenario under control; returns the per-minute trace and fairness figures.
 
     ``grid_signal`` says how the grid operator asks for the evening's cap: a
     profile entered by the operator, an OpenADR event from a VTN or a UFTP
     FlexRequest; ``expected_kw`` is the load the grid operator expects per
-    15 minutes of the event (what it asks to be reduced, over UFTP).
+    15 minutes of the event (what it asks to be reduced, over UFTP);
+    ``vtn_strict`` runs the OpenADR VTN as a minimal, specification-literal one.
     """
     clock = ScaledClock(scenario.start, speed)
-    grid = make_operator(grid_signal, clock)
+    grid = make_operator(grid_signal, clock, vtn_strict=vtn_strict)
     profile = event_profile(scenario, cap_kw, rated_kw)
     request = GridRequest(
         profile=profile,
@@ -163,6 +166,8 @@ async def run_live(
         await runner.setup()
     except BaseException:
         await grid.stop()
+        # The folder holds the AGR's private signing key: never left behind.
+        shutil.rmtree(workdir, ignore_errors=True)
         raise
     await web.TCPSite(runner, "127.0.0.1", port).start()
     service = app[SERVICE]
@@ -265,6 +270,7 @@ async def run_live(
                 await rig.server.stop()
         await runner.cleanup()
         await grid.stop()
+        shutil.rmtree(workdir, ignore_errors=True)  # keys and database included
 
 
 def _delivered_per_interval(
