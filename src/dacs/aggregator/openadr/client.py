@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-import contextlib
 from dataclasses import dataclass
-from functools import partial
 import logging
-import os
-import threading
-from typing import Any, cast, override
+from typing import Any
 
-from oauthlib.oauth2.rfc6749.errors import OAuth2Error  # type: ignore[import-untyped]  # no stubs installed
 from openadr3_client._models.common.creation_guarded import CreationGuarded
 from openadr3_client.extensions.resource_group._client.http import (
     ResourceGroupsReadOnlyHttpInterface,
 )
-from openadr3_client.extensions.resource_group.factory import ResourceGroupClientFactory
 from openadr3_client.extensions.resource_group.models.resource_group import (
     ExistingResourceGroup,
 )
@@ -36,20 +30,13 @@ from openadr3_client.oadr310.models.resource.resource import (
     NewResourceVenRequest,
 )
 from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
-from openadr3_client.ven.http_factory import VirtualEndNodeHttpClientFactory
-from openadr3_client.version import OADRVersion
 from pydantic import BaseModel, ValidationError
 import requests
-from requests.adapters import HTTPAdapter
 
 from .config import OpenAdrConfig
-from .credentials import BearerToken, ClientCredentialsToken
-from .errors import (
-    VtnAuthError,
-    VtnCapabilityError,
-    VtnResponseError,
-    VtnUnavailableError,
-)
+from .connection import connect, off_the_loop, translate_error
+from .credentials import ClientCredentialsToken
+from .errors import VtnCapabilityError, VtnUnavailableError
 from .monitoring import OnceWarnings, OpenAdrCounters
 from .timestamps import assume_utc
 
@@ -65,64 +52,6 @@ REPORT_UPLOAD = "report upload"
 # How a VTN says it does not offer an endpoint (not found, method not allowed,
 # not implemented).
 MISSING_CAPABILITY = frozenset({404, 405, 501})
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    """requests has no session-wide timeout; the library passes none per call."""
-
-    def __init__(self, timeout_s: float) -> None:
-        super().__init__()
-        self._timeout_s = timeout_s
-
-    @override
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float | None, float | None] | None = None,
-        verify: bool | str = True,
-        cert: str | tuple[str, str] | None = None,
-        proxies: dict[str, str] | None = None,
-    ) -> requests.Response:
-        """Send with this adapter's timeout unless the caller gave one."""
-        return super().send(
-            request,
-            stream=stream,
-            timeout=self._timeout_s if timeout is None else timeout,
-            verify=verify,
-            cert=cert,
-            proxies=proxies,
-        )
-
-
-async def off_the_loop[T](function: Callable[[], T]) -> T:
-    """Run a blocking call in a daemon thread; cancelling the await abandons it.
-
-    Not ``asyncio.to_thread``: a shutdown waits for the default executor's
-    threads, so one request to a VTN that has stopped answering would hold
-    the process until its socket timeout. A daemon thread ends with the
-    process, and the request it made dies with it.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():  # cancelled meanwhile: nobody waits any more
-            outcome()
-
-    def run() -> None:
-        try:
-            result = function()
-        except BaseException as err:  # noqa: BLE001 - handed to the awaiting task
-            error = err
-            deliver = partial(settle, lambda: future.set_exception(error))
-        else:
-            deliver = partial(settle, lambda: future.set_result(result))
-        with contextlib.suppress(RuntimeError):  # the loop has closed: shutting down
-            loop.call_soon_threadsafe(deliver)
-
-    threading.Thread(target=run, name="dacs-openadr-request", daemon=True).start()
-    return await future
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,67 +87,11 @@ class VtnClient:
     # -- plumbing ------------------------------------------------------------
 
     def _build(self) -> None:
-        config = self._config
-        if config.allow_insecure_http:
-            # oauthlib refuses http:// token URLs unless told otherwise; only
-            # ever for test VTNs, which the settings say explicitly.
-            os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
-        base = VirtualEndNodeHttpClientFactory.create_http_ven_client(
-            vtn_base_url=config.vtn_url.rstrip("/"),
-            client_id=config.client_id,
-            client_secret=self._secret,
-            token_url=config.token_url,
-            scopes=list(config.scopes) or None,
-            allow_insecure_http=config.allow_insecure_http,
-            version=OADRVersion.OADR_310,
-        )
-        ven = cast("VirtualEndNodeClient", base)
-        token_url = config.token_url or ven.auth.get_auth_server().token_url
-        # The factories return interfaces; the HTTP classes behind them hold the sessions.
-        groups = cast(
-            "ResourceGroupsReadOnlyHttpInterface",
-            ResourceGroupClientFactory.create_ven_client(
-                vtn_base_url=config.vtn_url.rstrip("/"),
-                client_id=config.client_id,
-                client_secret=self._secret,
-                token_url=str(token_url),
-                scopes=list(config.scopes) or None,
-                allow_insecure_http=config.allow_insecure_http,
-            ),
-        )
-        adapter = _TimeoutAdapter(config.request_timeout_s)
-        token_session = requests.Session()
-        token_session.mount("http://", adapter)
-        token_session.mount("https://", adapter)
-        # One token for every interface, fetched the way the settings say
-        # (the library's own managers know only HTTP Basic).
-        tokens = ClientCredentialsToken(
-            session=token_session,
-            token_url=str(token_url),
-            client_id=config.client_id,
-            client_secret=self._secret,
-            scopes=config.scopes,
-            mode=config.credentials_mode,
-            allow_insecure_http=config.allow_insecure_http,
-        )
-        interfaces: tuple[Any, ...] = (
-            ven.programs,
-            ven.events,
-            ven.reports,
-            ven.vens,
-            ven.resources,
-            ven.subscriptions,
-            ven.notifiers,
-            groups,
-        )
-        for interface in interfaces:
-            interface.session.mount("http://", adapter)
-            interface.session.mount("https://", adapter)
-            interface.session.auth = BearerToken(tokens)
-        self._tokens = tokens
-        self._token_url = str(token_url)
-        self._ven = ven
-        self._groups = groups
+        connection = connect(self._config, self._secret)
+        self._tokens = connection.tokens
+        self._token_url = connection.token_url
+        self._ven = connection.ven
+        self._groups = connection.groups
 
     async def _call[T](self, what: str, function: Callable[[], T]) -> T:
         """Run ``function`` in a thread; translate every failure into a VtnError."""
@@ -228,37 +101,11 @@ class VtnClient:
                     if self._ven is None:
                         await off_the_loop(self._build)
                     return await off_the_loop(function)
-            except TimeoutError as err:
-                raise VtnUnavailableError(
-                    f"{what}: the VTN did not answer in time"
-                ) from err
-            except OAuth2Error as err:
-                raise VtnAuthError(
-                    f"{what}: the token endpoint refused the client credentials "
-                    f"({err.error}: {err.description or 'no description'})"
-                ) from err
-            except requests.HTTPError as err:
-                raise _http_error(what, err) from err
-            except (requests.ConnectionError, requests.Timeout) as err:
-                url = str(err.request.url) if err.request is not None else ""
-                if self._token_url and url and url.startswith(self._token_url):
-                    raise VtnAuthError(
-                        f"{what}: token endpoint unreachable: {err}"
-                    ) from err
-                raise VtnUnavailableError(f"{what}: VTN unreachable: {err}") from err
-            except ValidationError as err:
-                raise VtnResponseError(
-                    f"{what}: the answer is not OpenADR 3.1: {err.error_count()} problem(s), "
-                    f"first: {err.errors()[0]['msg']}"
-                ) from err
-            except requests.JSONDecodeError as err:
-                raise VtnResponseError(
-                    f"{what}: the answer is not JSON: {err}"
-                ) from err
-            except (ValueError, TypeError) as err:
-                if "token" in str(err).lower():
-                    raise VtnAuthError(f"{what}: no access token: {err}") from err
-                raise VtnResponseError(f"{what}: {err}") from err
+            except Exception as err:
+                translated = translate_error(what, err, token_url=self._token_url)
+                if translated is None:
+                    raise
+                raise translated from err
 
     def _client(self) -> VirtualEndNodeClient:
         if self._ven is None:  # pragma: no cover - _call connects first
@@ -517,13 +364,3 @@ def strict_body(model: BaseModel) -> dict[str, Any]:
         by_alias=True, mode="json", exclude_none=True
     )
     return body
-
-
-def _http_error(what: str, err: requests.HTTPError) -> Exception:
-    status = err.response.status_code if err.response is not None else 0
-    body = err.response.text[:200] if err.response is not None else ""
-    if status in (401, 403):
-        return VtnAuthError(f"{what}: the VTN refused our token ({status}) {body}")
-    if status >= 500 or status in (404, 408, 429):
-        return VtnUnavailableError(f"{what}: the VTN answered {status} {body}")
-    return VtnResponseError(f"{what}: the VTN refused the request ({status}) {body}")
