@@ -11,16 +11,16 @@ and the homes keep all their rules (floors, opt-out, comfort, duration).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 import itertools
 
 from dacs.aggregator.control.fleet import Fleet
-from dacs.aggregator.control.loop import CongestionPointControl
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.domain.flex_model import Availability
 from dacs.protocol import Cancel, Command, CommandReason, PowerInterval
 
-from .grid_signals import POINT_ID, GridAsk
+from .grid_signals import POINT_ID, GridAsk, cap_lookup
 
 _ENVELOPE = timedelta(minutes=15)
 _MARGIN = timedelta(minutes=5)
@@ -35,20 +35,15 @@ class EqualShareController:
     def __init__(self, fleet: Fleet, ask: GridAsk) -> None:
         """Control ``fleet``'s homes under ``ask``."""
         self.fleet = fleet
-        # Only for the cap in force: the binding rules are the grid's, not ours.
-        self._caps = CongestionPointControl(
-            point_id=POINT_ID,
-            rated_capacity_kw=ask.rated_kw,
-            fleet=fleet,
-            fixed=ask.fixed,
-        )
+        self._ask = ask
+        self._cap_at = cap_lookup(ask)
         self._reduction_w = 0.0
         self._load: float | None = None
         self._limited: dict[str, Command] = {}
 
     def put_in_force(self, envelope: CapacityEnvelope) -> None:
         """The grid operator's envelope reaches the aggregator."""
-        self._caps.put_in_force(envelope)
+        self._cap_at = cap_lookup(replace(self._ask, envelope=envelope))
 
     def measured(self, at: datetime, load_w: float) -> None:
         """The transformer's load over the last minute."""
@@ -58,7 +53,7 @@ class EqualShareController:
         """One cycle: integrate the excess, split it, send the limits."""
         if self._load is None:
             return []  # each measurement is integrated once
-        cap_w = self._caps.cap_w_at(now)
+        cap_w = self._cap_at(now)
         self._reduction_w = max(0.0, self._reduction_w + self._load - cap_w)
         self._load = None
         homes = [

@@ -30,7 +30,6 @@ from dacs.protocol import (
     Command,
     DeviceSummary,
     LimitSource,
-    Participation,
     Preferences,
     Status,
     Telemetry,
@@ -208,8 +207,3 @@ class FastHome:
     def preferences(self, now: datetime) -> Preferences:
         """The retained preferences message."""
         return self.settings.preferences(self.home_id, now)
-
-    @property
-    def participating(self) -> bool:
-        """True unless the resident switched participation off."""
-        return self.settings.participation is Participation.ON

@@ -7,19 +7,16 @@ through ``order_envelope``, as they do in the aggregator; only the transport
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 import uuid
 
 from openadr3_client.oadr310.models.event.event import ExistingEvent
 
-from dacs.aggregator.domain.envelope import (
-    ISP,
-    CapacityEnvelope,
-    EnvelopeKind,
-    FixedCapacity,
-)
+from dacs.aggregator.control.fleet import Fleet
+from dacs.aggregator.control.loop import CongestionPointControl
+from dacs.aggregator.domain.envelope import ISP, CapacityEnvelope, FixedCapacity
 from dacs.aggregator.openadr.capacity_signals import capacity_limit_plan
 from dacs.aggregator.openadr.plans import ProgramContext, Refusal
 from dacs.aggregator.storage.tables import UftpFlexOfferRow
@@ -167,6 +164,14 @@ def _uftp_envelope(
     )
 
 
-def envelope_kind(ask: GridAsk) -> EnvelopeKind:
-    """The flex pyramid level of an ask."""
-    return ask.envelope.kind if ask.envelope is not None else EnvelopeKind.FIXED
+def cap_lookup(ask: GridAsk) -> Callable[[datetime], float]:
+    """The cap in force at a moment under ``ask`` (W), by the control loop's own rules."""
+    caps = CongestionPointControl(
+        point_id=POINT_ID,
+        rated_capacity_kw=ask.rated_kw,
+        fleet=Fleet(),
+        fixed=ask.fixed,
+    )
+    if ask.envelope is not None:
+        caps.put_in_force(ask.envelope)
+    return caps.cap_w_at

@@ -8,11 +8,14 @@ from datetime import datetime, timedelta
 import numpy as np
 from numpy.typing import NDArray
 
-from dacs.aggregator.domain.allocation import TOLERANCE_W
 from dacs.aggregator.domain.compliance import ComplianceReport, assess_compliance
 from dacs.aggregator.domain.envelope import CapacityInterval
 
 from .fast_run import FastRun
+
+# An ISP whose excess lies within this of the least possible one is counted
+# as short of flexibility, not as a control error.
+_BEYOND_SHORTFALL_W = 100.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,5 +101,5 @@ def over_by_more_than_shortfall(
     return sum(
         1
         for isp, short in zip(outcome.compliance.isps, shortfall_w, strict=False)
-        if isp.excess_w > short + TOLERANCE_W
+        if isp.excess_w > short + _BEYOND_SHORTFALL_W
     )

@@ -12,6 +12,7 @@ import matplotlib as mpl
 mpl.use("Agg")  # files only: no screen on servers and in CI
 import matplotlib.pyplot as plt
 
+from .outcome import over_by_more_than_shortfall
 from .suite_run import ScenarioResult
 
 _LABELS = {
@@ -41,13 +42,12 @@ def summarise(results: Sequence[ScenarioResult]) -> SuiteSummary:
     enough = [r for r in results if not r.flexibility_short]
     short = [r for r in results if r.flexibility_short]
     ratios = [r.gas_ratio for r in results if r.gas_ratio is not None]
-    beyond = 0
-    for result in short:
-        least_excess = result.best.shortfall_w if result.best is not None else ()
-        for isp, least in zip(result.ours.compliance.isps, least_excess, strict=False):
-            if isp.excess_w > least + 100.0:
-                beyond += 1
-                break
+    beyond = sum(
+        1
+        for r in short
+        if r.best is not None
+        and over_by_more_than_shortfall(r.ours, r.best.shortfall_w)
+    )
     return SuiteSummary(
         scenarios=len(results),
         with_enough_flexibility=len(enough),

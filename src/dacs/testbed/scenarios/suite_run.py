@@ -11,8 +11,6 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from dacs.aggregator.control.fleet import Fleet
-from dacs.aggregator.control.loop import CongestionPointControl
 from dacs.aggregator.domain.compliance import isp_caps
 from dacs.aggregator.domain.envelope import ISP, CapacityInterval, EnvelopeKind
 from dacs.protocol.rules import DEFAULT_MAX_CURTAILMENT_MINUTES
@@ -24,7 +22,7 @@ from .best_plan import BestPlan, HomeOptions, best_plan
 from .equal_share import EqualShareController
 from .fast_home import device_capabilities
 from .fast_run import DacsController, FastRun, run_fast
-from .grid_signals import POINT_ID, GridAsk, grid_ask
+from .grid_signals import GridAsk, cap_lookup, grid_ask
 from .outcome import RunOutcome, assess_run, overlaps
 from .spec import ScenarioSpec
 
@@ -90,7 +88,7 @@ def run_scenario(spec: ScenarioSpec, weather: Weather | None = None) -> Scenario
         "equal_share": run_fast(spec, ask, weather, controller=EqualShareController),
         "dacs": run_fast(spec, ask, weather, controller=DacsController),
     }
-    caps_now = _cap_lookup(ask)
+    caps_now = cap_lookup(ask)
     emergency = _emergency_window(ask)
     caps = tuple(
         c
@@ -143,18 +141,6 @@ def _isp_means_kw(run: FastRun, window: tuple[datetime, datetime]) -> list[float
         means.append(float(run.total_w[mask].mean()) / 1000)
         moment += ISP
     return means
-
-
-def _cap_lookup(ask: GridAsk) -> Callable[[datetime], float]:
-    caps = CongestionPointControl(
-        point_id=POINT_ID,
-        rated_capacity_kw=ask.rated_kw,
-        fleet=Fleet(),
-        fixed=ask.fixed,
-    )
-    if ask.envelope is not None:
-        caps.put_in_force(ask.envelope)
-    return caps.cap_w_at
 
 
 def _emergency_window(ask: GridAsk) -> tuple[datetime, datetime] | None:
