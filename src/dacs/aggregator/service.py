@@ -300,14 +300,22 @@ class AggregatorService(LiveState, MessageSink):
         now = self.clock.now()
         reports = []
         for point_id, control in self.controls.items():
-            forecast = self._forecast(point_id, now) if self._forecast else None
-            report, plan = control.cycle(now, other_load_forecast_w=forecast)
+            report, plan = control.cycle(
+                now, other_load_at=self._other_load_at(point_id)
+            )
             await self.fan_out.dispatch(control, plan)
             reports.append(report)
             await self._check_alerts(point_id, report, now)
             for listener in self._listeners:
                 listener(report)
         return reports
+
+    def _other_load_at(self, point_id: str) -> Callable[[datetime], float] | None:
+        """The other-load forecast of one congestion point, if there is one."""
+        forecast = self._forecast
+        if forecast is None:
+            return None
+        return lambda moment: forecast(point_id, moment)
 
     async def _check_alerts(
         self, point_id: str, report: CycleReport, now: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+import logging
 from pathlib import Path
 import sys
 import time
@@ -46,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from dacs.testbed.scenarios.spec import ScenarioError, suite  # noqa: PLC0415
     from dacs.testbed.scenarios.suite_run import ScenarioResult, run_suite  # noqa: PLC0415
 
+    if not args.verbose:
+        # Hundreds of simulated evenings: the report counts the cycles short
+        # of flexibility, a warning per cycle would bury the progress lines.
+        logging.getLogger("dacs.aggregator.control").setLevel(logging.ERROR)
     specs = suite(quick=args.quick)
     if args.only:
         known = {s.name: s for s in suite(quick=False) + suite(quick=True)}

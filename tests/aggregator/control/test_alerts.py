@@ -19,7 +19,7 @@ from .test_loop import World
 
 
 def _report(world: World) -> object:
-    report, plan = world.control.cycle(world.now, other_load_forecast_w=10_000.0)
+    report, plan = world.control.cycle(world.now, other_load_at=lambda _: 10_000.0)
     for message in (*plan.commands, *plan.cancels):
         world.control.sent(message)
     return report

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -123,7 +125,9 @@ class World:
     def step(
         self, other_load_w: float = 10_000.0
     ) -> tuple[object, list[Command], list[Cancel]]:
-        report, plan = self.control.cycle(self.now, other_load_forecast_w=other_load_w)
+        report, plan = self.control.cycle(
+            self.now, other_load_at=lambda _: other_load_w
+        )
         for message in (*plan.commands, *plan.cancels):
             self.control.sent(message)
         self.now += timedelta(seconds=30)
@@ -317,3 +321,68 @@ def test_a_home_near_its_maximum_is_handed_over_and_then_rests() -> None:
     while world.now < view.resting_until:
         world.step()
     assert view.availability(world.now) is not Availability.MAX_DURATION_REACHED
+
+
+def test_stale_telemetry_does_not_make_the_loop_swing() -> None:
+    """Homes report once a minute, the meter each minute: the loop must not oscillate.
+
+    Counting the heat pumps' power from before the last commands as if it
+    were still drawn made the loop see load that had gone, release, see it
+    come back, curtail: a two-minute swing that grew to 30 kW in the demo.
+    """
+    world = World()
+    world.control.rated_capacity_kw = 36.0
+    world.control.put_in_force(
+        CapacityEnvelope.day_ahead("da-1", world.now, [28_000.0] * 8)
+    )
+    world.control.record_measurement(world.now, world.load())
+    loads = []
+    for step in range(120):  # an hour: telemetry and meter once a minute each
+        if step % 2 == 0:
+            world.report_all()  # from before this cycle's commands
+        else:
+            world.control.record_measurement(world.now, world.load())
+        _, plan = world.control.cycle(world.now)
+        for message in (*plan.commands, *plan.cancels):
+            world.control.sent(message)
+        world.now += timedelta(seconds=30)
+        loads.append(world.load())
+    settled = loads[10:]
+    assert max(settled) <= 28_000 + 1e-6
+    swings = [abs(b - a) for a, b in pairwise(settled)]
+    assert max(swings) <= 3 * POWER_W  # a few homes moving, not the street
+
+
+def test_expected_power_follows_commands_sent_after_the_telemetry() -> None:
+    world = World()
+    view = world.fleet.homes[world.ids[0]]
+    view.baseline_w = 1600.0
+    sent_at = world.now + timedelta(seconds=5)
+    command = Command(
+        home_id=view.home_id,
+        command_id="c-1",
+        issued_at=sent_at,
+        expires_at=sent_at + timedelta(hours=1),
+        reason=CommandReason.CONGESTION,
+        envelope=(PowerInterval(start=sent_at, duration_s=3600, max_power_w=800),),
+    )
+    world.control.sent(command)
+    # Not yet followed: the home still draws what it reported.
+    assert view.expected_power_w(sent_at + timedelta(seconds=5)) == POWER_W
+    later = sent_at + timedelta(seconds=30)
+    assert view.expected_power_w(later) == 800
+    view.command_result = AckResult.REJECTED
+    assert view.expected_power_w(later) == POWER_W
+    view.command_result = AckResult.ACCEPTED
+    # Below the safety floor a gas-only device draws nothing.
+    assert view.followed_limit_w(300) == 0.0
+    assert view.device is not None
+    view.device = replace(view.device, supports_gas_only=False)
+    assert view.followed_limit_w(300) == FLOOR_W
+    # Cancelled: back to what the house asks for, its baseline.
+    world.control.sent(Cancel(home_id=view.home_id, command_id="c-1", issued_at=later))
+    assert view.expected_power_w(later + timedelta(seconds=30)) == 1600.0
+    # Fresh telemetry after the change is the truth again.
+    world.now = later + timedelta(seconds=40)
+    world.report_all()
+    assert view.expected_power_w(world.now) == POWER_W

@@ -30,6 +30,10 @@ class DispatchSettings:
     # A released home first draws more than its baseline: its house cooled
     # while it was limited. The release plans for this much extra.
     rebound_share: float = 0.3
+    # How far one transformer measurement moves the other load's forecast
+    # error (1: all the way). Below 1 it damps the swing the loop's own delay
+    # makes (control/other_load.py).
+    other_load_gain: float = 0.5
     # The residents' tariffs: what a curtailed kWh costs in gas ranks the homes.
     prices: EnergyPrices = field(default_factory=EnergyPrices)
 

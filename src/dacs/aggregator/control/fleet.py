@@ -43,6 +43,9 @@ HANDOVER = timedelta(minutes=3)
 # After a curtailment that reached the maximum, the home rests this long
 # before it may be curtailed again (its own guard restarts with a new command).
 REST_AFTER_MAX = timedelta(minutes=30)
+# A home applies a new limit within its control interval (10 s) plus a Modbus
+# write; until then it still draws what it reported.
+FOLLOW_DELAY = timedelta(seconds=15)
 
 
 @dataclass
@@ -61,6 +64,7 @@ class HomeView:
     cop: float | None = None  # moving average of heat / electric power while unlimited
     command: Command | None = None
     command_result: AckResult | None = None
+    changed_at: datetime | None = None  # when the last command or cancel went out
     curtailed_since: datetime | None = None
     resting_until: datetime | None = (
         None  # after a curtailment that reached the maximum
@@ -115,6 +119,41 @@ class HomeView:
         if self.device is not None and self.device.nominal_power_w > 0:
             rebound = min(rebound, self.device.nominal_power_w)
         return max(rebound, self.baseline_w or 0.0)
+
+    def expected_power_w(self, at: datetime, rebound_share: float = 0.0) -> float:
+        """What the heat pump draws at ``at``, as far as the aggregator can tell.
+
+        The latest telemetry, unless a command or cancel went out after it: a
+        home follows a new limit within seconds but reports only once a
+        minute, and counting the power from before the change would make the
+        loop see load that is gone (or miss load that is coming) and swing.
+        """
+        if self.telemetry is None:
+            return 0.0
+        power = self.telemetry.electric_power_w or 0.0
+        changed = self.changed_at
+        if (
+            changed is None
+            or self.telemetry.ts > changed
+            or at < changed + FOLLOW_DELAY
+        ):
+            return power
+        if self.command_result is AckResult.REJECTED:
+            return power
+        # What the house asks for once a limit is lifted: its baseline, and
+        # more after a curtailment (the house cooled meanwhile).
+        demand = max(power, self.rebound_w(rebound_share))
+        limit = self.command.limit_at(at) if self.command is not None else None
+        if limit is None:
+            return demand
+        return min(demand, self.followed_limit_w(limit))
+
+    def followed_limit_w(self, limit_w: float) -> float:
+        """The power a limit leaves: below the safety floor, gas-only or the floor."""
+        device = self.device
+        if device is None or limit_w >= device.safety_floor_w:
+            return limit_w
+        return 0.0 if device.supports_gas_only else device.safety_floor_w
 
     def limited(self) -> bool:
         """True when the home's last telemetry reports an aggregator limit."""
@@ -219,12 +258,12 @@ class Fleet:
         return True
 
     @staticmethod
-    def heat_pump_load_w(homes: Iterable[HomeView], now: datetime) -> float:
-        """Sum of the latest heat pump powers of these homes that are reachable."""
+    def heat_pump_load_w(
+        homes: Iterable[HomeView], now: datetime, rebound_share: float = 0.0
+    ) -> float:
+        """What the reachable ones among these homes draw at ``now`` (see expected_power_w)."""
         return sum(
-            h.telemetry.electric_power_w or 0.0
-            for h in homes
-            if h.telemetry is not None and h.reachable(now)
+            h.expected_power_w(now, rebound_share) for h in homes if h.reachable(now)
         )
 
     def flex_model(

@@ -20,7 +20,8 @@ from dacs.protocol import Cancel, Command
 
 from .cap_tracking import CapTracker, CycleTarget
 from .dispatch import DispatchPlan, DispatchSettings, plan_dispatch
-from .fleet import Fleet
+from .fleet import FOLLOW_DELAY, Fleet
+from .other_load import OtherLoadAt, OtherLoadEstimate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +64,17 @@ class CongestionPointControl:
     last_report: CycleReport | None = None
     last_allocation: Allocation | None = None
     tracker: CapTracker = field(default_factory=CapTracker)
+    other_load: OtherLoadEstimate = field(init=False)
+
+    def __post_init__(self) -> None:
+        """The other load's estimate follows the dispatch settings."""
+        cycle = timedelta(seconds=self.settings.cycle_s)
+        self.other_load = OtherLoadEstimate(
+            gain=self.settings.other_load_gain,
+            stale_after=3 * cycle,
+            follow_delay=FOLLOW_DELAY,
+            hold=cycle,
+        )
 
     def record_measurement(self, at: datetime, load_w: float) -> None:
         """A real-time transformer load measurement."""
@@ -70,6 +82,14 @@ class CongestionPointControl:
             raise ValueError("a transformer load must be a number >= 0 W")
         if self.measurement is None or at >= self.measurement[0]:
             self.measurement = (at, load_w)
+            # Less what the heat pumps drew then, taken now: commands sent
+            # later move the heat pumps but not this measurement.
+            homes = self.fleet.of(self.point_id)
+            self.other_load.measured(
+                at,
+                load_w
+                - self.fleet.heat_pump_load_w(homes, at, self.settings.rebound_share),
+            )
         self.tracker.observe(at, load_w)
 
     def cap_w_at(self, moment: datetime) -> float:
@@ -96,24 +116,27 @@ class CongestionPointControl:
         self.envelopes = [e for e in self.envelopes if e.end > now]
 
     def cycle(
-        self, now: datetime, *, other_load_forecast_w: float | None = None
+        self, now: datetime, *, other_load_at: OtherLoadAt | None = None
     ) -> tuple[CycleReport, DispatchPlan]:
-        """Compare load with the cap, allocate, and plan the commands to send."""
+        """Compare load with the cap, allocate, and plan the commands to send.
+
+        ``other_load_at`` is the forecast of the load other than the heat
+        pumps (W at a moment). With a fresh measurement only its change
+        counts: the meter gives the level, the forecast what happens before
+        this cycle's commands are replaced (a step at the quarter hour).
+        """
         self.prune(now)
         homes = self.fleet.of(self.point_id)
         cap = binding_cap(now, fixed=self.fixed, envelopes=self.envelopes)
         rated_w = self.rated_capacity_kw * 1000
         cap_w = min(cap.cap_w, rated_w) if cap is not None else rated_w
-        heat_pump_w = self.fleet.heat_pump_load_w(homes, now)
+        heat_pump_w = self.fleet.heat_pump_load_w(
+            homes, now, self.settings.rebound_share
+        )
         measured_w: float | None = None
-        if self.measurement is not None and now - self.measurement[0] <= timedelta(
-            seconds=3 * self.settings.cycle_s
-        ):
+        if self.measurement is not None and self.other_load.fresh(now):
             measured_w = self.measurement[1]
-        if measured_w is not None:
-            other_w = max(0.0, measured_w - heat_pump_w)
-        else:
-            other_w = max(0.0, other_load_forecast_w or 0.0)
+        other_w = self.other_load.at(now, other_load_at)
         model = self.fleet.flex_model(
             homes,
             now,
@@ -184,6 +207,7 @@ class CongestionPointControl:
         view = self.fleet.homes.get(message.home_id)
         if view is None:
             return
+        view.changed_at = message.issued_at
         if isinstance(message, Command):
             view.command = message
             view.command_result = None

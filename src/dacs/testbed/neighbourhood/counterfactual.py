@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +66,18 @@ def household_trace(scenario: Scenario) -> NDArray[np.float64]:
         moment = scenario.start + timedelta(seconds=step * STEP_S)
         values[step] = sum(household_power_w(moment, kwh) for kwh in annual) / 1000
     return values
+
+
+def household_forecast(scenario: Scenario) -> Callable[[datetime], float]:
+    """The street's non-heat-pump load as the service provider forecasts it (W).
+
+    The standard profile (E1A) times the connections' annual use, what a
+    Dutch supplier or grid operator knows of a small connection. The
+    simulated households follow that profile, so here the forecast's shape
+    is exact; a real street's is not (docs/allocation.md).
+    """
+    total_kwh = sum(scenario.annual_household_kwh())
+    return lambda moment: household_power_w(moment, total_kwh)
 
 
 def run_uncontrolled(scenario: Scenario, weather: Weather | None = None) -> LoadTrace:

@@ -47,7 +47,7 @@ from dacs.testbed.sim.server import SimulatedHeatPumpServer
 from dacs.testbed.sim.simulated_heat_pump import serve_home
 from dacs.testbed.sim.weather import WeatherSeries
 
-from .counterfactual import STEP_S, LoadTrace
+from .counterfactual import STEP_S, LoadTrace, household_forecast
 from .grid_signal import GridRequest, GridSignal, make_operator
 from .history import seed_history
 from .scenario import Scenario
@@ -161,7 +161,13 @@ async def run_live(
         config = await grid.setup(
             config, point_id=POINT_ID, workdir=workdir, api_port=port
         )
-        app = create_app(config, clock=clock, provisioner=OpenBrokerProvisioner())
+        forecast = household_forecast(scenario)
+        app = create_app(
+            config,
+            clock=clock,
+            provisioner=OpenBrokerProvisioner(),
+            other_load_forecast=lambda _point, moment: forecast(moment),
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
     except BaseException:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import itertools
 
 from dacs.aggregator.control.fleet import Fleet
+from dacs.aggregator.control.other_load import OtherLoadAt
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.domain.flex_model import Availability
 from dacs.protocol import Cancel, Command, CommandReason, PowerInterval
@@ -32,8 +33,11 @@ class EqualShareController:
 
     name = "equal_share"
 
-    def __init__(self, fleet: Fleet, ask: GridAsk) -> None:
-        """Control ``fleet``'s homes under ``ask``."""
+    def __init__(
+        self, fleet: Fleet, ask: GridAsk, other_load_at: OtherLoadAt | None = None
+    ) -> None:
+        """Control ``fleet``'s homes under ``ask``; the naive way needs no forecast."""
+        del other_load_at
         self.fleet = fleet
         self._ask = ask
         self._cap_at = cap_lookup(ask)

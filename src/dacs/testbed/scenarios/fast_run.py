@@ -25,9 +25,13 @@ from numpy.typing import NDArray
 from dacs.aggregator.control.alerts import AlertKind, AlertMonitor
 from dacs.aggregator.control.fleet import Fleet
 from dacs.aggregator.control.loop import CongestionPointControl
+from dacs.aggregator.control.other_load import OtherLoadAt
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.protocol import Cancel, Command, Participation, Status
-from dacs.testbed.neighbourhood.counterfactual import household_trace
+from dacs.testbed.neighbourhood.counterfactual import (
+    household_forecast,
+    household_trace,
+)
 from dacs.testbed.neighbourhood.live import PROFILE_MIX
 from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.weather import Weather
@@ -87,8 +91,11 @@ class DacsController:
 
     name = "dacs"
 
-    def __init__(self, fleet: Fleet, ask: GridAsk) -> None:
-        """Control ``fleet``'s homes under ``ask``."""
+    def __init__(
+        self, fleet: Fleet, ask: GridAsk, other_load_at: OtherLoadAt | None = None
+    ) -> None:
+        """Control ``fleet``'s homes under ``ask``, with the other load's forecast."""
+        self.other_load_at = other_load_at
         self.control = CongestionPointControl(
             point_id=POINT_ID,
             rated_capacity_kw=ask.rated_kw,
@@ -109,7 +116,7 @@ class DacsController:
 
     def cycle(self, now: datetime) -> list[Command | Cancel]:
         """One cycle: allocate, plan, and watch for anomalies."""
-        report, plan = self.control.cycle(now)
+        report, plan = self.control.cycle(now, other_load_at=self.other_load_at)
         messages: list[Command | Cancel] = [*plan.commands, *plan.cancels]
         for message in messages:
             self.control.sent(message)
@@ -122,7 +129,8 @@ class DacsController:
         return messages
 
 
-ControllerFactory = Callable[[Fleet, GridAsk], Controller]
+# A controller for a fleet, a grid operator's ask and the other load's forecast.
+ControllerFactory = Callable[[Fleet, GridAsk, OtherLoadAt], Controller]
 
 
 def run_fast(
@@ -150,7 +158,11 @@ def run_fast(
         fleet.add(home.home_id, POINT_ID)
         fleet.apply_status(home.status(scenario.start, TELEMETRY_S))
         fleet.apply_preferences(home.preferences(scenario.start))
-    control = controller(fleet, ask) if controller is not None else None
+    control = (
+        controller(fleet, ask, household_forecast(scenario))
+        if controller is not None
+        else None
+    )
     household_kw = household_trace(scenario)
     minutes = len(household_kw)
     heat_pump = np.zeros(minutes)
