@@ -45,12 +45,16 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: `dacs --help` should not pay for matplotlib and scipy.
     from dacs.testbed.scenarios.report import summarise, write_report  # noqa: PLC0415
     from dacs.testbed.scenarios.spec import ScenarioError, suite  # noqa: PLC0415
-    from dacs.testbed.scenarios.suite_run import ScenarioResult, run_suite  # noqa: PLC0415
+    from dacs.testbed.scenarios.suite_run import (  # noqa: PLC0415
+        CONTROL_LOGGER,
+        ScenarioResult,
+        run_suite,
+    )
 
     if not args.verbose:
         # Hundreds of simulated evenings: the report counts the cycles short
         # of flexibility, a warning per cycle would bury the progress lines.
-        logging.getLogger("dacs.aggregator.control").setLevel(logging.ERROR)
+        logging.getLogger(CONTROL_LOGGER).setLevel(logging.ERROR)
     specs = suite(quick=args.quick)
     if args.only:
         known = {s.name: s for s in suite(quick=False) + suite(quick=True)}

@@ -40,7 +40,7 @@ class TrackingSettings:
     initial_margin: float = 0.03  # share of the cap, until errors are measured
     min_margin: float = 0.01
     max_margin: float = 0.08
-    error_quantile: float = 0.9
+    error_quantile: float = 0.95
     error_window: int = 60  # predictions kept: half an hour of 30-s cycles
     min_errors: int = 6  # fewer measured errors: the initial margin holds
     response_s: float = 60.0  # a prediction is checked this long after it was made

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import logging
 import time
 
 import numpy as np
@@ -28,6 +29,9 @@ from .spec import ScenarioSpec
 
 CONTROLLERS = ("none", "equal_share", "dacs")
 _AFTER_EVENT = timedelta(hours=1)
+
+# The control loop logs a warning for every cycle short of flexibility.
+CONTROL_LOGGER = "dacs.aggregator.control"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,8 +207,17 @@ def run_suite(
         for spec in specs:
             done(run_scenario(spec))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # Workers start fresh: they take the caller's level for the loop's logs.
+        level = logging.getLogger(CONTROL_LOGGER).level
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_set_control_log_level, initargs=(level,)
+        ) as pool:
             futures = [pool.submit(run_scenario, spec) for spec in specs]
             for future in as_completed(futures):
                 done(future.result())
     return [results[spec.name] for spec in specs]
+
+
+def _set_control_log_level(level: int) -> None:
+    """In a worker: log the control loop at the caller's level."""
+    logging.getLogger(CONTROL_LOGGER).setLevel(level)
