@@ -15,7 +15,7 @@ from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled
 from dacs.testbed.neighbourhood.grid_signal import GridSignal
 from dacs.testbed.neighbourhood.live import event_profile, run_live
 from dacs.testbed.neighbourhood.scenario import Scenario
-from dacs.testbed.neighbourhood.summary import format_summary, summarise
+from dacs.testbed.neighbourhood.summary import format_alerts, format_summary, summarise
 from dacs.testbed.servers import MosquittoBroker
 
 
@@ -64,6 +64,9 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
     assert summary.commands_sent >= 1
     assert summary.extra_gas_m3 > 0
     assert summary.lowest_indoor_controlled_c > 17.5  # comfort held
+    # Every simulated home followed what it acknowledged.
+    assert "not_following_limit" not in live.alerts
+    assert format_alerts(live.alerts).startswith("alerts raised by the aggregator: ")
 
 
 def demo_folders(temporary: Path) -> list[Path]:

@@ -115,7 +115,11 @@ async def _main(args: argparse.Namespace) -> int:
     from dacs.testbed.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
     from dacs.testbed.neighbourhood.scenario import Scenario  # noqa: PLC0415
     from dacs.testbed.neighbourhood.settlement_run import format_settlement  # noqa: PLC0415
-    from dacs.testbed.neighbourhood.summary import format_summary, summarise  # noqa: PLC0415
+    from dacs.testbed.neighbourhood.summary import (  # noqa: PLC0415
+        format_alerts,
+        format_summary,
+        summarise,
+    )
     from dacs.testbed.servers import ServiceStartError  # noqa: PLC0415
     from dacs.testbed.servers.ports import port_accepts  # noqa: PLC0415
 
@@ -216,6 +220,7 @@ async def _main(args: argparse.Namespace) -> int:
     )
     print()
     print(format_summary(summary))
+    print(format_alerts(result.alerts))
     if result.grid_note:
         print(result.grid_note)
     if result.settlement is not None:

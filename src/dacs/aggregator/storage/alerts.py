@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dacs.aggregator.control.alerts import Alert
@@ -54,3 +54,18 @@ class AlertLedger:
                     .values(cleared_at=now)
                 )
             await session.commit()
+
+    async def raised_since(
+        self, congestion_point_id: str, since: datetime
+    ) -> dict[str, int]:
+        """How many alerts of each kind were raised at a point since ``since``."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(AlertRow.kind, func.count())
+                .where(
+                    AlertRow.congestion_point_id == congestion_point_id,
+                    AlertRow.raised_at >= since,
+                )
+                .group_by(AlertRow.kind)
+            )
+            return {kind: int(count) for kind, count in rows.tuples().all()}

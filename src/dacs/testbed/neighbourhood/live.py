@@ -38,6 +38,7 @@ from dacs.aggregator.domain.envelope import ISP, CapacityEnvelope
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
+from dacs.aggregator.storage.alerts import AlertLedger
 from dacs.devices import HeatPump
 from dacs.home import BrokerSettings, HomeController
 from dacs.testbed.servers import find_free_port
@@ -82,6 +83,9 @@ class LiveRun:
     grid_note: str | None = None  # the grid operator's settlement, in one line
     settlement: EveningSettlement | None = None
     statements_received: int = 0
+    alerts: dict[str, int] = field(
+        default_factory=dict
+    )  # raised during the run, by kind
 
 
 def event_profile(
@@ -245,6 +249,9 @@ async def run_live(
         if on_ready is not None:
             on_ready(f"http://127.0.0.1:{port}/?token={reader_token}")
         run = await _record(scenario, clock, service, rigs, on_progress)
+        run.alerts = await AlertLedger(service.sessions).raised_since(
+            POINT_ID, scenario.start
+        )
         run.event = await announcing
         run.grid_note = await grid.settle(
             service, POINT_ID, _delivered_per_interval(run, request, scenario.start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
@@ -206,3 +207,11 @@ def format_summary(summary: Summary) -> str:
 
 def _percent(share: float) -> str:
     return f"{share:.0%}" if math.isfinite(share) else "n/a"
+
+
+def format_alerts(alerts: Mapping[str, int]) -> str:
+    """The aggregator's alerts of the evening, by kind, in one line."""
+    if not alerts:
+        return "alerts raised by the aggregator: none"
+    listed = ", ".join(f"{kind} {count}" for kind, count in sorted(alerts.items()))
+    return f"alerts raised by the aggregator: {listed}"
