@@ -142,7 +142,10 @@ messages = st.one_of(
         ts=moments,
         result=st.sampled_from(AckResult),
         reason_code=st.sampled_from(AckReason),
-        detail=st.text(max_size=100),
+        # No control characters: the protocol refuses them in every string.
+        detail=st.text(
+            alphabet=st.characters(exclude_categories=("Cc", "Cs")), max_size=100
+        ),
     ),
     st.builds(
         Statement,

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
 import json
+import math
 from typing import Any
+import unicodedata
 
 from .errors import ProtocolError
 from .messages import (
@@ -33,6 +35,12 @@ from .schema import validate
 from .topics import PROTOCOL_MAJOR, Channel
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+# Python's json reads NaN, Infinity and 1e999 (inf), which JSON numbers are
+# not, and NaN passes every minimum and maximum of a schema; an integer of
+# thousands of digits trips Python's conversion limit or overflows a float.
+# Such numbers are refused while parsing, before validation.
+_MAX_INT_DIGITS = 20
+_MAX_NUMBER_CHARS = 64
 # A command may reach at most two days ahead: day-ahead profiles plus margin.
 MAX_ENVELOPE_SPAN = timedelta(hours=48)
 
@@ -62,12 +70,57 @@ def load_document(payload: bytes | str) -> dict[str, Any]:
             "malformed", f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES} bytes"
         )
     try:
-        document = json.loads(payload)
+        document = json.loads(
+            payload,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ProtocolError("malformed", f"not JSON: {err}") from err
+    except RecursionError as err:
+        raise ProtocolError("malformed", "not JSON: nested too deeply") from err
     if not isinstance(document, dict):
         raise ProtocolError("malformed", "a message must be a JSON object")
+    _refuse_control_characters(document)
     return document
+
+
+def _refuse_constant(name: str) -> float:
+    raise ProtocolError("malformed", f"not JSON: {name} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise ProtocolError("malformed", f"a number of {len(text)} characters")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError("malformed", f"{text} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INT_DIGITS:
+        raise ProtocolError("malformed", f"an integer of {digits} digits")
+    return int(text)
+
+
+def _refuse_control_characters(value: Any, path: str = "") -> None:
+    """No string of a message (key or value) may hold a control character."""
+    if isinstance(value, str):
+        if any(unicodedata.category(char) == "Cc" for char in value):
+            raise ProtocolError(
+                "malformed", f"{path or 'a string'} holds a control character"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            label = f"{path}.{key[:40]}" if path else key[:40]
+            _refuse_control_characters(key, "a key")
+            _refuse_control_characters(item, label)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_control_characters(item, f"{path}[{index}]")
 
 
 def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
@@ -91,9 +144,9 @@ def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
     validate(document, kind)
     try:
         return _BUILDERS[kind](document)
-    except ValueError as err:
+    except (ValueError, OverflowError, TypeError) as err:
         # A time the schema's pattern lets through but no calendar has
-        # (30 February, hour 24).
+        # (30 February, hour 24), or a value no field can hold.
         raise ProtocolError("malformed", f"{kind}: {err}") from err
 
 

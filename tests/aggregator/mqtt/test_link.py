@@ -157,3 +157,37 @@ async def test_publish_while_disconnected_raises() -> None:
     )
     with pytest.raises(ConnectionError, match="not connected"):
         await link.publish(command)
+
+
+async def test_poison_numbers_are_refused_and_ingest_goes_on() -> None:
+    """One hostile telemetry message (a 400-digit number, NaN) stops nothing."""
+    sink = Collector()
+    link = AggregatorLink(MqttConfig(), sink)
+    good = encode(_telemetry("h-0001", 0)).decode()
+    for poison in ("1" + "0" * 400, "NaN", "1e999", "9" * 5000):
+        payload = good.replace(
+            '"electric_energy_kwh":null', f'"electric_energy_kwh":{poison}'
+        )
+        assert payload != good
+        await link.dispatch("dacs/v1/h-0001/telemetry", payload.encode())
+    assert link.counters.refused == 4
+    assert sink.messages == []
+    await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 1)))
+    assert len(sink.messages) == 1
+
+
+async def test_a_decoder_bug_loses_one_message_not_the_ingest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sink = Collector()
+    link = AggregatorLink(MqttConfig(), sink)
+
+    def broken(payload: bytes, *, channel: object = None) -> object:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("dacs.aggregator.mqtt.link.decode", broken)
+    await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 0)))
+    assert link.counters.refused == 1
+    monkeypatch.undo()
+    await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 1)))
+    assert len(sink.messages) == 1

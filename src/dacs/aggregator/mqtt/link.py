@@ -283,6 +283,12 @@ class AggregatorLink:
             self.counters.refused += 1
             _LOGGER.warning("refused message on %s: %s", name, err)
             return
+        except Exception:
+            # A decoder bug must not end ingest for every home: this one
+            # message is lost, the next is read.
+            self.counters.refused += 1
+            _LOGGER.exception("could not decode the message on %s", name)
+            return
         if message.home_id != home_id:
             # A home may only speak for itself: the ACL allows its own topics only.
             self.counters.wrong_home += 1
