@@ -218,8 +218,9 @@ def test_measured_load_drives_the_loop() -> None:
     assert report.other_load_w == pytest.approx(20_000.0)
     assert report.required_reduction_w == pytest.approx(5_000.0 + 0.03 * 45_000)
     assert commands
-    with pytest.raises(ValueError, match=">= 0 W"):
-        world.control.record_measurement(world.now, float("nan"))
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match=">= 0 W"):
+            world.control.record_measurement(world.now, bad)
 
 
 def test_acks_and_unknown_homes() -> None:

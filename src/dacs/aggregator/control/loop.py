@@ -78,8 +78,8 @@ class CongestionPointControl:
 
     def record_measurement(self, at: datetime, load_w: float) -> None:
         """A real-time transformer load measurement."""
-        if math.isnan(load_w) or load_w < 0:
-            raise ValueError("a transformer load must be a number >= 0 W")
+        if not math.isfinite(load_w) or load_w < 0:
+            raise ValueError("a transformer load must be a finite number >= 0 W")
         if self.measurement is None or at >= self.measurement[0]:
             self.measurement = (at, load_w)
             # Less what the heat pumps drew then, taken now: commands sent
