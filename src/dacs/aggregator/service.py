@@ -85,6 +85,8 @@ class AggregatorService(LiveState, MessageSink):
             on_enrolled=self._register_home,
         )
         self.controls: dict[str, CongestionPointControl] = {}
+        # Control cycles that failed, per congestion point (the others went on).
+        self.failed_cycles: dict[str, int] = {}
         self.alerts: dict[str, AlertMonitor] = {}
         self.sequences = SequenceTracker()
         self.writer = TelemetryWriter(
@@ -300,9 +302,16 @@ class AggregatorService(LiveState, MessageSink):
         now = self.clock.now()
         reports = []
         for point_id, control in self.controls.items():
-            report, plan = control.cycle(
-                now, other_load_at=self._other_load_at(point_id)
-            )
+            try:
+                report, plan = control.cycle(
+                    now, other_load_at=self._other_load_at(point_id)
+                )
+            except Exception:
+                # One point's bad state must not stop control for the rest;
+                # its homes release by expiry meanwhile.
+                self.failed_cycles[point_id] = self.failed_cycles.get(point_id, 0) + 1
+                _LOGGER.exception("control cycle of %s failed", point_id)
+                continue
             await self.fan_out.dispatch(control, plan)
             reports.append(report)
             await self._check_alerts(point_id, report, now)

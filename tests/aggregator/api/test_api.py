@@ -332,6 +332,53 @@ async def test_events(client: TestClient[Any, Any]) -> None:
             400,
             "malformed",
         ),
+        (
+            "post",
+            "/api/v1/enrollment-codes",
+            {"congestion_point_id": "tr-dalen-01", "valid_days": 7e16},
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points",
+            {
+                "id": "tr-2",
+                "name": "x",
+                "rated_capacity_kw": 1.8e308,
+                "grid_operator": "y",
+            },
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points/tr-dalen-01/events",
+            b'{"kind": "dynamic", "start": "2025-02-03T17:00:00Z", "caps_kw": [Infinity]}',
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points/tr-dalen-01/measurements",
+            b'{"ts": "2025-02-03T17:00:00Z", "load_kw": Infinity}',
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points/tr-dalen-01/measurements",
+            b'{"ts": "2025-02-03T17:00:00Z", "load_kw": 1' + b"0" * 400 + b"}",
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points/tr-dalen-01/measurements",
+            {"ts": "2025-02-03T17:00:00Z", "load_kw": 1e300},
+            400,
+            "malformed",
+        ),
         ("delete", "/api/v1/enrollment-codes/ABCD-EFGH-JKMN", None, 404, "not_found"),
         ("delete", "/api/v1/enrollment-codes/nonsense", None, 400, "malformed"),
         ("post", "/api/v1/congestion-points", b"x" * 10_000, 413, "too_large"),
@@ -369,6 +416,14 @@ async def test_health_metrics_openapi(client: TestClient[Any, Any]) -> None:
     metrics = await (await client.get("/metrics")).text()
     assert "dacs_broker_connected 1" in metrics
     assert "# TYPE dacs_commands_sent_total counter" in metrics
+    assert "# TYPE dacs_control_cycle_failures_total counter" in metrics
+    # The text format groups a family's samples right after its TYPE line.
+    family = None
+    for line in metrics.splitlines():
+        if line.startswith("# TYPE "):
+            family = line.split()[2]
+        elif line and not line.startswith("#"):
+            assert line.split("{")[0].split()[0] == family, line
     document = await (await client.get("/api/v1/openapi.json")).json()
     assert document["openapi"].startswith("3.1")
     routes = {

@@ -346,3 +346,29 @@ async def test_after_a_restart_only_each_homes_newest_command_counts(
         assert [c.command_id for c in revived.outbox.waiting()] == ["c-new"]
     finally:
         await revived.engine.dispose()
+
+
+async def test_one_failing_point_does_not_stop_control_for_the_others(
+    tmp_path: Path, mosquitto: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _running(_service(tmp_path, mosquitto)) as service:
+        home_ids = await _enroll(service, 4)
+        await service.registry.add_congestion_point(
+            point_id="tr-broken",
+            name="Broken",
+            rated_capacity_kw=50,
+            grid_operator="DSO",
+        )
+        await service.reload()
+        _heard_from(service, home_ids)
+        _emergency(service)
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise OverflowError("a state no cycle can handle")
+
+        monkeypatch.setattr(service.controls["tr-broken"], "cycle", broken)
+        reports = await service.cycle()
+        assert [r.congestion_point_id for r in reports] == [POINT]
+        assert reports[0].commands == 4  # the healthy point's homes are curtailed
+        await service.cycle()
+        assert service.failed_cycles == {"tr-broken": 2}

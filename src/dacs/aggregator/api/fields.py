@@ -58,7 +58,7 @@ class _Rule:
 
 @dataclass(frozen=True, slots=True)
 class Number(_Rule):
-    """A JSON number (not a boolean, not NaN) >= ``minimum``, and <= ``maximum`` if set."""
+    """A finite JSON number (not a boolean) >= ``minimum``, and <= ``maximum`` if set."""
 
     minimum: float = 0.0
     maximum: float | None = None
@@ -73,7 +73,7 @@ class Number(_Rule):
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or math.isnan(value)
+            or not _finite(value)
             or value < self.minimum
         ):
             raise refusal(f"{_key(info)} must be a number >= {self.minimum:g}")
@@ -106,6 +106,7 @@ class Numbers(_Rule):
             or not all(
                 isinstance(item, int | float)
                 and not isinstance(item, bool)
+                and _finite(item)
                 and item >= self.minimum
                 for item in value
             )
@@ -230,3 +231,11 @@ class Moment(_Rule):
         if moment is None or moment.tzinfo is None:
             raise refusal(f"{_key(info)} must be an RFC 3339 time with a time zone")
         return moment.astimezone(UTC)
+
+
+def _finite(value: float) -> bool:
+    """True for a number a float can hold: not NaN, not infinite, not a 400-digit int."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -55,9 +55,6 @@ async def metrics(request: web.Request) -> web.Response:
         f"dacs_acks_written_total {counters.acks_written}",
         "# TYPE dacs_broker_connected gauge",
         f"dacs_broker_connected {int(service.link.connected)}",
-        "# TYPE dacs_congestion_point_load_kw gauge",
-        "# TYPE dacs_congestion_point_cap_kw gauge",
-        "# TYPE dacs_congestion_point_shortfall_kw gauge",
     ]
     ven = request.app.get(OPENADR_VEN)
     if ven is not None:
@@ -71,16 +68,31 @@ async def metrics(request: web.Request) -> web.Response:
             "# TYPE dacs_openadr_vtn_ok gauge",
             f"dacs_openadr_vtn_ok {int(ven.last_error is None and ven.last_success is not None)}",
         ]
-    for point_id, control in sorted(service.controls.items()):
-        report = control.last_report
-        if report is None:
-            continue
-        label = f'{{congestion_point="{point_id}"}}'
+    # Each family's samples follow its TYPE line, as the text format requires.
+    reports = [
+        (point_id, control.last_report)
+        for point_id, control in sorted(service.controls.items())
+        if control.last_report is not None
+    ]
+    for family, watts in (
+        ("load_kw", "forecast_load_w"),
+        ("cap_kw", "cap_w"),
+        ("shortfall_kw", "shortfall_w"),
+    ):
+        lines.append(f"# TYPE dacs_congestion_point_{family} gauge")
         lines += [
-            f"dacs_congestion_point_load_kw{label} {report.forecast_load_w / 1000:.3f}",
-            f"dacs_congestion_point_cap_kw{label} {report.cap_w / 1000:.3f}",
-            f"dacs_congestion_point_shortfall_kw{label} {report.shortfall_w / 1000:.3f}",
+            f'dacs_congestion_point_{family}{{congestion_point="{point_id}"}}'
+            f" {float(getattr(report, watts)) / 1000:.3f}"
+            for point_id, report in reports
         ]
+    lines += [
+        "# HELP dacs_control_cycle_failures_total Failed control cycles of a point.",
+        "# TYPE dacs_control_cycle_failures_total counter",
+        *(
+            f'dacs_control_cycle_failures_total{{congestion_point="{point_id}"}} {count}'
+            for point_id, count in sorted(service.failed_cycles.items())
+        ),
+    ]
     return web.Response(
         text="\n".join(lines) + "\n",
         content_type="text/plain",

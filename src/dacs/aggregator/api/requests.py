@@ -31,6 +31,10 @@ from .fields import Items, Moment, Number, Numbers, OptionalIdentifier, Text, re
 
 _MAX_INTERVALS = 192  # two days of 15-minute intervals
 
+# The largest power a congestion point, cap or measurement may state: above
+# a 100 MW substation no value is one a grid operator means.
+MAX_POWER_KW = 100_000.0
+
 
 async def read_object(request: web.Request) -> dict[str, Any]:
     """The request's body, which must be a JSON object."""
@@ -83,7 +87,14 @@ class CongestionPointCreate(RequestBody):
 
     id: Annotated[str, Text(identifier=True)]
     name: Annotated[str, Text()]
-    rated_capacity_kw: Annotated[float, Number(minimum=0.001)]
+    rated_capacity_kw: Annotated[
+        float,
+        Number(
+            minimum=0.001,
+            maximum=MAX_POWER_KW,
+            above_maximum=f"rated_capacity_kw must be at most {MAX_POWER_KW:g} kW",
+        ),
+    ]
     grid_operator: Annotated[str, Text()]
     ean: Annotated[str | None, Text(optional=True)] = None
 
@@ -95,7 +106,13 @@ class IntervalCreate(RequestBody):
 
     start: Annotated[datetime, Moment()]
     end: Annotated[datetime, Moment()]
-    cap_kw: Annotated[float, Number()]
+    cap_kw: Annotated[
+        float,
+        Number(
+            maximum=MAX_POWER_KW,
+            above_maximum=f"cap_kw must be at most {MAX_POWER_KW:g} kW",
+        ),
+    ]
 
     @model_validator(mode="after")
     def _possible(self) -> Self:
@@ -211,7 +228,13 @@ class Measurement(RequestBody):
     """A real-time load measurement of a transformer."""
 
     ts: Annotated[datetime, Moment()]
-    load_kw: Annotated[float, Number()]
+    load_kw: Annotated[
+        float,
+        Number(
+            maximum=MAX_POWER_KW,
+            above_maximum=f"load_kw must be at most {MAX_POWER_KW:g} kW",
+        ),
+    ]
 
 
 class CodesCreate(RequestBody):
@@ -219,9 +242,20 @@ class CodesCreate(RequestBody):
 
     count: Annotated[
         float,
-        Number(minimum=1),
+        Number(
+            minimum=1,
+            maximum=1000,
+            above_maximum="count must be at most 1000 (codes are made 1000 at a time)",
+        ),
         Field(description="how many codes (the registry makes at most 1000 at a time)"),
     ] = 1
-    valid_days: Annotated[float, Number(minimum=0.01)] = 14.0
+    valid_days: Annotated[
+        float,
+        Number(
+            minimum=0.01,
+            maximum=366,
+            above_maximum="valid_days must be at most 366 (a code lasts a year at most)",
+        ),
+    ] = 14.0
     congestion_point_id: Annotated[str, Text(identifier=True)]
     note: Annotated[str | None, Text(optional=True)] = None
