@@ -205,6 +205,16 @@ async def test_events(client: TestClient[Any, Any]) -> None:
     )
 
 
+def _point_rated(rated_capacity_kw: object) -> dict[str, object]:
+    """A congestion point body with this rating."""
+    return {
+        "id": "tr-2",
+        "name": "x",
+        "rated_capacity_kw": rated_capacity_kw,
+        "grid_operator": "y",
+    }
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "error"),
     [
@@ -217,25 +227,8 @@ async def test_events(client: TestClient[Any, Any]) -> None:
             400,
             "malformed",
         ),
-        (
-            "post",
-            "/api/v1/congestion-points",
-            {
-                "id": "tr-2",
-                "name": "x",
-                "rated_capacity_kw": "big",
-                "grid_operator": "y",
-            },
-            400,
-            "malformed",
-        ),
-        (
-            "post",
-            "/api/v1/congestion-points",
-            {"id": "tr-2", "name": "x", "rated_capacity_kw": -5, "grid_operator": "y"},
-            400,
-            "malformed",
-        ),
+        ("post", "/api/v1/congestion-points", _point_rated("big"), 400, "malformed"),
+        ("post", "/api/v1/congestion-points", _point_rated(-5), 400, "malformed"),
         (
             "post",
             "/api/v1/congestion-points/tr-dalen-01/events",
@@ -339,18 +332,7 @@ async def test_events(client: TestClient[Any, Any]) -> None:
             400,
             "malformed",
         ),
-        (
-            "post",
-            "/api/v1/congestion-points",
-            {
-                "id": "tr-2",
-                "name": "x",
-                "rated_capacity_kw": 1.8e308,
-                "grid_operator": "y",
-            },
-            400,
-            "malformed",
-        ),
+        ("post", "/api/v1/congestion-points", _point_rated(1.8e308), 400, "malformed"),
         (
             "post",
             "/api/v1/congestion-points/tr-dalen-01/events",
