@@ -58,6 +58,9 @@ class ServiceCounters:
     commands_unconfirmed: int = 0  # stored, not yet confirmed by the broker
     commands_redelivered: int = 0  # sent again after a reconnect or restart
     acks_written: int = 0
+    # Rows the database refused on their own, kept aside (storage/batching.py).
+    telemetry_dead_lettered: int = 0
+    acks_dead_lettered: int = 0
 
 
 class AggregatorService(LiveState, MessageSink):
@@ -260,6 +263,8 @@ class AggregatorService(LiveState, MessageSink):
             commands_unconfirmed=len(self.fan_out.outbox),
             commands_redelivered=self.fan_out.redelivered,
             acks_written=self.acks.written,
+            telemetry_dead_lettered=self.writer.dead_lettered,
+            acks_dead_lettered=self.acks.dead_lettered,
         )
 
     # -- ingest (MessageSink) --------------------------------------------------

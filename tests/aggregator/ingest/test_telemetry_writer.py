@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -81,17 +82,32 @@ async def test_background_flush_by_age_and_on_stop(engine: AsyncEngine) -> None:
     assert await _count(engine) == 2  # flushed on the way out
 
 
-async def test_failed_write_keeps_the_batch(engine: AsyncEngine) -> None:
-    writer = TelemetryWriter(engine)
-    writer.add(_telemetry(0, home="x" * 100))  # too long for the column on PostgreSQL
-    writer.add(_telemetry(1))
-    try:
-        await writer.flush()
-    except Exception:  # noqa: BLE001 - SQLite has no length limit, PostgreSQL refuses
-        assert writer.pending == 2
-        assert writer.failures == 1
-    else:
-        assert await _count(engine) == 2
+async def test_a_row_the_database_refuses_is_kept_aside_and_the_rest_written(
+    engine: AsyncEngine,
+) -> None:
+    """One bad row must not hold back every row after it (it was retried forever)."""
+    postgres = engine.dialect.name == "postgresql"
+    bad = [replace(_telemetry(3), home_id=None)]  # type: ignore[arg-type]  # hostile on purpose
+    if postgres:  # what only PostgreSQL refuses: a NUL byte, a too long id
+        bad += [
+            replace(_telemetry(5), boot_id="b\x00"),
+            replace(_telemetry(7), home_id="x" * 100),
+        ]
+    bad_seqs = {row.seq for row in bad}
+    writer = TelemetryWriter(engine, batch_size=100)
+    for seq in range(40):
+        writer.add(next((row for row in bad if row.seq == seq), _telemetry(seq)))
+    assert await writer.flush() == 40
+    assert writer.pending == 0
+    assert writer.dead_lettered == len(bad)
+    assert [row[2] for row in writer.dead_letters] == sorted(bad_seqs)  # seq column
+    async with session_factory(engine)() as session:
+        seqs = (await session.execute(select(TelemetryRow.seq))).scalars().all()
+    assert sorted(seqs) == [seq for seq in range(40) if seq not in bad_seqs]
+    # The writer goes on: the next batch is written as usual.
+    writer.add(_telemetry(40))
+    assert await writer.flush() == 1
+    assert await _count(engine) == 41 - len(bad)
 
 
 async def _rename_telemetry(engine: AsyncEngine, old: str, new: str) -> None:

@@ -53,6 +53,11 @@ async def metrics(request: web.Request) -> web.Response:
         f"dacs_commands_redelivered_total {counters.commands_redelivered}",
         "# TYPE dacs_acks_written_total counter",
         f"dacs_acks_written_total {counters.acks_written}",
+        "# HELP dacs_telemetry_dead_lettered_total Telemetry rows refused, kept aside.",
+        "# TYPE dacs_telemetry_dead_lettered_total counter",
+        f"dacs_telemetry_dead_lettered_total {counters.telemetry_dead_lettered}",
+        "# TYPE dacs_acks_dead_lettered_total counter",
+        f"dacs_acks_dead_lettered_total {counters.acks_dead_lettered}",
         "# TYPE dacs_broker_connected gauge",
         f"dacs_broker_connected {int(service.link.connected)}",
     ]

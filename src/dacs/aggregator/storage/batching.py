@@ -11,11 +11,34 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import asyncio
+from collections import deque
 import contextlib
 import logging
 import time
 
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+from sqlalchemy import exc
+
 _LOGGER = logging.getLogger(__name__)
+_DEAD_LETTERS_KEPT = 1000
+
+
+def refused(err: Exception) -> bool:
+    """True when the database refused the data itself, not when it was away.
+
+    A refusal (a constraint, a value the column cannot hold, a parameter the
+    driver cannot send) fails again however often it is retried; a lost
+    connection or a timeout is worth retrying.
+    """
+    if isinstance(err, exc.DataError | exc.IntegrityError):
+        return True
+    if isinstance(err, exc.StatementError) and not isinstance(err, exc.DBAPIError):
+        return True  # the parameters could not even be bound
+    return isinstance(
+        err,
+        asyncpg.exceptions.DataError
+        | asyncpg.exceptions.IntegrityConstraintViolationError,
+    )
 
 
 class BatchWriter[Item](ABC):
@@ -35,6 +58,10 @@ class BatchWriter[Item](ABC):
         self._wake = asyncio.Event()
         self.written = 0
         self.failures = 0
+        # Items the database refused on their own (bad data, not an outage):
+        # kept for an operator, the newest ones, never retried.
+        self.dead_letters: deque[Item] = deque(maxlen=_DEAD_LETTERS_KEPT)
+        self.dead_lettered = 0
 
     @property
     def pending(self) -> int:
@@ -61,15 +88,56 @@ class BatchWriter[Item](ABC):
         try:
             await self._write(batch)
         except BaseException as err:
-            # Failed, or cancelled mid-write: keep the items, in order, for the
-            # next attempt.
             if isinstance(err, Exception):
                 self.failures += 1
-            self._buffer = batch + self._buffer
-            self._first_at = time.monotonic()
+                if refused(err):
+                    await self._isolate(batch)
+                    return len(batch)
+            # Failed, or cancelled mid-write: keep the items, in order, for the
+            # next attempt.
+            self._keep(batch)
             raise
         self.written += len(batch)
         return len(batch)
+
+    def _keep(self, items: list[Item]) -> None:
+        self._buffer = items + self._buffer
+        self._first_at = time.monotonic()
+
+    async def _isolate(self, batch: list[Item]) -> None:
+        """Write what the database takes of a refused batch, dead-letter the rest.
+
+        Halves are written on their own until the refused items stand alone:
+        a few writes more for one bad row, instead of retrying the whole
+        batch forever and losing every row after it.
+        """
+        pending = [batch]
+        while pending:
+            part = pending.pop()
+            try:
+                await self._write(part)
+            except Exception as err:
+                if not refused(err):
+                    # Back in arrival order: this part, then the stack from its top.
+                    unwritten = [part, *reversed(pending)]
+                    self._keep([item for chunk in unwritten for item in chunk])
+                    raise
+                if len(part) == 1:
+                    self._dead_letter(part[0], err)
+                    continue
+                middle = len(part) // 2
+                pending += [part[middle:], part[:middle]]
+            else:
+                self.written += len(part)
+
+    def _dead_letter(self, item: Item, err: Exception) -> None:
+        self.dead_lettered += 1
+        self.dead_letters.append(item)
+        _LOGGER.error(
+            "one of the %s refused by the database, kept aside: %s",
+            self.noun,
+            str(err).splitlines()[0][:200] if str(err) else type(err).__name__,
+        )
 
     def _due(self) -> bool:
         return bool(self._buffer) and (
