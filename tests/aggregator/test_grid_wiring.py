@@ -61,7 +61,13 @@ participants_file = "{tmp_path / "participants.toml"}"
 """,
             encoding="utf-8",
         )
-        config = load_config(toml, {"DACS_OPENADR_CLIENT_SECRET": vtn.client_secret})
+        config = load_config(
+            toml,
+            {
+                "DACS_OPENADR_CLIENT_SECRET": vtn.client_secret,
+                "DACS_API_METRICS_TOKENS": "scrape-token",
+            },
+        )
         app = create_app(
             config, clock=SettableClock(START), provisioner=OpenBrokerProvisioner()
         )
@@ -79,7 +85,11 @@ participants_file = "{tmp_path / "participants.toml"}"
             # The grid operator's capacity limit is in force on our congestion point.
             cap = service.controls[POINT].envelopes
             assert [e.intervals[1].cap_w for e in cap] == [35_000.0]
-            metrics = await (await client.get("/metrics")).text()
+            metrics = await (
+                await client.get(
+                    "/metrics", headers={"Authorization": "Bearer scrape-token"}
+                )
+            ).text()
             assert "dacs_openadr_events_applied_total 1" in metrics
             assert "dacs_openadr_vtn_ok 1" in metrics
             assert "# TYPE dacs_acks_written_total counter" in metrics

@@ -68,7 +68,11 @@ def create_app(
         client_max_size=config.api.max_body_bytes,
     )
     app[SERVICE] = service
-    app[AUTH] = TokenAuth(config.api.operator_tokens, config.api.reader_tokens)
+    app[AUTH] = TokenAuth(
+        config.api.operator_tokens,
+        config.api.reader_tokens,
+        config.api.metrics_tokens,
+    )
     app[REGISTRY] = service.registry
     ca_file = config.enrollment.ca_certificate_file
     app[BROKER_ADDRESS] = BrokerAddress(

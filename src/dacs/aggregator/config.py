@@ -56,6 +56,7 @@ class ApiConfig:
     port: int = 8080
     operator_tokens: tuple[str, ...] = ()
     reader_tokens: tuple[str, ...] = ()
+    metrics_tokens: tuple[str, ...] = ()  # Prometheus: /metrics only
     max_body_bytes: int = 64 * 1024
 
 

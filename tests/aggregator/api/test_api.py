@@ -26,6 +26,7 @@ from dacs.testbed.servers import MosquittoBroker
 
 OPERATOR = {"Authorization": "Bearer op-token"}
 READER = {"Authorization": "Bearer read-token"}
+SCRAPER = {"Authorization": "Bearer scrape-token"}
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ async def client(
         api=ApiConfig(
             operator_tokens=("op-token",),
             reader_tokens=("read-token",),
+            metrics_tokens=("scrape-token",),
             max_body_bytes=4096,
         ),
         enrollment=EnrollmentConfig(broker_host="mqtt.example.nl", broker_tls=True),
@@ -77,6 +79,12 @@ async def test_roles(client: TestClient[Any, Any]) -> None:
     assert (
         await client.get("/api/v1/congestion-points", params={"token": "read-token"})
     ).status == 200
+    # Prometheus' token reads /metrics and nothing else; /metrics needs a token.
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers=SCRAPER)).status == 200
+    assert (await client.get("/metrics", headers=READER)).status == 200
+    scraper = await client.get("/api/v1/congestion-points", headers=SCRAPER)
+    assert scraper.status == 403
 
 
 async def test_registry_codes_and_enrollment(client: TestClient[Any, Any]) -> None:
@@ -395,7 +403,7 @@ async def test_health_metrics_openapi(client: TestClient[Any, Any]) -> None:
     assert await service.link.wait_connected(10)
     health = await client.get("/health")
     assert health.status == 200
-    metrics = await (await client.get("/metrics")).text()
+    metrics = await (await client.get("/metrics", headers=SCRAPER)).text()
     assert "dacs_broker_connected 1" in metrics
     assert "# TYPE dacs_commands_sent_total counter" in metrics
     assert "# TYPE dacs_control_cycle_failures_total counter" in metrics

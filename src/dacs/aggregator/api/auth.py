@@ -1,4 +1,4 @@
-"""Bearer tokens with two roles: operators change things, readers (and the dashboard) look."""
+"""Bearer tokens with three roles: operators change things, readers (and the dashboard) look, scrapers read /metrics."""
 
 from __future__ import annotations
 
@@ -13,22 +13,28 @@ from .errors import error_response
 
 
 class Role(IntEnum):
-    """Ordered: an operator may do everything a reader may."""
+    """Ordered: an operator may do everything a reader may, a reader what a scraper may."""
 
     NONE = 0
-    READER = 1
-    OPERATOR = 2
+    SCRAPER = 1  # Prometheus: /metrics only, no home's data
+    READER = 2
+    OPERATOR = 3
 
 
 class TokenAuth:
     """Maps tokens to roles; compares in constant time."""
 
     def __init__(
-        self, operator_tokens: tuple[str, ...], reader_tokens: tuple[str, ...]
+        self,
+        operator_tokens: tuple[str, ...],
+        reader_tokens: tuple[str, ...],
+        metrics_tokens: tuple[str, ...] = (),
     ) -> None:
         """Know the tokens."""
-        self._tokens = [(t, Role.OPERATOR) for t in operator_tokens if t] + [
-            (t, Role.READER) for t in reader_tokens if t
+        self._tokens = [
+            *((t, Role.OPERATOR) for t in operator_tokens if t),
+            *((t, Role.READER) for t in reader_tokens if t),
+            *((t, Role.SCRAPER) for t in metrics_tokens if t),
         ]
 
     def role(self, request: web.Request) -> Role:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .app_keys import OPENADR_VEN, SERVICE
+from .auth import Role, requires
 from .responses import Health
 
 routes = web.RouteTableDef()
@@ -26,6 +27,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
+@requires(Role.SCRAPER)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
     service = request.app[SERVICE]

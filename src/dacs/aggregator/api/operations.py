@@ -59,6 +59,7 @@ OPERATIONS: tuple[Operation, ...] = (
         path="/metrics",
         summary="Prometheus metrics",
         responses={"200": "text exposition"},
+        role=Role.SCRAPER,
     ),
     Operation(
         method="post",
