@@ -230,3 +230,28 @@ def test_mqtt5_clients_are_confined_too(central: Central) -> None:
         home.close()
         aggregator.close()
     assert [m.topic for m in received] == ["dacs/v1/h-0001/ack"]
+
+
+def test_a_home_cannot_take_the_aggregators_client_id(
+    central: Central, pki: Pki
+) -> None:
+    """Over TLS a home's client id is its user name, whatever it asks for."""
+    aggregator = _aggregator(central, client_id="dacs-aggregator-1")
+    aggregator.subscribe("dacs/v1/#")
+    impostor = MqttProbe(
+        central.tls_port,
+        username="h-0001",
+        password=HOMES["h-0001"],
+        client_id="dacs-aggregator-1",
+        ca_file=pki.ca_file,
+    )
+    try:
+        assert not impostor.connect().is_failure
+        impostor.publish("dacs/v1/h-0001/telemetry", b"{}", qos=1)
+        # The aggregator kept its session: it still receives what homes send.
+        message = aggregator.messages.get(timeout=5)
+        assert message.topic == "dacs/v1/h-0001/telemetry"
+        assert aggregator.connected.is_set()
+    finally:
+        impostor.close()
+        aggregator.close()

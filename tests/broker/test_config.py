@@ -36,13 +36,15 @@ def test_rendered_central_config() -> None:
     assert "persistence true" in directives
     assert "persistence_location /d/" in directives
     tls = directives.index("listener 8883")
-    assert directives[tls + 1 : tls + 6] == [
+    assert directives[tls + 1 : tls + 7] == [
         "cafile /c/ca.crt",
         "certfile /c/server.crt",
         "keyfile /c/server.key",
         "require_certificate false",
         "tls_version tlsv1.2",
+        "use_username_as_clientid true",
     ]
+    assert "max_packet_size 66560" in directives
     assert directives[-1] == "listener 1883 127.0.0.1"
     # Small QoS 1 messages must not wait for Nagle's algorithm (Mosquitto
     # 2.0+; the central broker tests run Mosquitto with this configuration).

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from dacs.protocol import Channel, ProtocolError, decode, encode
+from dacs.protocol import (
+    Channel,
+    ProtocolError,
+    decode,
+    decode_enrollment_response,
+    encode,
+)
 from dacs.protocol.schema import validate
 
 EXAMPLES = Path(str(resources.files("dacs.protocol").joinpath("examples")))
@@ -69,3 +75,34 @@ def test_unknown_fields_are_kept_out_of_the_model() -> None:
 def test_garbage_bytes() -> None:
     with pytest.raises(ProtocolError, match="not JSON"):
         decode(b"\xff\xfe\x00garbage")
+
+
+def _enrollment(**mqtt: Any) -> str:
+    return json.dumps(
+        {
+            "home_id": "h-0042",
+            "topic_prefix": "dacs/v1/h-0042",
+            "mqtt": {
+                "host": "mqtt.example.nl",
+                "port": 8883,
+                "username": "h-0042",
+                "password": "0123456789abcdef0123",
+                "tls": True,
+                "ca_certificate": None,
+            }
+            | mqtt,
+        }
+    )
+
+
+def test_an_enrollment_answer_may_carry_a_pem_but_no_other_control_character() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\r\nMIIB\nAAAA\n-----END CERTIFICATE-----\n"
+    answer = decode_enrollment_response(_enrollment(ca_certificate=pem))
+    assert answer.mqtt.ca_certificate == pem
+    for bad in (
+        {"ca_certificate": "-----BEGIN CERTIFICATE-----\n\x00\n"},
+        {"host": "mqtt.example.nl\n"},
+        {"password": "0123456789abcdef\x1b[2J"},
+    ):
+        with pytest.raises(ProtocolError, match="control character"):
+            decode_enrollment_response(_enrollment(**bad))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dacs.protocol.codec import MAX_PAYLOAD_BYTES
+
 
 @dataclass(frozen=True, kw_only=True)
 class CentralBrokerOptions:
@@ -38,6 +40,9 @@ class CentralBrokerOptions:
     # TCP holds each back until the previous segment is acknowledged (the
     # 10,000-home fan-out took 6.0 s instead of 0.95 s; benchmarks/bench_fanout.py).
     tcp_nodelay: bool = True
+    # No protocol message is larger (topic and MQTT headers: the extra KiB);
+    # a client sending a larger packet is disconnected before it is read.
+    max_packet_bytes: int = MAX_PAYLOAD_BYTES + 1024
 
 
 def render_central_config(options: CentralBrokerOptions) -> str:
@@ -57,6 +62,9 @@ def render_central_config(options: CentralBrokerOptions) -> str:
         f"autosave_interval {options.autosave_interval_s}",
         f"max_queued_messages {options.max_queued_messages}",
         "queue_qos0_messages false",
+        "",
+        "# Nothing larger than the protocol allows reaches anyone.",
+        f"max_packet_size {options.max_packet_bytes}",
     ]
     if options.log_dest:
         lines += [f"log_dest {options.log_dest}"]
@@ -77,6 +85,9 @@ def render_central_config(options: CentralBrokerOptions) -> str:
         f"keyfile {options.keyfile}",
         "require_certificate false",
         f"tls_version {options.tls_version}",
+        "# A home's client id is its user name: no home can take another's",
+        "# session or the aggregator's (which connects on its own listener).",
+        "use_username_as_clientid true",
     ]
     if options.plain_port is not None:
         lines += [

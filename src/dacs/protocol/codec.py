@@ -82,7 +82,6 @@ def load_document(payload: bytes | str) -> dict[str, Any]:
         raise ProtocolError("malformed", "not JSON: nested too deeply") from err
     if not isinstance(document, dict):
         raise ProtocolError("malformed", "a message must be a JSON object")
-    _refuse_control_characters(document)
     return document
 
 
@@ -126,6 +125,7 @@ def _refuse_control_characters(value: Any, path: str = "") -> None:
 def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
     """Parse and validate one message; ``channel`` is the topic it arrived on."""
     document = load_document(payload)
+    _refuse_control_characters(document)
     version = document.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProtocolError("malformed", "missing or non-integer protocol version 'v'")
@@ -155,6 +155,13 @@ def decode_enrollment_response(payload: bytes | str) -> EnrollmentResponse:
     document = load_document(payload)
     validate(document, "enrollment-response")
     mqtt = document["mqtt"]
+    # A PEM certificate is lines of text; nothing else may hold a line break.
+    pem = mqtt.get("ca_certificate")
+    _refuse_control_characters({**document, "mqtt": {**mqtt, "ca_certificate": None}})
+    if isinstance(pem, str):
+        _refuse_control_characters(
+            pem.replace("\r\n", "").replace("\n", ""), "mqtt.ca_certificate"
+        )
     return EnrollmentResponse(
         home_id=document["home_id"],
         topic_prefix=document["topic_prefix"],
