@@ -177,6 +177,16 @@ def test_backoff_doubles_up_to_its_bound() -> None:
         Backoff(0.0, 1.0)
 
 
+def test_backoff_waits_are_spread_so_homes_do_not_return_at_once() -> None:
+    backoff = Backoff(1.0, 30.0, jitter=0.2)
+    waits = [backoff.jittered(10.0) for _ in range(200)]
+    assert all(8.0 <= wait <= 10.0 for wait in waits)
+    assert max(waits) - min(waits) > 1.0  # spread, not one instant
+    assert Backoff(1.0, 30.0, jitter=0.0).jittered(10.0) == 10.0
+    with pytest.raises(ValueError, match="jitter"):
+        Backoff(1.0, 30.0, jitter=1.0)
+
+
 async def test_waits_grow_and_are_bounded_while_the_broker_is_away(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

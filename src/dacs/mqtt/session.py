@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
 import logging
+import random
 import socket
 import ssl
 
@@ -70,6 +71,9 @@ class Backoff:
 
     first_s: float
     max_s: float
+    # Each wait is shortened by up to this share, at random: thousands of
+    # homes that lost the broker together do not all come back in one instant.
+    jitter: float = 0.2
 
     def __post_init__(self) -> None:
         """Refuse waits that could not work."""
@@ -77,10 +81,16 @@ class Backoff:
             raise ValueError(
                 f"backoff needs 0 < first_s <= max_s, not {self.first_s}, {self.max_s}"
             )
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"backoff jitter must lie in [0, 1), not {self.jitter}")
 
     def after(self, delay_s: float) -> float:
         """The wait that follows ``delay_s``."""
         return min(delay_s * 2, self.max_s)
+
+    def jittered(self, delay_s: float) -> float:
+        """``delay_s`` less a random share of up to ``jitter`` of it."""
+        return delay_s * (1 - self.jitter * random.random())
 
 
 class MqttSession:
@@ -173,7 +183,7 @@ class MqttSession:
             if lasted is not None and lasted >= self._backoff.max_s:
                 delay = self._backoff.first_s
             self._failed(error, delay, lost=lasted is not None)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._backoff.jittered(delay))
             delay = self._backoff.after(delay)
 
     def _take_connected_at(self) -> float | None:
