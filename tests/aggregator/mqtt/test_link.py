@@ -191,3 +191,42 @@ async def test_a_decoder_bug_loses_one_message_not_the_ingest(
     monkeypatch.undo()
     await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 1)))
     assert len(sink.messages) == 1
+
+
+async def test_a_refused_retained_message_is_cleared(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """A poison message a home left retained would be refused after every restart."""
+    topic = "dacs/v1/h-0001/telemetry"
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="home") as home:
+        await home.publish(topic, b'{"v": 1, "seq": NaN}', qos=1, retain=True)
+    sink = Collector()
+    link = AggregatorLink(
+        MqttConfig(host="127.0.0.1", port=mosquitto.port, client_id="agg-clear"),
+        sink,
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        assert await link.wait_connected(10)
+        async with asyncio.timeout(10):
+            while link.counters.refused < 1:  # noqa: ASYNC110 - counters have no event
+                await asyncio.sleep(0.05)
+        # A newcomer finds nothing retained on the topic any more.
+        async with asyncio.timeout(10):
+            while True:
+                async with aiomqtt.Client(
+                    "127.0.0.1", mosquitto.port, identifier="newcomer"
+                ) as newcomer:
+                    await newcomer.subscribe(topic, qos=1)
+                    try:
+                        async with asyncio.timeout(0.5):
+                            retained = await anext(aiter(newcomer.messages))
+                    except TimeoutError:
+                        break  # nothing retained
+                    assert retained.payload == b"" or retained.retain
+                await asyncio.sleep(0.1)
+        assert link.counters.refused == 1  # refused once, not again and again
+        assert sink.messages == []
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -27,6 +27,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 import logging
+import math
 import ssl
 
 import aiomqtt
@@ -49,6 +50,9 @@ from dacs.protocol import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+# A refused message's topic has its retained message cleared at most this often.
+_CLEAR_INTERVAL_S = 60.0
+_CLEARED_KEPT = 10_000
 
 INGEST_CHANNELS = (Channel.TELEMETRY, Channel.STATUS, Channel.PREFERENCES, Channel.ACK)
 # Publishes awaiting their PUBACK at once. Measured with the service's own
@@ -134,6 +138,9 @@ class AggregatorLink:
         self._window = asyncio.Semaphore(publish_window)
         # The waits for a PUBACK in progress; a lost connection ends them all.
         self._awaiting_puback: set[asyncio.Timeout] = set()
+        # Refused messages' topics and when their retained message was last cleared.
+        self._cleared_at: dict[tuple[str, Channel], float] = {}
+        self._clearing: set[asyncio.Task[None]] = set()
         self._session = MqttSession(
             self._client_settings,
             subscriptions=[
@@ -249,6 +256,39 @@ class AggregatorLink:
         async with self._window:
             await self._publish_confirmed(topic(home_id, channel), b"", retain=True)
 
+    def _clear_poison(self, home_id: str, channel: Channel) -> None:
+        """Remove what a refused message may have left retained on its topic.
+
+        A retained message the aggregator refuses would be refused again
+        after every reconnect and restart. Whether this one was retained is
+        not known here; clearing a topic that holds nothing retained is
+        harmless, and each topic is cleared at most once a minute, so a home
+        that sends garbage cannot make the aggregator publish as fast.
+        """
+        key = (home_id, channel)
+        now = asyncio.get_running_loop().time()
+        if now - self._cleared_at.get(key, -math.inf) < _CLEAR_INTERVAL_S:
+            return
+        self._cleared_at[key] = now
+        if len(self._cleared_at) > _CLEARED_KEPT:
+            # Forget the oldest half: a bounded memory whatever homes send.
+            for old in sorted(self._cleared_at, key=self._cleared_at.__getitem__)[
+                : _CLEARED_KEPT // 2
+            ]:
+                del self._cleared_at[old]
+        task = asyncio.get_running_loop().create_task(
+            self._clear_quietly(home_id, channel)
+        )
+        self._clearing.add(task)
+        task.add_done_callback(self._clearing.discard)
+
+    async def _clear_quietly(self, home_id: str, channel: Channel) -> None:
+        try:
+            await self.clear_retained(home_id, channel)
+        except Exception as err:  # noqa: BLE001 - the next refusal tries again
+            _LOGGER.warning("could not clear %s of %s: %s", channel, home_id, err)
+            self._cleared_at.pop((home_id, channel), None)
+
     async def run(self) -> None:
         """Connect, subscribe, dispatch; reconnect with backoff until cancelled."""
         await self._session.run()
@@ -278,10 +318,16 @@ class AggregatorLink:
             return  # a cleared retained message
         try:
             home_id, channel = parse_topic(name)
+        except ValueError as err:
+            self.counters.refused += 1
+            _LOGGER.warning("refused message on %s: %s", name, err)
+            return
+        try:
             message = decode(payload, channel=channel)
         except (ValueError, ProtocolError) as err:
             self.counters.refused += 1
             _LOGGER.warning("refused message on %s: %s", name, err)
+            self._clear_poison(home_id, channel)
             return
         except Exception:
             # A decoder bug must not end ingest for every home: this one
