@@ -57,15 +57,11 @@ class OtherLoadEstimate:
         at, measured_w = self._sample
         error = measured_w - (forecast(at) if forecast is not None else 0.0)
         if at != self._taken_in:
-            continuous = (
-                self._error_w is not None
-                and self._taken_in is not None
-                and at - self._taken_in <= self.stale_after
-            )
-            if continuous and self._error_w is not None:
-                self._error_w += self.gain * (error - self._error_w)
+            previous, taken_in = self._error_w, self._taken_in
+            if previous is None or taken_in is None or at - taken_in > self.stale_after:
+                self._error_w = error  # nothing recent to damp against
             else:
-                self._error_w = error
+                self._error_w = previous + self.gain * (error - previous)
             self._taken_in = at
         return max(0.0, ahead + (self._error_w or 0.0))
 
