@@ -26,13 +26,13 @@ from dacs.protocol import (
     Command,
     CommandReason,
     DeviceSummary,
-    LimitSource,
     Participation,
     PowerInterval,
     Preferences,
     Status,
-    Telemetry,
 )
+
+from .followers import followed_telemetry
 
 T0 = datetime(2025, 2, 3, 16, 0, tzinfo=UTC)
 HOMES = 20
@@ -96,27 +96,12 @@ class World:
         for home in self.ids:
             cap = current_cap_w(self.fleet.homes[home], self.now)
             self.fleet.apply_telemetry(
-                Telemetry(
-                    home_id=home,
+                followed_telemetry(
+                    home,
                     seq=self.seq,
-                    boot_id="b",
                     ts=self.now,
-                    electric_power_w=self.power(home),
-                    thermal_power_w=None,
-                    boiler_active=None,
-                    boiler_thermal_w=None,
-                    indoor_temp_c=20.0,
-                    outdoor_temp_c=0.0,
-                    flow_temp_c=None,
-                    electric_energy_kwh=None,
+                    power_w=self.power(home),
                     limit_w=cap,
-                    limit_source=LimitSource.AGGREGATOR
-                    if cap is not None
-                    else LimitSource.NONE,
-                    command_id=None,
-                    participation=Participation.ON,
-                    comfort_override=False,
-                    device_fault=None,
                 ),
                 self.now,
             )

@@ -22,6 +22,7 @@ from .cap_tracking import CapTracker, CycleTarget
 from .dispatch import DispatchPlan, DispatchSettings, plan_dispatch
 from .fleet import FOLLOW_DELAY, Fleet
 from .other_load import OtherLoadAt, OtherLoadEstimate
+from .planner import EventPlanner, Outlook, PlanView
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class CycleReport:
     isp_mean_w: float | None = None  # the current ISP's mean load so far
     isps_over_cap: int = 0  # finished ISPs of the last day whose mean was over the cap
     worst_isp_excess_w: float = 0.0  # the largest of those excesses
+    plan: PlanView | None = None  # the plan for the rest of the event, if one binds
 
 
 @dataclass
@@ -64,6 +66,7 @@ class CongestionPointControl:
     last_report: CycleReport | None = None
     last_allocation: Allocation | None = None
     tracker: CapTracker = field(default_factory=CapTracker)
+    planner: EventPlanner = field(default_factory=EventPlanner)
     other_load: OtherLoadEstimate = field(init=False)
 
     def __post_init__(self) -> None:
@@ -143,6 +146,18 @@ class CongestionPointControl:
             rebound_share=self.settings.rebound_share,
             prices=self.settings.prices,
         )
+        model = self.planner.apply(
+            now,
+            homes,
+            model,
+            Outlook(
+                cap_at=self.cap_w_at,
+                other_at=lambda moment: self.other_load.later_w(
+                    moment, now, other_load_at
+                ),
+                margin_at=self.tracker.margin_w,
+            ),
+        )
         target = self.tracker.target(now, self.cap_w_at)
         allocation = allocate(
             model,
@@ -191,6 +206,7 @@ class CongestionPointControl:
             worst_isp_excess_w=max(
                 (o.excess_w for o in self.tracker.outcomes), default=0.0
             ),
+            plan=self.planner.view,
         )
         if shortfall_w > 0:
             _LOGGER.warning(

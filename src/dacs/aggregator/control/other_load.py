@@ -65,6 +65,20 @@ class OtherLoadEstimate:
             self._taken_in = at
         return max(0.0, ahead + (self._error_w or 0.0))
 
+    def later_w(
+        self, moment: datetime, now: datetime, forecast: OtherLoadAt | None
+    ) -> float:
+        """The other load at a later ``moment``: the forecast there plus today's error.
+
+        Without a forecast the measured level holds (persistence). Call after
+        :meth:`at` in the same cycle, which takes the newest measurement in.
+        """
+        fresh = self.fresh(now)
+        if forecast is None:
+            return self._sample[1] if fresh and self._sample is not None else 0.0
+        error = (self._error_w or 0.0) if fresh else 0.0
+        return max(0.0, forecast(moment) + error)
+
     def _ahead(self, now: datetime, forecast: OtherLoadAt) -> float:
         """The forecast's highest value while this cycle's commands hold."""
         start = now + self.follow_delay

@@ -54,11 +54,16 @@ def allocate(
         raise ValueError(
             f"gas_only_premium must be a finite number >= 0 EUR/kWh, got {gas_only_premium}"
         )
-    price = effective_price_eur_per_kwh(
-        model.ask_eur_per_kwh,
-        model.recent_curtailment_kwh,
-        model.available,
-        fairness_weight=fairness_weight,
+    # A home the event plan keeps for a later ISP ranks, and is repaired,
+    # after the others; the premium is never paid (cost_eur counts asks).
+    price = (
+        effective_price_eur_per_kwh(
+            model.ask_eur_per_kwh,
+            model.recent_curtailment_kwh,
+            model.available,
+            fairness_weight=fairness_weight,
+        )
+        + model.keep_premium
     )
     # The merit order also counts the gas the boiler burns instead: homes at a
     # low COP give their kWh for less gas. The rounding repair weighs only

@@ -60,6 +60,9 @@ class FlexModel:
     # What a curtailed kWh costs the resident in gas, net of the electricity
     # saved (``substitution``); None: not known, 0 for every home.
     substitution_eur_per_kwh: NDArray[np.float64] | None = None
+    # Added to a home's price where the event plan keeps it for a later ISP
+    # (control/planner.py): it ranks after the others; never paid.
+    keep_premium_eur_per_kwh: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         """Check and freeze the arrays; errors name the field and the home."""
@@ -70,8 +73,9 @@ class FlexModel:
             raise ValueError("FlexModel.home_ids must be unique")
         object.__setattr__(self, "home_ids", ids)
         n = len(ids)
-        if self.substitution_eur_per_kwh is None:
-            object.__setattr__(self, "substitution_eur_per_kwh", np.zeros(n))
+        for optional in ("substitution_eur_per_kwh", "keep_premium_eur_per_kwh"):
+            if getattr(self, optional) is None:
+                object.__setattr__(self, optional, np.zeros(n))
         for name, minimum, strict in (
             ("baseline_w", 0.0, False),
             ("floor_w", 0.0, False),
@@ -79,6 +83,7 @@ class FlexModel:
             ("step_w", 0.0, True),
             ("recent_curtailment_kwh", 0.0, False),
             ("substitution_eur_per_kwh", 0.0, False),
+            ("keep_premium_eur_per_kwh", 0.0, False),
         ):
             values = _float_array(name, getattr(self, name), ids)
             bad = values <= minimum if strict else values < minimum
@@ -121,6 +126,12 @@ class FlexModel:
     def substitution(self) -> NDArray[np.float64]:
         """The substitution cost per home (zeros when not known)."""
         values = self.substitution_eur_per_kwh
+        return values if values is not None else np.zeros(self.size)
+
+    @property
+    def keep_premium(self) -> NDArray[np.float64]:
+        """The event plan's premium per home (zeros where it keeps none)."""
+        values = self.keep_premium_eur_per_kwh
         return values if values is not None else np.zeros(self.size)
 
     @property
