@@ -25,6 +25,7 @@ from .control.alerts import AlertMonitor
 from .control.dispatch import DispatchSettings
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl, CycleReport
+from .control.planner import background_planner
 from .domain.envelope import CapacityEnvelope
 from .fan_out import CommandFanOut
 from .grid_port import OtherLoadForecast
@@ -178,6 +179,7 @@ class AggregatorService(LiveState, MessageSink):
                     rated_capacity_kw=point.rated_capacity_kw,
                     fleet=self.fleet,
                     settings=settings,
+                    planner=background_planner(),
                 )
             else:
                 control.rated_capacity_kw = point.rated_capacity_kw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -185,3 +186,38 @@ def test_plan_settings_are_checked() -> None:
         PlanSettings(horizon=timedelta(minutes=5))
     with pytest.raises(ValueError, match="premium"):
         PlanSettings(keep_premium_eur_per_kwh=float("nan"))
+
+
+def test_on_an_executor_cycles_use_the_plan_once_it_is_made() -> None:
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        street = Street(EventPlanner(executor=executor))
+        first, _ = street.control.cycle(T0, other_load_at=lambda _moment: OTHER_W)
+        assert first.plan is None  # the cycle did not wait for the plan
+        executor.submit(lambda: None).result()  # the plan is made by now
+        later, plan = street.control.cycle(
+            T0 + timedelta(seconds=30), other_load_at=lambda _moment: OTHER_W
+        )
+    assert later.plan is not None
+    assert later.plan.kept_for_later == len(CHEAP)
+    # The first cycle, without a plan, took the cheap homes; now the dear.
+    assert plan.commands
+    assert all(c.home_id in DEAR for c in plan.commands)
+
+
+def test_a_failing_plan_leaves_the_loop_to_the_merit_order(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_problem: object) -> None:
+        raise RuntimeError("solver gone")
+
+    monkeypatch.setattr("dacs.aggregator.control.planner.plan_event", broken)
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        street = Street(EventPlanner(executor=executor))
+        street.control.cycle(T0, other_load_at=lambda _moment: OTHER_W)
+        executor.submit(lambda: None).result()
+        report, plan = street.control.cycle(
+            T0 + timedelta(seconds=30), other_load_at=lambda _moment: OTHER_W
+        )
+    assert report.plan is None
+    assert plan.commands  # the loop still curtails
+    assert "the event plan failed" in caplog.text

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from dacs.aggregator.control.fleet import HomeView
 from dacs.aggregator.control.loop import CycleReport
+from dacs.aggregator.control.planner import PlanView
 from dacs.aggregator.registry.errors import NotFoundError
 from dacs.aggregator.service import AggregatorService
 from dacs.protocol import format_time
@@ -73,10 +74,24 @@ def cycle_json(
         "isp_mean_kw": _kw(report.isp_mean_w),
         "isps_over_cap": report.isps_over_cap,
         "worst_isp_excess_kw": _kw(report.worst_isp_excess_w),
+        "plan": _plan_json(report.plan),
         "curtailed_homes": report.curtailed_homes,
         "commands": report.commands,
         "cancels": report.cancels,
         "counts": participation_counts(homes, report.time),
+    }
+
+
+def _plan_json(plan: PlanView | None) -> dict[str, Any] | None:
+    """The event plan's outlook (None where no resident's allowance binds)."""
+    if plan is None:
+        return None
+    return {
+        "made_at": format_time(plan.made_at),
+        "isps": plan.isps,
+        "kept_for_later": plan.kept_for_later,
+        "shortfall_kw": _kw(plan.shortfall_w),
+        "short_from": format_time(plan.short_from) if plan.short_from else None,
     }
 
 

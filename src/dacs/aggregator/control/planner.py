@@ -14,8 +14,11 @@ and no plan is made.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
+import logging
 import math
 
 import numpy as np
@@ -30,6 +33,7 @@ from dacs.protocol.rules import DEFAULT_MAX_CURTAILMENT_MINUTES
 from .cap_tracking import isp_start
 from .fleet import HANDOVER, HomeView
 
+_LOGGER = logging.getLogger(__name__)
 _ISP_MIN = ISP.total_seconds() / 60
 
 
@@ -73,12 +77,35 @@ class Outlook:
     margin_at: Callable[[float], float]  # W under a cap of so many W
 
 
-class EventPlanner:
-    """One congestion point's plan for the rest of its event."""
+@dataclass(frozen=True, kw_only=True)
+class _Problem:
+    """A plan to make: the solver's input, and where its answer goes."""
 
-    def __init__(self, settings: PlanSettings | None = None) -> None:
+    made_at: datetime
+    home_ids: tuple[str, ...]
+    starts: list[datetime]
+    problem: EventPlanInput
+
+
+type _Outcome = tuple[frozenset[str], PlanView | None]
+
+
+class EventPlanner:
+    """One congestion point's plan for the rest of its event.
+
+    Without an ``executor`` a plan is made within the cycle (the scenario
+    suite, tests: the same result on any machine). With one, the service's
+    cycles never wait for the solver: the plan is made there and the cycles
+    use the last one made until the next is ready.
+    """
+
+    def __init__(
+        self, settings: PlanSettings | None = None, *, executor: Executor | None = None
+    ) -> None:
         """Start without a plan."""
         self.settings = settings or PlanSettings()
+        self._executor = executor
+        self._pending: Future[_Outcome] | None = None
         self._made_at: datetime | None = None
         self._made_for: tuple[str, ...] = ()
         self._kept: frozenset[str] = frozenset()
@@ -92,13 +119,35 @@ class EventPlanner:
         outlook: Outlook,
     ) -> FlexModel:
         """``model`` with the homes the plan keeps for later ranked after the others."""
-        if self._due(now, model.home_ids):
-            self._kept = self._replan(now, homes, model, outlook)
+        self._collect()
+        if self._pending is None and self._due(now, model.home_ids):
+            self._made_at, self._made_for = now, model.home_ids
+            problem = self._problem(now, homes, model, outlook)
+            if problem is None:
+                self._kept, self.view = frozenset(), None
+            elif self._executor is None:
+                self._kept, self.view = _solve(problem)
+            else:
+                self._pending = self._executor.submit(_solve, problem)
         if not self._kept:
             return model
         kept = np.fromiter((h in self._kept for h in model.home_ids), bool, model.size)
         premium = self.settings.keep_premium_eur_per_kwh * kept
         return replace(model, keep_premium_eur_per_kwh=premium)
+
+    def _collect(self) -> None:
+        """Take a plan made on the executor, once it is ready."""
+        pending = self._pending
+        if pending is None or not pending.done():
+            return
+        self._pending = None
+        try:
+            self._kept, self.view = pending.result()
+        except Exception:
+            # A plan is an improvement, never a condition: the loop goes on
+            # with the merit order alone and says why.
+            _LOGGER.exception("the event plan failed; the loop goes on without it")
+            self._kept, self.view = frozenset(), None
 
     def _due(self, now: datetime, home_ids: tuple[str, ...]) -> bool:
         made = self._made_at
@@ -110,14 +159,14 @@ class EventPlanner:
             or now < made
         )
 
-    def _replan(
+    def _problem(
         self,
         now: datetime,
         homes: Sequence[HomeView],
         model: FlexModel,
         outlook: Outlook,
-    ) -> frozenset[str]:
-        self._made_at, self._made_for = now, model.home_ids
+    ) -> _Problem | None:
+        """What the plan needs, read now; None when no allowance can bind."""
         starts = _isp_starts(now, self.settings.horizon)
         heat_pumps_w = float(model.baseline_w.sum())
         need = np.array([_need_w(start, heat_pumps_w, outlook) for start in starts])
@@ -125,26 +174,46 @@ class EventPlanner:
         keep = np.flatnonzero((need > 0) | (np.arange(len(starts)) == 0))
         starts, need = [starts[i] for i in keep], need[keep]
         allowance = np.array([_allowance_isps(view, now) for view in homes])
-        reducible = _reducible_w(homes, model, starts)
-        self.view = None
-        usable = reducible.max(axis=1, initial=0.0) > 0
+        reducible, switch_off = _reducible_w(homes, model, starts)
+        usable = (reducible + switch_off).max(axis=1, initial=0.0) > 0
         if len(starts) <= 1 or not np.any(allowance[usable] < len(starts)):
-            return frozenset()  # no allowance binds: nothing to keep
+            return None  # no allowance binds: nothing to keep
         price = effective_price_eur_per_kwh(
             model.ask_eur_per_kwh, model.recent_curtailment_kwh, model.available
         )
-        plan = plan_event(
-            EventPlanInput(
+        return _Problem(
+            made_at=now,
+            home_ids=model.home_ids,
+            starts=starts,
+            problem=EventPlanInput(
                 need_w=need,
                 reducible_w=reducible,
+                switch_off_w=switch_off,
                 cost_eur_per_kwh=np.maximum(price + model.substitution, 0.0),
                 allowance_isps=allowance,
                 running=np.array([v.curtailed_since is not None for v in homes]),
-            )
+            ),
         )
-        kept = plan.kept_for_later()
-        self.view = _view(now, plan, starts, int(kept.sum()))
-        return frozenset(h for h, k in zip(model.home_ids, kept, strict=True) if k)
+
+
+@cache
+def _plan_thread() -> ThreadPoolExecutor:
+    """One thread for every point's plans: a plan waits, a cycle never does."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dacs-event-plan")
+
+
+def background_planner(settings: PlanSettings | None = None) -> EventPlanner:
+    """A planner for the service: plans are made off the event loop."""
+    return EventPlanner(settings, executor=_plan_thread())
+
+
+def _solve(problem: _Problem) -> _Outcome:
+    """Make the plan; the homes it keeps for later and what it says."""
+    plan = plan_event(problem.problem)
+    kept = plan.kept_for_later()
+    view = _view(problem.made_at, plan, problem.starts, int(kept.sum()))
+    ids = frozenset(h for h, k in zip(problem.home_ids, kept, strict=True) if k)
+    return ids, view
 
 
 def _isp_starts(now: datetime, horizon: timedelta) -> list[datetime]:
@@ -176,24 +245,28 @@ def _allowance_isps(view: HomeView, now: datetime) -> float:
 
 def _reducible_w(
     homes: Sequence[HomeView], model: FlexModel, starts: Sequence[datetime]
-) -> NDArray[np.float64]:
-    """Per home and ISP the most it can reduce; a resting home from its rest's end."""
-    reach = np.repeat(model.max_reduction_w[:, None], len(starts), axis=1)
-    # What a home could give were it available (the model's own rule).
-    whole = np.where(
-        model.gas_only,
-        model.baseline_w,
-        np.maximum(model.baseline_w - model.floor_w, 0.0),
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per home and ISP: down to the floor, and what gas-only adds below it.
+
+    A home resting after a full curtailment is back in the ISPs that begin
+    after its rest; one unavailable for another reason is out of the plan.
+    """
+    floor_part = np.maximum(model.baseline_w - model.floor_w, 0.0)
+    below = np.where(model.gas_only, model.baseline_w - floor_part, 0.0)
+    begins = np.array([start.timestamp() for start in starts])
+    back = np.array(
+        [
+            -math.inf
+            if model.available[i]
+            else (view.resting_until.timestamp() if view.resting_until else math.inf)
+            for i, view in enumerate(homes)
+        ]
     )
-    for index, view in enumerate(homes):
-        rest = view.resting_until
-        if model.available[index] or rest is None:
-            continue
-        # Resting after a full curtailment: back in the ISPs that begin after it.
-        for column, start in enumerate(starts):
-            if start >= rest:
-                reach[index, column] = whole[index]
-    return reach
+    present = begins[None, :] >= back[:, None]
+    return (
+        np.where(present, floor_part[:, None], 0.0),
+        np.where(present, below[:, None], 0.0),
+    )
 
 
 def _view(

@@ -324,6 +324,13 @@
       `baseline ${kw(cycle.baseline_kw)} kW · ${saved > 0.05 ? `−${kw(saved)} kW` : "no reduction"}`;
     $("kpi-shortfall").textContent = kw(cycle.shortfall_kw);
     $("kpi-shortfall-card").classList.toggle("short", cycle.shortfall_kw > 0);
+    // The event plan sees a shortfall before its quarter hour begins.
+    const plan = cycle.plan ?? null;
+    $("kpi-shortfall-note").textContent = !plan
+      ? "flexibility missing to meet the cap"
+      : plan.short_from
+        ? `plan: ${kw(plan.shortfall_kw)} kW short from ${shortTime.format(Date.parse(plan.short_from))}`
+        : `plan: ${plan.isps} quarter hours covered, ${plan.kept_for_later} homes kept for later`;
     // The grid operator settles each 15-minute mean against the cap, not the minute.
     const ispMean = cycle.isp_mean_kw ?? null;
     $("kpi-isp").textContent = ispMean === null ? "–" : kw(ispMean);
