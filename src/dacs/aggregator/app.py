@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-import contextlib
 from pathlib import Path
 
 from aiohttp import web
@@ -125,11 +123,9 @@ def _add_statement_schedule(
     )
 
     async def run_schedule(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(schedule.run(), name="dacs-statement-schedule")
+        task = service.supervisor.start("statement-schedule", schedule.run)
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await task.stop()
 
     app.cleanup_ctx.append(run_schedule)
 
@@ -144,6 +140,7 @@ def _add_openadr_ven(
         service,
         sessions=service.sessions,
         delivered_flex=app[SETTLEMENT].flex,
+        supervisor=service.supervisor,
     )
     app[OPENADR_VEN] = ven
 

@@ -50,8 +50,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         method="get",
         path="/health",
-        summary="liveness and broker link",
-        responses={"200": "ok", "503": "degraded"},
+        summary="readiness: the broker link and the supervised tasks",
+        responses={
+            "200": "ok",
+            "503": "degraded: the broker link or a supervised task is down",
+        },
         answer="Health",
     ),
     Operation(
