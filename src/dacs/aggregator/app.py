@@ -15,6 +15,7 @@ from .api import (
     homes,
     measurements,
     monitoring,
+    session,
 )
 from .api.app_keys import OPENADR_VEN, SERVICE
 from .api.auth import AUTH, TokenAuth, auth_middleware
@@ -90,6 +91,7 @@ def create_app(
         alerts,
         homes,
         enrollment_codes,
+        session,
     ):
         app.add_routes(resource.routes)
     add_dashboard(app)

@@ -32,6 +32,13 @@ class Health(TypedDict):
     tasks_down: list[TaskDown]
 
 
+class DashboardSession(TypedDict):
+    """Whether this browser is signed in to the dashboard (a read-only session)."""
+
+    signed_in: bool
+    expires: str | None  # RFC 3339, UTC
+
+
 class ParticipationCounts(TypedDict):
     """How many homes behind a congestion point are in each state."""
 
