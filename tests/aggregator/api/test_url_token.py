@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -322,3 +323,30 @@ async def test_the_access_log_never_shows_a_token_from_the_url(
     assert '"GET /?token=REDACTED&point=tr-1 HTTP/1.1" 303' in lines[0]
     assert '"GET /api/v1/homes?token=REDACTED&point=tr-1 HTTP/1.1" 401' in lines[1]
     assert '"GET /api/v1/congestion-points HTTP/1.1" 200' in lines[2]
+
+
+async def _raw_status(client: TestClient[Any, Any], headers: bytes) -> int:
+    """The status of a GET sent byte for byte (headers a client library would refuse)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(
+            b"GET /api/v1/congestion-points HTTP/1.1\r\nHost: x\r\n"
+            + headers
+            + b"Connection: close\r\n\r\n"
+        )
+        await writer.drain()
+        return int((await reader.readline()).split()[1])
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_bytes_that_are_not_text_in_a_token_or_cookie_are_a_plain_401(
+    client: TestClient[Any, Any],
+) -> None:
+    assert await _raw_status(client, b"Authorization: Bearer \xff\xfe\r\n") == 401
+    for value in (b"1.\xc3\xa9\xff", "\u0661\u0662.abc".encode(), b"9" * 13 + b".a"):
+        cookie = b"Cookie: " + session_cookie.COOKIE.encode() + b"=" + value + b"\r\n"
+        assert await _raw_status(client, cookie) == 401, value
+    reader = f"Authorization: Bearer {READER_TOKEN}\r\n".encode()
+    assert await _raw_status(client, reader) == 200

@@ -50,9 +50,11 @@ class TokenAuth:
 
     def role_of(self, token: str) -> Role:
         """The role ``token`` grants."""
+        # Any bytes may arrive in a header; aiohttp hands them over surrogate-escaped.
+        offered = token.encode("utf-8", "surrogateescape")
         granted = Role.NONE
         for known, role in self._tokens:
-            if hmac.compare_digest(known.encode(), token.encode()):
+            if hmac.compare_digest(known.encode(), offered):
                 granted = max(granted, role)
         return granted
 

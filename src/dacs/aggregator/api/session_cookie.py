@@ -31,24 +31,27 @@ _CONTEXT = b"dacs-dashboard-session-v1:"
 _PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 
 
-def _mac(token: str, expires: int) -> str:
+def _mac(token: str, expires: int) -> bytes:
     digest = hmac.new(
         token.encode(), _CONTEXT + str(expires).encode(), hashlib.sha256
     ).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=")
 
 
 def issue(token: str, now: datetime) -> tuple[str, datetime]:
     """A cookie value for ``token``, and when it expires."""
     expires = int((now + LIFETIME).timestamp())
-    return f"{expires}.{_mac(token, expires)}", datetime.fromtimestamp(expires, UTC)
+    value = f"{expires}.{_mac(token, expires).decode()}"
+    return value, datetime.fromtimestamp(expires, UTC)
 
 
 def expiry(value: str, tokens: Iterable[str], now: datetime) -> datetime | None:
     """When a cookie made with one of ``tokens`` expires; None if it is not one or has expired."""
     stamp, _, mac = value.partition(".")
-    if not stamp.isdigit() or len(stamp) > 12 or not mac:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12 or not mac:
         return None
+    # A browser may send any bytes; aiohttp hands them over surrogate-escaped.
+    signature = mac.encode("utf-8", "surrogateescape")
     expires = int(stamp)
     # One made for longer than LIFETIME was not made here.
     if not now.timestamp() < expires <= (now + LIFETIME).timestamp() + 1:
@@ -56,7 +59,7 @@ def expiry(value: str, tokens: Iterable[str], now: datetime) -> datetime | None:
     valid = False
     for token in tokens:
         # Every token is tried, so the time taken does not say which matched.
-        valid |= hmac.compare_digest(_mac(token, expires), mac)
+        valid |= hmac.compare_digest(_mac(token, expires), signature)
     return datetime.fromtimestamp(expires, UTC) if valid else None
 
 
