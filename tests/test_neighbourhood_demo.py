@@ -9,7 +9,9 @@ from pathlib import Path
 import signal
 import sys
 
+from aiohttp import ClientSession, CookieJar
 import pytest
+from yarl import URL
 
 from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled
 from dacs.testbed.neighbourhood.grid_signal import GridSignal
@@ -31,6 +33,12 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
     peak = float(uncontrolled.total_kw.max())
     rated, cap = round(peak * 1.05, 1), round(peak * 0.8, 1)
     urls: list[str] = []
+    sign_ins: list[asyncio.Task[list[tuple[str, int]]]] = []
+
+    def ready(url: str) -> None:
+        urls.append(url)
+        sign_ins.append(asyncio.create_task(_follow_the_link(url)))
+
     live = await run_live(
         scenario,
         broker_host="127.0.0.1",
@@ -38,10 +46,15 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
         speed=240,
         cap_kw=cap,
         rated_kw=rated,
-        on_ready=urls.append,
+        on_ready=ready,
     )
     assert urls
     assert urls[0].startswith("http://127.0.0.1:")
+    # The printed link signs a browser in (#15) and leaves the token behind.
+    assert await sign_ins[0] == [
+        ("/dashboard/", 200),
+        ("/api/v1/congestion-points", 200),
+    ]
     summary = summarise(
         scenario=scenario,
         uncontrolled=uncontrolled,
@@ -73,6 +86,23 @@ async def test_congestion_evening(mosquitto: MosquittoBroker) -> None:
     # Every simulated home followed what it acknowledged.
     assert "not_following_limit" not in live.alerts
     assert format_alerts(live.alerts).startswith("alerts raised by the aggregator: ")
+
+
+async def _follow_the_link(url: str) -> list[tuple[str, int]]:
+    """Open the dashboard link as a browser would, then read the API with its cookie."""
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:
+        async with browser.get(url) as page:
+            seen = [
+                (
+                    page.url.path
+                    + (f"?{page.url.query_string}" if page.url.query_string else ""),
+                    page.status,
+                )
+            ]
+        api = URL(url).with_path("/api/v1/congestion-points").with_query(None)
+        async with browser.get(api) as points:
+            seen.append((points.url.path, points.status))
+    return seen
 
 
 def demo_folders(temporary: Path) -> list[Path]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-import contextlib
 from pathlib import Path
 
 from aiohttp import web
@@ -17,6 +15,7 @@ from .api import (
     homes,
     measurements,
     monitoring,
+    session,
 )
 from .api.app_keys import OPENADR_VEN, SERVICE
 from .api.auth import AUTH, TokenAuth, auth_middleware
@@ -92,6 +91,7 @@ def create_app(
         alerts,
         homes,
         enrollment_codes,
+        session,
     ):
         app.add_routes(resource.routes)
     add_dashboard(app)
@@ -125,11 +125,9 @@ def _add_statement_schedule(
     )
 
     async def run_schedule(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(schedule.run(), name="dacs-statement-schedule")
+        task = service.supervisor.start("statement-schedule", schedule.run)
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await task.stop()
 
     app.cleanup_ctx.append(run_schedule)
 
@@ -144,6 +142,7 @@ def _add_openadr_ven(
         service,
         sessions=service.sessions,
         delivered_flex=app[SETTLEMENT].flex,
+        supervisor=service.supervisor,
     )
     app[OPENADR_VEN] = ven
 

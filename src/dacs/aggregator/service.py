@@ -7,7 +7,6 @@ it implements.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from .storage.alerts import AlertLedger
 from .storage.commands import CommandLedger
 from .storage.database import create_engine, migrate, session_factory
 from .storage.envelopes import EnvelopeLedger
+from .supervisor import Supervisor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,9 +75,12 @@ class AggregatorService(LiveState, MessageSink):
         provisioner: CredentialProvisioner,
         other_load_forecast: OtherLoadForecast | None = None,
         engine: AsyncEngine | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         """Prepare; start() connects and begins work."""
         self.config = config
+        # Also runs the grid adapters' and the schedules' tasks (app.py).
+        self.supervisor = supervisor or Supervisor()
         self.clock = clock
         self.engine = engine or create_engine(config.database.url)
         self.sessions = session_factory(self.engine)
@@ -117,7 +120,6 @@ class AggregatorService(LiveState, MessageSink):
         self.fan_out = CommandFanOut(self.link, self._command_ledger)
         self._commands_loaded = False
         self._forecast = other_load_forecast
-        self._tasks: list[asyncio.Task[None]] = []
         self._listeners: list[Callable[[CycleReport], None]] = []
         self._unknown_homes = 0
         self._telemetry_received = 0
@@ -136,19 +138,14 @@ class AggregatorService(LiveState, MessageSink):
         """Migrate, load the registry into memory, connect and start the loops."""
         await migrate(self.engine)
         await self.reload()
-        self._tasks = [
-            asyncio.create_task(self.link.run(), name="dacs-aggregator-mqtt"),
-            asyncio.create_task(self.writer.run(), name="dacs-aggregator-telemetry"),
-            asyncio.create_task(self.acks.run(), name="dacs-aggregator-acks"),
-            asyncio.create_task(self._control_loop(), name="dacs-aggregator-control"),
-        ]
+        self.supervisor.start("broker-link", self.link.run)
+        self.supervisor.start("telemetry-writer", self.writer.run)
+        self.supervisor.start("ack-writer", self.acks.run)
+        self.supervisor.start("control-loop", self._control_loop)
 
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.supervisor.stop()
         await self._webhook.close()
         await self.fan_out.close()
         with contextlib.suppress(Exception):

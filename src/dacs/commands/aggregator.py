@@ -29,6 +29,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Load the configuration and serve until interrupted."""
     from aiohttp import web  # noqa: PLC0415 - only this command needs the server
 
+    from dacs.aggregator.api.access_log import RedactingAccessLogger  # noqa: PLC0415
     from dacs.aggregator.app import create_app  # noqa: PLC0415
     from dacs.aggregator.config import ConfigError, load_config  # noqa: PLC0415
 
@@ -43,6 +44,10 @@ def run_serve(args: argparse.Namespace) -> int:
             "no operator token configured: the operators' API is closed (set DACS_API_OPERATOR_TOKENS)"
         )
     web.run_app(
-        create_app(config), host=config.api.host, port=config.api.port, print=None
+        create_app(config),
+        host=config.api.host,
+        port=config.api.port,
+        print=None,
+        access_log_class=RedactingAccessLogger,
     )
     return 0

@@ -310,15 +310,16 @@ async def test_stream_needs_a_reader_token(
 ) -> None:
     client, _ = live
     assert (await client.get("/api/v1/stream")).status == 401
-    assert (await client.get("/api/v1/stream", params={"token": "nope"})).status == 401
+    nope = {"Authorization": "Bearer nope"}
+    assert (await client.get("/api/v1/stream", headers=nope)).status == 401
     assert (
         await client.get(f"/api/v1/congestion-points/{POINT}/history")
     ).status == 401
-    async with client.get("/api/v1/stream", params={"token": READER_TOKEN}) as response:
+    async with client.get("/api/v1/stream", headers=READER) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
     unknown = await client.get(
-        "/api/v1/stream", params={"token": READER_TOKEN, "congestion_point": "tr-x"}
+        "/api/v1/stream", headers=READER, params={"congestion_point": "tr-x"}
     )
     assert unknown.status == 404
 
@@ -329,7 +330,7 @@ async def test_cycles_and_home_tables_arrive(
     monkeypatch.setattr(stream_module, "HEARTBEAT_S", 0.2)
     client, world = live
     async with client.get(
-        "/api/v1/stream", params={"token": READER_TOKEN, "congestion_point": POINT}
+        "/api/v1/stream", headers=READER, params={"congestion_point": POINT}
     ) as response:
         name, opening = await _next_event(response)
         assert name == "homes"  # a fresh page gets the table at once
@@ -416,8 +417,8 @@ async def test_a_stalled_client_blocks_neither_the_loop_nor_others(
     # A client that sends its request and then never reads a byte.
     _reader, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(
-        f"GET /api/v1/stream?token={READER_TOKEN} HTTP/1.1\r\n"
-        f"Host: {client.host}\r\n\r\n".encode()
+        "GET /api/v1/stream HTTP/1.1\r\n"
+        f"Host: {client.host}\r\nAuthorization: Bearer {READER_TOKEN}\r\n\r\n".encode()
     )
     await writer.drain()
     # A stream whose handler is stuck in a write: nothing ever drains its queue.
@@ -426,9 +427,7 @@ async def test_a_stalled_client_blocks_neither_the_loop_nor_others(
         async with asyncio.timeout(5):
             while len(feed.subscribers) < 2:  # noqa: ASYNC110 - polling the app's live state
                 await asyncio.sleep(0.01)
-        async with client.get(
-            "/api/v1/stream", params={"token": READER_TOKEN}
-        ) as response:
+        async with client.get("/api/v1/stream", headers=READER) as response:
             await _next_event(response)  # the opening table
             started = time.monotonic()
             reports = [await world.step() for _ in range(40)]
@@ -459,9 +458,7 @@ async def test_open_streams_end_when_the_app_stops(
     test_client = TestClient(server)
     await test_client.start_server()
     try:
-        response = await test_client.get(
-            "/api/v1/stream", params={"token": READER_TOKEN}
-        )
+        response = await test_client.get("/api/v1/stream", headers=READER)
         assert response.status == 200
         started = time.monotonic()
         await server.close()
@@ -757,3 +754,88 @@ async def test_dashboard_in_chromium(
     finally:
         if not stopped:
             await runner.cleanup()
+
+
+@asynccontextmanager
+async def _served(
+    tmp_path: Path, mosquitto: MosquittoBroker, clock: SteppedClock
+) -> AsyncIterator[tuple[int, Neighbourhood]]:
+    """The app on a real port, with the neighbourhood built and a few cycles run."""
+    app = _app(_config(tmp_path, mosquitto), clock)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        world = Neighbourhood(app[SERVICE], clock)
+        await world.build()
+        for _ in range(5):
+            await world.step()
+        yield runner.addresses[0][1], world
+    finally:
+        await runner.cleanup()
+
+
+async def _visited(page: DevTools) -> list[str]:
+    """Every address in the tab's history."""
+    history = await page.send("Page.getNavigationHistory")
+    return [entry["url"] for entry in history["entries"]]
+
+
+async def test_the_demo_link_signs_in_in_chromium(
+    tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    """The link `dacs demo` prints (`/?token=...`) signs in; the token leaves no trace."""
+    assert os.access(CHROMIUM, os.X_OK), (
+        "chromium is missing: run make setup (apt-get install chromium)"
+    )
+    clock = SteppedClock(EVENT_START + timedelta(minutes=15))
+    async with (
+        _served(tmp_path, mosquitto, clock) as (port, world),
+        _browser(tmp_path) as page,
+    ):
+        origin = f"http://127.0.0.1:{port}"
+        # A link with a token the aggregator does not know: the form, told why.
+        await page.send("Page.navigate", url=f"{origin}/?token=not-a-token")
+        await page.wait_for(
+            "document.getElementById('login')?.hidden === false && "
+            "document.getElementById('login-error').textContent"
+            '.includes("link\'s token was refused")'
+        )
+        assert await page.evaluate("location.href") == f"{origin}/dashboard/"
+
+        await page.send("Page.navigate", url=f"{origin}/?token={READER_TOKEN}")
+        await page.wait_for(
+            "document.querySelectorAll('#homes tbody tr[data-home]').length === 24"
+        )
+        await page.wait_for(
+            "document.getElementById('connection').textContent === 'Live'"
+        )
+        assert (await page.evaluate("location.pathname")) == "/dashboard/"
+        assert "token" not in await page.evaluate("location.href")
+        visited = await _visited(page)
+        assert not any(READER_TOKEN in url for url in visited), visited
+        # The session is not within reach of the page's scripts.
+        assert await page.evaluate("document.cookie") == ""
+        assert READER_TOKEN not in await page.evaluate(
+            "JSON.stringify({...sessionStorage, ...localStorage})"
+        )
+
+        # The live stream runs on the cookie: a new cycle reaches the page.
+        report = await world.step()
+        await page.wait_for(
+            "document.getElementById('last-cycle').dateTime === "
+            f"{format_time(report.time)!r}"
+        )
+        assert page.errors == []
+
+        # Signing out ends the session for the API as well.
+        await page.evaluate("document.getElementById('sign-out').click()")
+        await page.wait_for("document.getElementById('login')?.hidden === false")
+        await page.wait_for(
+            "fetch('../api/v1/session').then(r => r.json()).then(s => !s.signed_in)"
+        )
+        status = await page.evaluate(
+            "fetch('../api/v1/congestion-points').then(r => r.status)"
+        )
+        assert status == 401

@@ -68,6 +68,7 @@ async def started_ven(
         service,
         sessions=service.sessions,
         delivered_flex=RecordedDelivery(service.clock),  # type: ignore[arg-type]  # only now() is used
+        supervisor=service.supervisor,
     )
     await ven.start()
     try:
@@ -166,8 +167,9 @@ async def test_broker_down_keeps_polling_on_the_interval(
             add_limit(vtn, program)  # its notification cannot be published
             await until(lambda: len(service.controls[POINT].envelopes) == 1)
             assert ven.counters.notifications == 0
-            assert ven._poll_loop._timer is not None
-            assert not ven._poll_loop._timer.done()
+            # The timer polls on: supervised, running, never restarted.
+            [poll] = [s for s in service.supervisor.states if s.name == "openadr-poll"]
+            assert (poll.down, poll.restarts) == (False, 0)
 
 
 async def test_broker_that_comes_back_is_reconnected(

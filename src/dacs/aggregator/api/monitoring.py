@@ -4,26 +4,41 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dacs.aggregator.supervisor import TaskState
+from dacs.protocol import format_time
+
 from .app_keys import OPENADR_VEN, SERVICE
 from .auth import Role, requires
-from .responses import Health
+from .responses import Health, TaskDown
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
-    """Liveness and readiness: the broker link and the database."""
+    """Readiness: 503 while the broker link or a supervised task is down.
+
+    Public (orchestrators probe it without a token), so it names the tasks
+    but not their errors; the log has the tracebacks.
+    """
     service = request.app[SERVICE]
     broker = service.link.connected
+    down: list[TaskDown] = [
+        {
+            "task": state.name,
+            "since": format_time(state.down_since),
+            "restarts": state.restarts,
+        }
+        for state in service.supervisor.down
+        if state.down_since is not None
+    ]
+    healthy = broker and not down
     answer: Health = {
-        "status": "ok" if broker else "degraded",
+        "status": "ok" if healthy else "degraded",
         "broker_connected": broker,
+        "tasks_down": down,
     }
-    return web.json_response(
-        answer,
-        status=200 if broker else 503,
-    )
+    return web.json_response(answer, status=200 if healthy else 503)
 
 
 @routes.get("/metrics")
@@ -62,6 +77,7 @@ async def metrics(request: web.Request) -> web.Response:
         f"dacs_acks_dead_lettered_total {counters.acks_dead_lettered}",
         "# TYPE dacs_broker_connected gauge",
         f"dacs_broker_connected {int(service.link.connected)}",
+        *_task_lines(service.supervisor.states),
     ]
     ven = request.app.get(OPENADR_VEN)
     if ven is not None:
@@ -106,3 +122,18 @@ async def metrics(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff"},
     )
+
+
+def _task_lines(states: list[TaskState]) -> list[str]:
+    """The supervised tasks: restarts after a crash, and which are down now."""
+    return [
+        "# HELP dacs_task_restarts_total Supervised tasks started again after a crash.",
+        "# TYPE dacs_task_restarts_total counter",
+        *(f'dacs_task_restarts_total{{task="{s.name}"}} {s.restarts}' for s in states),
+        "# HELP dacs_task_up 0 while a supervised task waits to be started again.",
+        "# TYPE dacs_task_up gauge",
+        *(f'dacs_task_up{{task="{s.name}"}} {int(not s.down)}' for s in states),
+        "# HELP dacs_tasks_down Supervised tasks down now.",
+        "# TYPE dacs_tasks_down gauge",
+        f"dacs_tasks_down {sum(s.down for s in states)}",
+    ]

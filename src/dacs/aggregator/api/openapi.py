@@ -23,7 +23,13 @@ from dacs.protocol.schema import schema
 from . import responses
 from .auth import Role
 from .operations import OPERATIONS, Operation
-from .requests import EVENT_BODIES, CodesCreate, CongestionPointCreate, Measurement
+from .requests import (
+    EVENT_BODIES,
+    CodesCreate,
+    CongestionPointCreate,
+    Measurement,
+    SessionCreate,
+)
 
 _SCHEMAS = "#/components/schemas/"
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -33,6 +39,7 @@ _REQUEST_MODELS: tuple[type[Any], ...] = (
     *EVENT_BODIES.values(),
     Measurement,
     CodesCreate,
+    SessionCreate,
 )
 _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.Health,
@@ -44,6 +51,7 @@ _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.Home,
     responses.EnrollmentCode,
     responses.Revoked,
+    responses.DashboardSession,
 )
 
 

@@ -50,8 +50,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         method="get",
         path="/health",
-        summary="liveness and broker link",
-        responses={"200": "ok", "503": "degraded"},
+        summary="readiness: the broker link and the supervised tasks",
+        responses={
+            "200": "ok",
+            "503": "degraded: the broker link or a supervised task is down",
+        },
         answer="Health",
     ),
     Operation(
@@ -147,14 +150,37 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="live feed (text/event-stream): `cycle` per control cycle, `homes` every few cycles, heartbeat comments",
         role=Role.READER,
         responses={"200": "event stream", "404": "unknown point"},
-        query=(
-            _query("congestion_point", {"type": "string"}),
-            _query(
-                "token",
-                {"type": "string"},
-                "the bearer token, for EventSource (it cannot send headers)",
+        query=(_query("congestion_point", {"type": "string"}),),
+    ),
+    *(
+        Operation(
+            method=method,
+            path="/api/v1/session",
+            summary=summary,
+            responses={"200": answer} | refusals,
+            body="SessionCreate" if method == "post" else None,
+            answer="DashboardSession",
+        )
+        for method, summary, answer, refusals in (
+            (
+                "get",
+                "whether this browser holds a dashboard session (the cookie)",
+                "signed in or not",
+                {},
             ),
-        ),
+            (
+                "post",
+                "sign a browser in to the dashboard (a read-only session cookie)",
+                "signed in (Set-Cookie)",
+                {"400": "malformed", "401": "token refused", "415": "not JSON"},
+            ),
+            (
+                "delete",
+                "sign this browser out of the dashboard",
+                "signed out (the cookie is cleared)",
+                {},
+            ),
+        )
     ),
     Operation(
         method="get",

@@ -237,6 +237,14 @@ class Measurement(RequestBody):
     ]
 
 
+class SessionCreate(RequestBody):
+    """A token that signs a browser in to the dashboard."""
+
+    token: Annotated[
+        str, Text(), Field(description="a reader or operator token (read-only here)")
+    ]
+
+
 class CodesCreate(RequestBody):
     """Enrollment codes to create for homes behind a congestion point."""
 

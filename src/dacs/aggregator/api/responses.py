@@ -16,11 +16,27 @@ Time = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 """An RFC 3339 time in UTC, as ``dacs.protocol.format_time`` writes it."""
 
 
+class TaskDown(TypedDict):
+    """A supervised task that crashed and waits to be started again."""
+
+    task: str  # e.g. "telemetry-writer", "control-loop", "openadr-poll"
+    since: str  # RFC 3339, UTC: when it crashed
+    restarts: int  # how often it has been started again so far
+
+
 class Health(TypedDict):
-    """Liveness and readiness (503 while the broker link is down)."""
+    """Readiness: 503 while the broker link or any supervised task is down."""
 
     status: str  # "ok" or "degraded"
     broker_connected: bool
+    tasks_down: list[TaskDown]
+
+
+class DashboardSession(TypedDict):
+    """Whether this browser is signed in to the dashboard (a read-only session)."""
+
+    signed_in: bool
+    expires: str | None  # RFC 3339, UTC
 
 
 class ParticipationCounts(TypedDict):

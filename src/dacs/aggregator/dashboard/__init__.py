@@ -6,6 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from dacs.aggregator.api.auth import takes_url_token
+from dacs.aggregator.api.session import sign_in_from_link
 from dacs.aggregator.api.stream import add_stream
 
 STATIC = Path(__file__).parent / "static"
@@ -18,12 +20,22 @@ _CONTENT_SECURITY_POLICY = (
 )
 
 
-async def _to_dashboard(_request: web.Request) -> web.StreamResponse:
+# The page routes are the only ones that take ?token= (the link `dacs demo`
+# prints): they sign the browser in and send it on without the token.
+
+
+@takes_url_token
+async def _to_dashboard(request: web.Request) -> web.StreamResponse:
     # Relative, so the redirect also works behind a path prefix (e.g. HA ingress).
+    if (signed_in := sign_in_from_link(request, "dashboard/")) is not None:
+        return signed_in
     raise web.HTTPFound("dashboard/")
 
 
-async def _index(_request: web.Request) -> web.FileResponse:
+@takes_url_token
+async def _index(request: web.Request) -> web.StreamResponse:
+    if (signed_in := sign_in_from_link(request, "./")) is not None:
+        return signed_in
     return web.FileResponse(STATIC / "index.html")
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-import contextlib
 from datetime import datetime
 import logging
 
 from dacs.aggregator.grid_port import GridPort
+from dacs.aggregator.supervisor import SupervisedTask, Supervisor
 
 from . import notifier
 from .client import NOTIFIERS, VtnClient
@@ -46,9 +46,11 @@ class PollLoop:
         counters: OpenAdrCounters,
         warnings: OnceWarnings,
         status: VtnStatus,
+        supervisor: Supervisor,
     ) -> None:
         """``poll`` is one poll's work; it raises VtnError when the VTN fails it."""
         self._status = status
+        self._supervisor = supervisor
         self._config = config
         self._port = port
         self._client = client
@@ -57,8 +59,7 @@ class PollLoop:
         self._warnings = warnings
         self.last_error: str | None = None
         self.last_success: datetime | None = None
-        self._timer: asyncio.Task[None] | None = None
-        self._notifier_tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[SupervisedTask] = []
         self._wake = asyncio.Event()
         self._polling = asyncio.Lock()
 
@@ -66,23 +67,18 @@ class PollLoop:
 
     async def start(self) -> None:
         """Poll now and then every ``poll_interval_s``; listen to the MQTT notifier."""
-        self._timer = asyncio.create_task(self._run(), name="dacs-openadr-ven")
+        start = self._supervisor.start
+        self._tasks = [start("openadr-poll", self._run)]
         if self._config.mqtt_notifier:
-            self._notifier_tasks = [
-                asyncio.create_task(self._listen(), name="dacs-openadr-notifier"),
-                asyncio.create_task(self._wakeups(), name="dacs-openadr-wakeups"),
+            self._tasks += [
+                start("openadr-notifier", self._listen),
+                start("openadr-wakeups", self._wakeups),
             ]
 
     async def stop(self) -> None:
         """Stop polling; a request in flight is abandoned, not waited for."""
-        tasks = [*self._notifier_tasks, *([self._timer] if self._timer else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._timer = None
-        self._notifier_tasks = []
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*(task.stop() for task in tasks))
 
     async def _run(self) -> None:
         while True:

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dacs.aggregator.domain.delivery import DeliveredFlexSource
 from dacs.aggregator.grid_port import GridPort
+from dacs.aggregator.supervisor import Supervisor
 
 from .client import RESOURCE_GROUPS, VtnClient
 from .config import OpenAdrConfig
@@ -65,8 +66,9 @@ class OpenAdrVen:
         sessions: async_sessionmaker[AsyncSession],
         delivered_flex: DeliveredFlexSource,
         client: VtnClient | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
-        """Check the settings; ``start()`` begins polling."""
+        """Check the settings; ``start()`` begins polling (under the service's ``supervisor``)."""
         config.check()
         self.config = config
         self.counters = OpenAdrCounters()
@@ -112,6 +114,7 @@ class OpenAdrVen:
             counters=self.counters,
             warnings=warnings,
             status=self.status,
+            supervisor=supervisor or Supervisor(),
         )
 
     @property

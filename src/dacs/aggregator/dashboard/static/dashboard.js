@@ -4,11 +4,14 @@
  * from the REST API once; after that an EventSource on /api/v1/stream delivers
  * one `cycle` event per control cycle and a `homes` table every few cycles.
  * Alerts are derived here from what the stream says.
+ *
+ * Signing in: the aggregator exchanges a token (typed into the form, or in
+ * the link `dacs demo` prints) for an HttpOnly, read-only session cookie that
+ * the API takes for GET requests; this page never holds the token.
  */
 (() => {
   "use strict";
 
-  const TOKEN_KEY = "dacs-dashboard-token";
   const POINT_KEY = "dacs-dashboard-point";
   // Relative to /dashboard/, so the page also works behind a path prefix (ingress).
   const API = "../api/v1/";
@@ -45,7 +48,6 @@
   const dayOnly = new Intl.DateTimeFormat("en-GB", { timeZone: TIME_ZONE, day: "numeric", month: "short" });
 
   const state = {
-    token: sessionStorage.getItem(TOKEN_KEY),
     points: [],
     pointId: null,
     rated: null,
@@ -68,14 +70,15 @@
   let chart = null;
 
   class AuthError extends Error {}
+  const REFUSED_REASON = "a reader or operator token is needed.";
+  const REFUSED = `That token was refused: ${REFUSED_REASON}`;
+  const ENDED = "Your session has ended (it lasts 12 hours, or its token was withdrawn): sign in again.";
 
   async function api(path) {
-    const response = await fetch(API + path, {
-      headers: { Authorization: `Bearer ${state.token}` },
-      cache: "no-store",
-    });
+    // Same origin: the browser adds the session cookie.
+    const response = await fetch(API + path, { cache: "no-store" });
     if (response.status === 401 || response.status === 403) {
-      throw new AuthError(`the aggregator refused the token (HTTP ${response.status})`);
+      throw new AuthError(`the aggregator refused the session (HTTP ${response.status})`);
     }
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response.json();
@@ -112,9 +115,39 @@
 
   function signOut(message) {
     closeStream();
-    state.token = null;
-    sessionStorage.removeItem(TOKEN_KEY);
+    fetch(API + "session", { method: "DELETE", cache: "no-store" }).catch(() => {});
     showLogin(message);
+  }
+
+  async function signIn(token) {
+    let response;
+    try {
+      response = await fetch(API + "session", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token }),
+        cache: "no-store",
+      });
+    } catch (err) {
+      showLogin(`Cannot reach the aggregator (${err.message}).`);
+      return;
+    }
+    if (response.status === 401) {
+      showLogin(REFUSED);
+      return;
+    }
+    if (!response.ok) {
+      showLogin(`Could not sign in (HTTP ${response.status}).`);
+      return;
+    }
+    start();
+  }
+
+  // A sign-in link whose token the aggregator refused lands here with #signin=refused.
+  function linkRefused() {
+    if (new URLSearchParams(location.hash.slice(1)).get("signin") !== "refused") return false;
+    history.replaceState(null, "", location.pathname);
+    return true;
   }
 
   function showDashboard() {
@@ -131,16 +164,19 @@
   // -- loading ----------------------------------------------------------------
 
   async function start() {
-    if (!state.token) {
-      showLogin();
-      return;
-    }
+    const refused = linkRefused();
     let points;
     try {
+      // Asked first so that a browser not signed in yet gets no 401.
+      const session = await (await fetch(API + "session", { cache: "no-store" })).json();
+      if (!session.signed_in) {
+        showLogin(refused ? `The link's token was refused: ${REFUSED_REASON}` : "");
+        return;
+      }
       points = await api("congestion-points");
     } catch (err) {
       if (err instanceof AuthError) {
-        signOut("That token was refused: a reader or operator token is needed.");
+        signOut(ENDED);
         return;
       }
       showDashboard();
@@ -183,7 +219,7 @@
       await loadPoint(generation);
     } catch (err) {
       if (err instanceof AuthError) {
-        signOut("That token was refused: a reader or operator token is needed.");
+        signOut(ENDED);
         return;
       }
       notice(`Could not load ${pointId} (${err.message}).`);
@@ -212,8 +248,8 @@
   // -- live stream ------------------------------------------------------------
 
   function openStream() {
-    const url = `${API}stream?congestion_point=${encodeURIComponent(state.pointId)}` +
-      `&token=${encodeURIComponent(state.token)}`;
+    // Same origin: EventSource sends the session cookie (it cannot send a header).
+    const url = `${API}stream?congestion_point=${encodeURIComponent(state.pointId)}`;
     const source = new EventSource(url);
     const generation = state.generation;
     state.source = source;
@@ -671,10 +707,8 @@
     e.preventDefault();
     const token = $("token").value.trim();
     if (!token) return;
-    state.token = token;
-    sessionStorage.setItem(TOKEN_KEY, token);
     $("token").value = "";
-    start();
+    signIn(token);
   });
   $("sign-out").addEventListener("click", () => signOut());
   $("point").addEventListener("change", (e) => selectPoint(e.target.value));
