@@ -22,6 +22,7 @@ OTHER_W = 10_000.0
 CHEAP = [f"cheap-{i}" for i in range(4)]
 DEAR = [f"dear-{i}" for i in range(4)]
 CAPS = [19_500.0, 11_000.0, 11_000.0]
+STEERING = PlanSettings(keep_premium_eur_per_kwh=1.0)
 
 
 class Street:
@@ -149,7 +150,7 @@ class Street:
 
 
 def test_the_plan_keeps_the_cheap_homes_for_the_peak() -> None:
-    street = Street(EventPlanner())
+    street = Street(EventPlanner(STEERING))
     means, first_isp = street.run_event()
     assert first_isp, "the first ISP needs a reduction"
     assert first_isp.isdisjoint(CHEAP)
@@ -158,8 +159,8 @@ def test_the_plan_keeps_the_cheap_homes_for_the_peak() -> None:
 
 
 def test_without_the_plan_the_cheap_homes_run_out_before_the_peak_ends() -> None:
-    # The same loop with the plan's premium at zero: what it used to do.
-    street = Street(EventPlanner(PlanSettings(keep_premium_eur_per_kwh=0.0)))
+    # The default: the plan only looks ahead, the merit order alone decides.
+    street = Street(EventPlanner())
     means, first_isp = street.run_event()
     assert not first_isp.isdisjoint(CHEAP)
     assert street.overridden >= set(CHEAP)  # their guards lift the limits
@@ -190,7 +191,7 @@ def test_plan_settings_are_checked() -> None:
 
 def test_on_an_executor_cycles_use_the_plan_once_it_is_made() -> None:
     with ThreadPoolExecutor(max_workers=1) as executor:
-        street = Street(EventPlanner(executor=executor))
+        street = Street(EventPlanner(STEERING, executor=executor))
         first, _ = street.control.cycle(T0, other_load_at=lambda _moment: OTHER_W)
         assert first.plan is None  # the cycle did not wait for the plan
         executor.submit(lambda: None).result()  # the plan is made by now
