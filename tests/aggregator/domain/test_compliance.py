@@ -8,7 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from dacs.aggregator.domain.compliance import assess_compliance, isp_caps
+from dacs.aggregator.domain.compliance import (
+    assess_compliance,
+    held_per_minute,
+    isp_caps,
+)
 from dacs.aggregator.domain.envelope import ISP, CapacityInterval
 
 T0 = datetime(2025, 1, 20, 16, 0, tzinfo=UTC)
@@ -87,3 +91,15 @@ def test_lengths_must_match() -> None:
     """A trace whose times and loads disagree is refused."""
     with pytest.raises(ValueError, match="same length"):
         assess_compliance([T0], np.array([1.0, 2.0]), _caps())
+
+
+def test_held_per_minute_takes_the_reading_in_force_and_skips_the_gap_before() -> None:
+    t0 = datetime(2025, 1, 20, 16, 0, tzinfo=UTC)
+    samples = [
+        (t0 + timedelta(minutes=2, seconds=10), 100.0),
+        (t0 + timedelta(minutes=3, seconds=40), 300.0),
+    ]
+    times, loads = held_per_minute(samples, t0, t0 + timedelta(minutes=6))
+    # Minutes 0 and 1 have no reading yet; minute 3's middle (3:30) still sees 100.
+    assert times == [t0 + timedelta(minutes=m) for m in (2, 3, 4, 5)]
+    assert loads.tolist() == [100.0, 100.0, 300.0, 300.0]

@@ -138,6 +138,15 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         method="get",
+        path=f"{_POINT}/compliance",
+        summary="per-ISP means of the stored measurements against the caps "
+        "(query: start, end, RFC 3339, at most 31 days apart)",
+        role=Role.READER,
+        responses={"200": "figures", "400": "malformed window", "404": "unknown point"},
+        answer="Compliance",
+    ),
+    Operation(
+        method="get",
         path=f"{_POINT}/history",
         summary="the last cycles kept in memory (24 h), oldest first, and the events in force",
         role=Role.READER,

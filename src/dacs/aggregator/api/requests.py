@@ -6,7 +6,7 @@ answer, so a body is refused for the same reason it always was.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import json
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -267,3 +267,21 @@ class CodesCreate(RequestBody):
     ] = 14.0
     congestion_point_id: Annotated[str, Text(identifier=True)]
     note: Annotated[str | None, Text(optional=True)] = None
+
+
+def query_time(request: web.Request, key: str) -> datetime:
+    """A required RFC 3339 time with a time zone from the query, in UTC."""
+    value = request.query.get(key)
+    if not value:
+        raise BadRequestError(
+            f"the query needs {key!r} (an RFC 3339 time with a time zone)"
+        )
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequestError(
+            f"{key!r} must be an RFC 3339 time, got {value[:40]!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise BadRequestError(f"{key!r} needs a time zone, e.g. {value[:40]}Z")
+    return moment.astimezone(UTC)

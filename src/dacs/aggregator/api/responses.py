@@ -102,9 +102,36 @@ class Cancelled(TypedDict):
 
 
 class Accepted(TypedDict):
-    """A measurement taken in."""
+    """A measurement taken in: by the control loop, and stored unless already known."""
 
     accepted: bool
+    stored: bool  # False: a measurement at that moment was stored already
+
+
+class IspFigures(TypedDict):
+    """One ISP as the grid operator settles it."""
+
+    start: str
+    cap_kw: float
+    mean_kw: float  # of the minutes measured in it
+    excess_kw: float
+    over: bool
+    minutes: int  # measured minutes in the ISP (15: fully measured)
+
+
+class Compliance(TypedDict):
+    """A window of a congestion point judged per ISP and per minute."""
+
+    congestion_point_id: str
+    start: str
+    end: str
+    isps: list[IspFigures]
+    isps_over: int
+    worst_isp_excess_kw: float
+    minutes: int
+    minutes_over: int
+    worst_minute_excess_kw: float
+    energy_over_kwh: float
 
 
 class Alert(TypedDict):

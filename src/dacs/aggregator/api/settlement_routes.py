@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 import functools
 from typing import Any
 
@@ -28,6 +28,7 @@ from dacs.protocol import format_time
 from .app_keys import SERVICE
 from .auth import Role, requires
 from .errors import error_response
+from .requests import query_time
 
 
 class Settlement:
@@ -59,23 +60,6 @@ def _answers_errors(handler: _Handler) -> _Handler:
     return wrapped
 
 
-def _query_time(request: web.Request, key: str) -> datetime:
-    value = request.query.get(key)
-    if not value:
-        raise BadRangeError(
-            f"the query needs {key!r} (an RFC 3339 time with a time zone)"
-        )
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRangeError(
-            f"{key!r} must be an RFC 3339 time, got {value!r}"
-        ) from None
-    if moment.tzinfo is None:
-        raise BadRangeError(f"{key!r} needs a time zone, e.g. {value}Z")
-    return moment.astimezone(UTC)
-
-
 def _wants_csv(request: web.Request) -> bool:
     kind = request.query.get("format", "json")
     if kind not in ("json", "csv"):
@@ -99,8 +83,8 @@ async def get_deliveries(request: web.Request) -> web.StreamResponse:
     point_id = request.query.get("congestion_point", "")
     if not point_id:
         raise BadRangeError("the query needs 'congestion_point'")
-    start = _query_time(request, "start")
-    end = _query_time(request, "end")
+    start = query_time(request, "start")
+    end = query_time(request, "end")
     as_csv = _wants_csv(request)
     deliveries = await request.app[SETTLEMENT].flex.home_deliveries(
         point_id, start, end

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 import math
 
 import numpy as np
@@ -20,6 +20,7 @@ from .allocation import TOLERANCE_W
 from .envelope import ISP, CapacityInterval
 
 _ISP_S = ISP.total_seconds()
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,3 +161,27 @@ def assess_compliance(
         ),
         energy_over_kwh=float(excess[over].sum()) * sample_s / 3600 / 1000,
     )
+
+
+def held_per_minute(
+    samples: Sequence[tuple[datetime, float]], start: datetime, end: datetime
+) -> tuple[list[datetime], NDArray[np.float64]]:
+    """Measurements at any moments as one load per minute: the reading in force then.
+
+    Each minute from ``start`` takes the newest sample at or before its
+    middle; minutes before the first sample are left out (a gap never counts
+    as zero load). ``samples`` must be sorted by time.
+    """
+    times: list[datetime] = []
+    loads: list[float] = []
+    index = -1
+    moment = start
+    while moment < end:
+        middle = moment + _MINUTE / 2
+        while index + 1 < len(samples) and samples[index + 1][0] <= middle:
+            index += 1
+        if index >= 0:
+            times.append(moment)
+            loads.append(samples[index][1])
+        moment += _MINUTE
+    return times, np.array(loads, dtype=np.float64)

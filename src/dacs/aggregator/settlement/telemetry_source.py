@@ -16,7 +16,8 @@ from sqlalchemy import Integer, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from dacs.aggregator.storage.tables import EventRow, TelemetryRow
+from dacs.aggregator.storage.envelopes import overlapping_rows
+from dacs.aggregator.storage.tables import TelemetryRow
 
 from .baseline import RUNNING_KW
 from .delivered import EventWindow, HomeIntervals
@@ -167,19 +168,7 @@ async def load_events(
     session: AsyncSession, congestion_point_id: str, start: datetime, end: datetime
 ) -> list[EventWindow]:
     """The congestion point's events overlapping ``[start, end)``; cancelled ones end early."""
-    rows = (
-        (
-            await session.execute(
-                select(EventRow).where(
-                    EventRow.congestion_point_id == congestion_point_id,
-                    EventRow.start < end,
-                    EventRow.end > start,
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rows = await overlapping_rows(session, congestion_point_id, start, end)
     windows = []
     for row in rows:
         finish = row.end if row.cancelled_at is None else min(row.end, row.cancelled_at)

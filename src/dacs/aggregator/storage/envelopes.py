@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -96,3 +97,53 @@ class EnvelopeLedger:
                 .all()
             )
         return [(row.congestion_point_id, envelope_from_row(row)) for row in rows]
+
+    async def overlapping(
+        self, congestion_point_id: str, start: datetime, end: datetime
+    ) -> list[CapacityEnvelope]:
+        """The point's envelopes in force at some moment from ``start`` to ``end``.
+
+        Ended ones too; one cancelled early ends where it was cancelled.
+        """
+        async with self._sessions() as session:
+            rows = await overlapping_rows(session, congestion_point_id, start, end)
+        envelopes = []
+        for row in rows:
+            whole = envelope_from_row(row)
+            envelope = (
+                whole if row.cancelled_at is None else _cut_at(whole, row.cancelled_at)
+            )
+            if envelope is not None:
+                envelopes.append(envelope)
+        return envelopes
+
+
+async def overlapping_rows(
+    session: AsyncSession, congestion_point_id: str, start: datetime, end: datetime
+) -> Sequence[EventRow]:
+    """The stored envelopes of a point that overlap ``[start, end)``, cancelled ones too."""
+    result = await session.execute(
+        select(EventRow).where(
+            EventRow.congestion_point_id == congestion_point_id,
+            EventRow.start < end,
+            EventRow.end > start,
+        )
+    )
+    return result.scalars().all()
+
+
+def _cut_at(envelope: CapacityEnvelope, moment: datetime) -> CapacityEnvelope | None:
+    """``envelope`` as it stood when it was cancelled at ``moment`` (None: before it began)."""
+    kept = tuple(
+        CapacityInterval(start=i.start, end=min(i.end, moment), cap_w=i.cap_w)
+        for i in envelope.intervals
+        if i.start < moment
+    )
+    if not kept:
+        return None
+    return CapacityEnvelope(
+        envelope_id=envelope.envelope_id,
+        kind=envelope.kind,
+        intervals=kept,
+        origin=envelope.origin,
+    )
