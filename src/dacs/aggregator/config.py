@@ -46,6 +46,8 @@ class MqttConfig:
     # QoS 1 publishes awaiting the broker's PUBACK at once (fan-out).
     publish_window: int = 25
     publish_timeout_s: float = 10.0
+    # At most one telemetry receipt per home this often (docs/protocol.md 3.8).
+    receipt_interval_s: float = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,6 +60,11 @@ async def metrics(request: web.Request) -> web.Response:
         f"dacs_telemetry_dead_lettered_total {counters.telemetry_dead_lettered}",
         "# TYPE dacs_acks_dead_lettered_total counter",
         f"dacs_acks_dead_lettered_total {counters.acks_dead_lettered}",
+        "# HELP dacs_telemetry_receipts_sent_total Receipts for stored telemetry sent to homes.",
+        "# TYPE dacs_telemetry_receipts_sent_total counter",
+        f"dacs_telemetry_receipts_sent_total {counters.receipts_sent}",
+        "# TYPE dacs_telemetry_receipts_unsent_total counter",
+        f"dacs_telemetry_receipts_unsent_total {counters.receipts_unsent}",
         "# TYPE dacs_broker_connected gauge",
         f"dacs_broker_connected {int(service.link.connected)}",
     ]

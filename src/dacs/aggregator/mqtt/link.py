@@ -40,6 +40,7 @@ from dacs.protocol import (
     Message,
     Preferences,
     ProtocolError,
+    Receipt,
     Status,
     Telemetry,
     decode,
@@ -164,22 +165,26 @@ class AggregatorLink:
         """Wait for the connection; False when ``within_s`` passes first."""
         return await self._session.wait_connected(within_s)
 
-    async def publish(self, message: Message, *, retain: bool = False) -> None:
-        """Publish a message to its home's topic (QoS 1) and wait for the broker's PUBACK.
+    async def publish(
+        self, message: Message, *, retain: bool = False, qos: int = 1
+    ) -> None:
+        """Publish a message to its home's topic and wait for the broker's PUBACK.
 
         At most ``publish_window`` publishes wait at once; more wait for a
         place. Raises ``PublishError`` when not connected, when the connection
         drops before the PUBACK, or when the PUBACK does not come in time.
+        At QoS 0 there is no PUBACK: the wait ends when the client has sent it.
         """
         async with self._window:
             await self._publish_confirmed(
                 topic(message.home_id, message.channel),
                 encode(message),
                 retain=retain,
+                qos=qos,
             )
 
     async def publish_all(
-        self, messages: Sequence[Message], *, retain: bool = False
+        self, messages: Sequence[Message], *, retain: bool = False, qos: int = 1
     ) -> Delivery:
         """Publish many messages through the window; report which the broker confirmed.
 
@@ -196,7 +201,7 @@ class AggregatorLink:
             # Each sender takes the next message when its last one is confirmed.
             for message in remaining:
                 try:
-                    await self.publish(message, retain=retain)
+                    await self.publish(message, retain=retain, qos=qos)
                 except PublishError:
                     unconfirmed.append(message)
                 except Exception:
@@ -216,8 +221,19 @@ class AggregatorLink:
             failed=tuple(failed),
         )
 
+    async def publish_receipts(self, receipts: Sequence[Receipt]) -> int:
+        """Send telemetry receipts at QoS 0; returns how many left for the broker.
+
+        A receipt that does not arrive costs one resend from the home, so it
+        gets no PUBACK round trip and is never queued for a later connection.
+        """
+        if not self.connected:
+            return 0
+        delivery = await self.publish_all(receipts, qos=0)
+        return len(delivery.confirmed)
+
     async def _publish_confirmed(
-        self, name: str, payload: bytes, *, retain: bool
+        self, name: str, payload: bytes, *, retain: bool, qos: int = 1
     ) -> None:
         client = self._session.client
         if client is None:
@@ -231,7 +247,7 @@ class AggregatorLink:
                     await client.publish(
                         name,
                         payload,
-                        qos=1,
+                        qos=qos,
                         retain=retain,
                         timeout=self._publish_timeout_s,
                     )
