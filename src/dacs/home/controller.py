@@ -79,6 +79,7 @@ class HomeController:
         poll_interval_s: float | None = None,
         control_interval_s: float = 1.0,
         resend_after_s: float = DEFAULT_RESEND_AFTER_S,
+        reconnect_max_s: float = 30.0,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -137,6 +138,7 @@ class HomeController:
                     topic(home_id, Channel.STATUS),
                     encode(self._status(online=False)),
                 ),
+                reconnect_max_s=reconnect_max_s,
             )
             self.link.on_state_change = lambda _up: self._notify()
 

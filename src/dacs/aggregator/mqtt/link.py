@@ -17,8 +17,9 @@ ends those waits at once and returns the messages as unconfirmed; the caller
 sends them again after the reconnect.
 
 Connecting, subscribing, reconnecting with backoff and logging outages is a
-``dacs.mqtt.MqttSession`` (0.5 s doubling to 30 s); this link adds the
-ingest, the publish window and the counters.
+``dacs.mqtt.MqttSession`` (0.5 s doubling to ``reconnect_max_s``, 30 s by
+default); this link adds the ingest, the publish window, the receipts and
+the counters.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import ssl
 
 import aiomqtt
 
-from dacs.aggregator.config import MqttConfig
+from dacs.aggregator.config import RECONNECT_FIRST_S, MqttConfig
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 from dacs.protocol import (
     Ack,
@@ -151,7 +152,7 @@ class AggregatorLink:
             on_message=self.dispatch,
             on_connect=on_connect,
             on_disconnect=self._release_waits,
-            backoff=Backoff(0.5, 30.0),
+            backoff=Backoff(RECONNECT_FIRST_S, config.reconnect_max_s),
             name="the central broker",
             logger=_LOGGER,
         )
