@@ -47,9 +47,20 @@ def test_overdue_counts_from_the_last_send() -> None:
     store = _store(5)
     store.receipt(_receipt((0, 0)))
     assert store.due(now=12.5) == [b"m1", b"m2"]  # sent at 1 and 2, 10 s ago
+    store.receipt(_receipt((0, 0)))  # a receipt that names neither
     assert store.due(now=12.5) == []
     assert store.due(now=22.5) == [b"m1", b"m2", b"m3", b"m4"]
     assert store.resent == 6
+
+
+def test_while_receipts_have_stopped_one_round_is_resent_not_one_a_minute() -> None:
+    """The central broker away: the home's own broker would queue every round."""
+    store = _store(5)
+    store.receipt(_receipt((0, 0)))
+    assert len(store.due(now=100.0)) == 4
+    assert [store.due(now=100.0 + 60 * n) for n in range(1, 60)] == [[]] * 59
+    store.receipt(_receipt((1, 1)))  # the aggregator is back
+    assert store.due(now=4000.0) == [b"m2", b"m3", b"m4"]
 
 
 def test_after_a_reconnect_the_home_waits_before_it_resends() -> None:
@@ -68,8 +79,9 @@ def test_at_most_a_window_of_resends_waits_for_its_receipt() -> None:
     assert store.due(now=101.0) == []  # three wait for their receipt
     store.receipt(_receipt((1, 2)))
     assert store.due(now=102.0) == [b"m4", b"m5"]
-    # m3's wait timed out; m4 and m5 still take two of the three places.
-    assert store.due(now=111.0) == [b"m3"]
+    store.receipt(_receipt((4, 4)))
+    # m3's wait timed out; m5 still takes one of the three places.
+    assert store.due(now=111.0) == [b"m3", b"m6"]
 
 
 def test_the_store_is_bounded_and_drops_the_oldest() -> None:

@@ -10,11 +10,13 @@ reconnect would race the aggregator's own reconnect, which is how the
 messages were lost in the first place.
 
 The store is bounded. At most ``limit`` messages are kept (the oldest goes
-first, counted in ``dropped``), and nothing is ever resent before a first
-receipt has arrived: an aggregator that does not send receipts (protocol
-1.0) costs the home a full store and no traffic. At most ``window``
-resends wait for their receipt at once, so a day's backlog after a long
-outage goes out at the aggregator's pace, not in one burst.
+first, counted in ``dropped``). Resends go in rounds of at most ``window``
+messages, and a round follows only a receipt: nothing is resent before a
+first receipt (an aggregator of protocol 1.0 costs the home a full store and
+no traffic), and while receipts have stopped (the central broker or the
+aggregator away, the home still connected to its own broker) one round is
+spent, not one every ``resend_after_s`` into the bridge's queue. A day's
+backlog after a long outage goes out at the pace the aggregator receipts it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class UnreceiptedTelemetry:
         self._window = window
         self._kept: dict[int, _Kept] = {}  # in seq order: seqs only grow
         self._connected_at = 0.0
+        # A receipt came since the last round of resends (or there was none).
+        self._receipted_since_round = False
         self.receipts_seen = False
         self.dropped = 0
         self.resent = 0
@@ -88,6 +92,7 @@ class UnreceiptedTelemetry:
         if receipt.boot_id != self.boot_id:
             return 0  # another boot's: nothing of it is kept here
         self.receipts_seen = True
+        self._receipted_since_round = True
         before = len(self._kept)
         for first, last in receipt.stored:
             if last - first < len(self._kept):
@@ -104,7 +109,7 @@ class UnreceiptedTelemetry:
 
     def due(self, now: float) -> list[bytes]:
         """The payloads to send again now, oldest first; each counts as sent now."""
-        if not self.receipts_seen:
+        if not self._receipted_since_round:
             return []
         since = now - self._resend_after_s
         waiting = sum(
@@ -121,5 +126,7 @@ class UnreceiptedTelemetry:
                 payloads.append(kept.payload)
                 if len(payloads) >= budget:
                     break
+        if payloads:
+            self._receipted_since_round = False
         self.resent += len(payloads)
         return payloads
