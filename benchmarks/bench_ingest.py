@@ -189,7 +189,7 @@ async def _pipeline(dsn: str, messages: list[tuple[str, bytes]]) -> tuple[float,
     for the age limit (1 s) and the figure would measure that wait.
     """
     engine = create_engine(dsn)
-    book = ReceiptBook(interval_s=10.0)
+    book = ReceiptBook(interval_s=30.0)
     writer = TelemetryWriter(engine, batch_size=BATCH, on_stored=book.record)
     sink = _IngestSink(writer)
     link = AggregatorLink(MqttConfig(), sink)
@@ -216,7 +216,7 @@ async def _pipeline(dsn: str, messages: list[tuple[str, bytes]]) -> tuple[float,
 def _receipts_for(messages: list[Telemetry]) -> tuple[float, int]:
     """Seconds to note every message as committed and build the receipts due."""
     rows = [(m.home_id, m.boot_id, m.seq) for m in messages]
-    book = ReceiptBook(interval_s=10.0)
+    book = ReceiptBook(interval_s=30.0)
     start = time.perf_counter()
     for first in range(0, len(rows), BATCH):
         book.record(rows[first : first + BATCH])

@@ -50,7 +50,7 @@ class MqttConfig:
     publish_window: int = 25
     publish_timeout_s: float = 10.0
     # At most one telemetry receipt per home this often (docs/protocol.md 3.8).
-    receipt_interval_s: float = 10.0
+    receipt_interval_s: float = 30.0
     # Reconnect waits double from 0.5 s up to this bound.
     reconnect_max_s: float = 30.0
 

@@ -30,7 +30,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # A day of telemetry at the default 10 s interval, about 5 MB.
 DEFAULT_LIMIT = 8640
-DEFAULT_RESEND_AFTER_S = 60.0
+# Twice the 60 s within which an aggregator receipts (docs/protocol.md 3.8).
+DEFAULT_RESEND_AFTER_S = 120.0
 DEFAULT_WINDOW = 256
 
 
