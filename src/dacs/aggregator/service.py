@@ -28,8 +28,8 @@ from .control.loop import CongestionPointControl, CycleReport
 from .domain.envelope import CapacityEnvelope
 from .fan_out import CommandFanOut
 from .grid_port import OtherLoadForecast
-from .ingest.receipts import ReceiptBook, ReceiptSender
-from .ingest.sequence import Arrival, SequenceTracker
+from .ingest.receipts import ReceiptSender
+from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .live_state import LiveState
 from .mqtt.link import AggregatorLink, MessageSink
@@ -62,8 +62,6 @@ class ServiceCounters:
     # Rows the database refused on their own, kept aside (storage/batching.py).
     telemetry_dead_lettered: int = 0
     acks_dead_lettered: int = 0
-    receipts_sent: int = 0  # telemetry receipts handed to the broker
-    receipts_unsent: int = 0  # not connected or not taken: the home resends
 
 
 class AggregatorService(LiveState, MessageSink):
@@ -95,13 +93,12 @@ class AggregatorService(LiveState, MessageSink):
         self.failed_cycles: dict[str, int] = {}
         self.alerts: dict[str, AlertMonitor] = {}
         self.sequences = SequenceTracker()
-        # Committed telemetry is receipted to its home, which then forgets it.
-        receipt_book = ReceiptBook(interval_s=config.mqtt.receipt_interval_s)
+        self.receipts = ReceiptSender(config.mqtt.receipt_interval_s, clock.now)
         self.writer = TelemetryWriter(
             self.engine,
             batch_size=config.database.telemetry_batch_size,
             flush_s=config.database.telemetry_flush_s,
-            on_stored=receipt_book.record,
+            on_stored=self.receipts.record,  # committed rows, for receipts
         )
         self.acks = AckWriter(
             self.engine,
@@ -114,9 +111,6 @@ class AggregatorService(LiveState, MessageSink):
             on_connect=self._redeliver_after_connect,
             publish_window=config.mqtt.publish_window,
             publish_timeout_s=config.mqtt.publish_timeout_s,
-        )
-        self.receipts = ReceiptSender(
-            receipt_book, self.link.publish_receipts, clock.now
         )
         self._envelope_ledger = EnvelopeLedger(self.sessions)
         self._command_ledger = CommandLedger(self.engine, self.sessions)
@@ -148,7 +142,7 @@ class AggregatorService(LiveState, MessageSink):
             asyncio.create_task(self.link.run(), name="dacs-aggregator-mqtt"),
             asyncio.create_task(self.writer.run(), name="dacs-aggregator-telemetry"),
             asyncio.create_task(self.acks.run(), name="dacs-aggregator-acks"),
-            asyncio.create_task(self.receipts.run(), name="dacs-aggregator-receipts"),
+            asyncio.create_task(self.receipts.run(self.link.publish_receipts)),
             asyncio.create_task(self._control_loop(), name="dacs-aggregator-control"),
         ]
 
@@ -275,8 +269,6 @@ class AggregatorService(LiveState, MessageSink):
             acks_written=self.acks.written,
             telemetry_dead_lettered=self.writer.dead_lettered,
             acks_dead_lettered=self.acks.dead_lettered,
-            receipts_sent=self.receipts.sent,
-            receipts_unsent=self.receipts.unsent,
         )
 
     # -- ingest (MessageSink) --------------------------------------------------
@@ -287,12 +279,9 @@ class AggregatorService(LiveState, MessageSink):
             self._unknown_homes += 1
             return
         self._telemetry_received += 1
-        arrival = self.sequences.arrive(message.home_id, message.boot_id, message.seq)
-        # Stored again all the same: after a restart this process cannot tell a
-        # resend of a row it never stored from one it did; the database can.
-        self.writer.add(message)
-        if arrival is not Arrival.DUPLICATE:
-            self.fleet.apply_telemetry(message, self.clock.now())
+        self.sequences.arrive(message.home_id, message.boot_id, message.seq)
+        self.writer.add(message)  # a duplicate too: the database has the last word
+        self.fleet.apply_telemetry(message, self.clock.now())
 
     async def on_status(self, message: Status) -> None:
         """Apply and store a status."""
@@ -341,10 +330,7 @@ class AggregatorService(LiveState, MessageSink):
 
     def _other_load_at(self, point_id: str) -> Callable[[datetime], float] | None:
         """The other-load forecast of one congestion point, if there is one."""
-        forecast = self._forecast
-        if forecast is None:
-            return None
-        return lambda moment: forecast(point_id, moment)
+        return point_forecast(self._forecast, point_id)
 
     async def _check_alerts(
         self, point_id: str, report: CycleReport, now: datetime
@@ -377,3 +363,12 @@ class AggregatorService(LiveState, MessageSink):
                 await self.cycle()
             except Exception:
                 _LOGGER.exception("control cycle failed; trying again next cycle")
+
+
+def point_forecast(
+    forecast: OtherLoadForecast | None, point_id: str
+) -> Callable[[datetime], float] | None:
+    """One congestion point's view of an other-load forecast (None: no forecast)."""
+    if forecast is None:
+        return None
+    return lambda moment: forecast(point_id, moment)

@@ -84,17 +84,16 @@ def test_a_negative_interval_is_refused() -> None:
 
 
 async def test_the_sender_counts_what_the_broker_did_not_take() -> None:
-    book = ReceiptBook(interval_s=0, monotonic=_Clock())
     published: list[Receipt] = []
 
     async def publish(receipts: Sequence[Receipt]) -> int:
         published.extend(receipts)
         return len(receipts) - 1  # one lost
 
-    sender = ReceiptSender(book, publish, lambda: NOW)
-    await sender.send_due()  # nothing due: nothing published
+    sender = ReceiptSender(0, lambda: NOW, monotonic=_Clock())
+    await sender.send_due(publish)  # nothing due: nothing published
     assert published == []
-    book.record(_rows("h-0001", "b1", [0]) + _rows("h-0002", "b1", [0]))
-    await sender.send_due()
+    sender.record(_rows("h-0001", "b1", [0]) + _rows("h-0002", "b1", [0]))
+    await sender.send_due(publish)
     assert len(published) == 2
     assert (sender.sent, sender.unsent) == (1, 1)

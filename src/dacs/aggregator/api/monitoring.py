@@ -62,9 +62,9 @@ async def metrics(request: web.Request) -> web.Response:
         f"dacs_acks_dead_lettered_total {counters.acks_dead_lettered}",
         "# HELP dacs_telemetry_receipts_sent_total Receipts for stored telemetry sent to homes.",
         "# TYPE dacs_telemetry_receipts_sent_total counter",
-        f"dacs_telemetry_receipts_sent_total {counters.receipts_sent}",
+        f"dacs_telemetry_receipts_sent_total {service.receipts.sent}",
         "# TYPE dacs_telemetry_receipts_unsent_total counter",
-        f"dacs_telemetry_receipts_unsent_total {counters.receipts_unsent}",
+        f"dacs_telemetry_receipts_unsent_total {service.receipts.unsent}",
         "# TYPE dacs_broker_connected gauge",
         f"dacs_broker_connected {int(service.link.connected)}",
     ]

@@ -110,39 +110,45 @@ class ReceiptBook:
 
 
 class ReceiptSender:
-    """Sends what the book has due, on a short tick, until cancelled."""
+    """A receipt book, and the loop that sends what it has due on a short tick."""
 
     def __init__(
         self,
-        book: ReceiptBook,
-        publish: ReceiptPublisher,
+        interval_s: float,
         now: Callable[[], datetime],
         *,
         tick_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``publish`` sends receipts and returns how many the broker took."""
-        self.book = book
-        self._publish = publish
+        """At most one receipt per home every ``interval_s``, dated by ``now``."""
+        self.book = ReceiptBook(interval_s=interval_s, monotonic=monotonic)
         self._now = now
         self._tick_s = tick_s
         self.sent = 0
         self.unsent = 0
 
-    async def send_due(self) -> None:
-        """Send every receipt due now; those that fail are counted, not retried."""
+    def record(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Note committed rows (the telemetry writer's ``on_stored``)."""
+        self.book.record(rows)
+
+    async def send_due(self, publish: ReceiptPublisher) -> None:
+        """Send every receipt due now; those the broker did not take are counted."""
         receipts = self.book.due(self._now())
         if not receipts:
             return
-        taken = await self._publish(receipts)
+        taken = await publish(receipts)
         self.sent += taken
         # The home sends those again later; the database drops the copies.
         self.unsent += len(receipts) - taken
 
-    async def run(self) -> None:
-        """Send due receipts every tick until cancelled."""
+    async def run(self, publish: ReceiptPublisher) -> None:
+        """Send due receipts through ``publish`` every tick until cancelled.
+
+        ``publish`` returns how many receipts the broker took.
+        """
         while True:
             await asyncio.sleep(self._tick_s)
             try:
-                await self.send_due()
+                await self.send_due(publish)
             except Exception:
                 _LOGGER.exception("sending telemetry receipts failed; trying again")

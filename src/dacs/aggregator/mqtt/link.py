@@ -166,26 +166,22 @@ class AggregatorLink:
         """Wait for the connection; False when ``within_s`` passes first."""
         return await self._session.wait_connected(within_s)
 
-    async def publish(
-        self, message: Message, *, retain: bool = False, qos: int = 1
-    ) -> None:
-        """Publish a message to its home's topic and wait for the broker's PUBACK.
+    async def publish(self, message: Message, *, retain: bool = False) -> None:
+        """Publish a message to its home's topic (QoS 1) and wait for the broker's PUBACK.
 
         At most ``publish_window`` publishes wait at once; more wait for a
         place. Raises ``PublishError`` when not connected, when the connection
         drops before the PUBACK, or when the PUBACK does not come in time.
-        At QoS 0 there is no PUBACK: the wait ends when the client has sent it.
         """
         async with self._window:
             await self._publish_confirmed(
                 topic(message.home_id, message.channel),
                 encode(message),
                 retain=retain,
-                qos=qos,
             )
 
     async def publish_all(
-        self, messages: Sequence[Message], *, retain: bool = False, qos: int = 1
+        self, messages: Sequence[Message], *, retain: bool = False
     ) -> Delivery:
         """Publish many messages through the window; report which the broker confirmed.
 
@@ -193,6 +189,36 @@ class AggregatorLink:
         returned as unconfirmed for the caller to send again, so a lost
         connection in the middle of a fan-out loses none.
         """
+        return await self._through_window(
+            messages, lambda message: self.publish(message, retain=retain)
+        )
+
+    async def publish_receipts(self, receipts: Sequence[Receipt]) -> int:
+        """Send telemetry receipts at QoS 0; returns how many left for the broker.
+
+        A receipt that does not arrive costs one resend from the home, so it
+        gets no PUBACK round trip and is never queued for a later connection.
+        """
+        if not self.connected:
+            return 0
+        delivery = await self._through_window(receipts, self._publish_qos0)
+        return len(delivery.confirmed)
+
+    async def _publish_qos0(self, message: Message) -> None:
+        async with self._window:
+            await self._publish_confirmed(
+                topic(message.home_id, message.channel),
+                encode(message),
+                retain=False,
+                qos=0,
+            )
+
+    async def _through_window(
+        self,
+        messages: Sequence[Message],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> Delivery:
+        """``send`` each message, ``publish_window`` at a time, sorting the outcomes."""
         confirmed: list[Message] = []
         unconfirmed: list[Message] = []
         failed: list[Message] = []
@@ -202,7 +228,7 @@ class AggregatorLink:
             # Each sender takes the next message when its last one is confirmed.
             for message in remaining:
                 try:
-                    await self.publish(message, retain=retain, qos=qos)
+                    await send(message)
                 except PublishError:
                     unconfirmed.append(message)
                 except Exception:
@@ -221,17 +247,6 @@ class AggregatorLink:
             unconfirmed=tuple(unconfirmed),
             failed=tuple(failed),
         )
-
-    async def publish_receipts(self, receipts: Sequence[Receipt]) -> int:
-        """Send telemetry receipts at QoS 0; returns how many left for the broker.
-
-        A receipt that does not arrive costs one resend from the home, so it
-        gets no PUBACK round trip and is never queued for a later connection.
-        """
-        if not self.connected:
-            return 0
-        delivery = await self.publish_all(receipts, qos=0)
-        return len(delivery.confirmed)
 
     async def _publish_confirmed(
         self, name: str, payload: bytes, *, retain: bool, qos: int = 1
