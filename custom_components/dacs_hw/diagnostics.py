@@ -45,6 +45,7 @@ async def async_get_config_entry_diagnostics(
     runtime = entry.runtime_data
     snapshot = runtime.coordinator.data
     link = runtime.controller.link
+    unreceipted = runtime.controller.unreceipted
     return async_redact_data(
         {
             "entry": {
@@ -62,6 +63,11 @@ async def async_get_config_entry_diagnostics(
                     "queued": link.queued,
                     "dropped": link.dropped,
                     "last_error": link.last_error,
+                    # Telemetry kept until the aggregator's receipt names it.
+                    "telemetry_unreceipted": unreceipted.held,
+                    "telemetry_resent": unreceipted.resent,
+                    "telemetry_dropped_unreceipted": unreceipted.dropped,
+                    "receipts_seen": unreceipted.receipts_seen,
                 }
                 if link is not None
                 else None

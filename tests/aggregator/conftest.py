@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+import sys
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,3 +28,16 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await migrate(engine)
     yield engine
     await engine.dispose()
+
+
+def serve_command(config: Path) -> list[str]:
+    """The command line of a real aggregator process on ``config``."""
+    return [
+        sys.executable,
+        "-m",
+        "dacs",
+        "aggregator",
+        "serve",
+        "--config",
+        str(config),
+    ]

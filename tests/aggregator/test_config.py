@@ -64,6 +64,8 @@ def test_openadr_credentials_mode(tmp_path: Path) -> None:
             r"\[openadr\]: openadr.credentials_mode is 'header'",
         ),
         ("", {"DACS_OPENADR_CREDENTIALS_MODE": "both"}, "credentials_mode"),
+        ("[mqtt]\nreceipt_interval_s = -1\n", {}, r"\[mqtt\]: receipt_interval_s"),
+        ("", {"DACS_MQTT_RECONNECT_MAX_S": "0.1"}, r"\[mqtt\]: reconnect_max_s"),
     ],
 )
 def test_errors_name_the_setting(

@@ -65,7 +65,11 @@ def test_rendered_acl() -> None:
         "dacs/v1/%u/status",
         "dacs/v1/%u/preferences",
     )
-    assert home_read_topics() == ("dacs/v1/%u/command", "dacs/v1/%u/statement")
+    assert home_read_topics() == (
+        "dacs/v1/%u/command",
+        "dacs/v1/%u/statement",
+        "dacs/v1/%u/receipt",
+    )
     rules = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert rules == [
         *(f"pattern write {t}" for t in home_write_topics()),
@@ -86,6 +90,7 @@ def test_a_home_publishes_only_its_own_reports(central: Central) -> None:
         home.publish("dacs/v1/h-0002/command", b"spoofed command")
         home.publish("dacs/v1/h-0001/command", b"a command to itself")
         home.publish("dacs/v1/h-0001/statement", b"a statement to itself")
+        home.publish("dacs/v1/h-0001/receipt", b"a receipt to itself")
         home.publish("elsewhere/topic", b"outside the tree")
         for channel in ("ack", "status", "preferences", "telemetry"):
             home.publish(f"dacs/v1/h-0001/{channel}", channel.encode())
@@ -111,18 +116,22 @@ def test_a_home_reads_only_its_own_commands(central: Central) -> None:
         codes = home.subscribe("dacs/v1/h-0002/command")
         assert codes[0].is_failure or codes[0].value == 1
         home.subscribe("dacs/v1/h-0002/statement")
+        home.subscribe("dacs/v1/h-0002/receipt")
         home.subscribe("dacs/v1/#")
         home.subscribe("dacs/v1/h-0001/command")
+        home.subscribe("dacs/v1/h-0001/receipt")
         aggregator.publish("dacs/v1/h-0002/command", b"live for two")
         aggregator.publish("dacs/v1/h-0002/statement", b"statement for two")
+        aggregator.publish("dacs/v1/h-0002/receipt", b"receipt for two")
         aggregator.publish("dacs/v1/h-0002/telemetry", b"telemetry of two")
         aggregator.publish("dacs/v1/h-0001/command", b"for one", retain=True)
+        aggregator.publish("dacs/v1/h-0001/receipt", b"receipt for one")
         first = home.wait_for(lambda m: m.payload == b"for one")
         received = [first, *home.collect(0.3)]
     finally:
         home.close()
         aggregator.close()
-    assert {m.payload for m in received} == {b"for one"}
+    assert {m.payload for m in received} == {b"for one", b"receipt for one"}
 
 
 def test_the_aggregator_reads_every_home_also_shared(central: Central) -> None:

@@ -68,11 +68,13 @@ def test_the_bridge_carries_only_this_homes_topics(tmp_path: Path) -> None:
         "topic dacs/v1/h-0001/preferences out 1",
         "topic dacs/v1/h-0001/command in 1",
         "topic dacs/v1/h-0001/statement in 1",
+        "topic dacs/v1/h-0001/receipt in 1",
     ]
     assert outgoing_topics(HOME_ID)[0] == "dacs/v1/h-0001/ack"
     assert incoming_topics(HOME_ID) == (
         "dacs/v1/h-0001/command",
         "dacs/v1/h-0001/statement",
+        "dacs/v1/h-0001/receipt",
     )
     for directive in (
         "address broker.example:8883",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import json
@@ -95,28 +96,39 @@ async def simulated() -> AsyncIterator[SimulatedHeatPumpServer[HybridHome]]:
         yield server
 
 
-@pytest.fixture
-async def controller(
-    mosquitto: MosquittoBroker, simulated: SimulatedHeatPumpServer[HybridHome]
+@asynccontextmanager
+async def running_home(
+    broker_port: int, device_port: int, **options: Any
 ) -> AsyncIterator[HomeController]:
-    heat_pump = HeatPump("127.0.0.1", simulated.port, timeout=2)
+    """A started home controller, connected to the broker; stopped afterwards."""
+    heat_pump = HeatPump("127.0.0.1", device_port, timeout=2)
     await heat_pump.connect()
     home = HomeController(
         heat_pump,
         home_id=HOME,
         broker=BrokerSettings(
-            host="127.0.0.1", port=mosquitto.port, client_id=f"home-{HOME}"
+            host="127.0.0.1", port=broker_port, client_id=f"home-{HOME}"
         ),
-        telemetry_interval_s=0.3,
-        poll_interval_s=0.2,
-        control_interval_s=0.1,
+        **({"poll_interval_s": 0.2, "control_interval_s": 0.1} | options),
     )
     await home.start()
-    assert home.link is not None
-    assert await home.link.wait_connected(10)
-    yield home
-    await home.stop()
-    await heat_pump.close()
+    try:
+        assert home.link is not None
+        assert await home.link.wait_connected(10)
+        yield home
+    finally:
+        await home.stop()
+        await heat_pump.close()
+
+
+@pytest.fixture
+async def controller(
+    mosquitto: MosquittoBroker, simulated: SimulatedHeatPumpServer[HybridHome]
+) -> AsyncIterator[HomeController]:
+    async with running_home(
+        mosquitto.port, simulated.port, telemetry_interval_s=0.3
+    ) as home:
+        yield home
 
 
 def make_command(

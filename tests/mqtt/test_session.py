@@ -308,3 +308,31 @@ async def test_bad_credentials_are_an_error_in_the_log_and_retried(
             # It kept trying: the right password is taken at the next attempt.
             password = "the-right-password-0123456789"
             assert await session.wait_connected(10)
+
+
+async def test_after_a_session_that_lasted_the_first_retry_is_quick() -> None:
+    """Measured, not logged: a broker killed after a long session is back in one short wait.
+
+    Without the reset the doubling would have reached its bound while the
+    broker was first away, and the session would sleep all of it (#18).
+    """
+    broker = MosquittoBroker()  # not started yet: the waits grow to their bound
+    recorder = Recorder()
+    backoff = Backoff(0.1, 3.0)
+    session = _session(broker.port, recorder, backoff=backoff)
+    try:
+        async with _running(session):
+            await _until(lambda: len(recorder.errors) >= 6)  # 0.1 ... 3.0 s
+            broker.start()
+            assert await session.wait_connected(10)
+            await asyncio.sleep(backoff.max_s + 0.2)  # up longer than max_s
+            await asyncio.to_thread(broker.kill)
+            await _until(lambda: recorder.disconnects == 1)
+            await asyncio.to_thread(broker.start)
+            loop = asyncio.get_running_loop()
+            back_at = loop.time()
+            assert await session.wait_connected(10)
+            took = loop.time() - back_at
+    finally:
+        broker.cleanup()
+    assert took < 1.0, f"reconnected {took:.2f} s after the broker was back"

@@ -14,6 +14,9 @@ from .settlement.config import SettlementConfig
 from .uftp.config import UftpConfig
 from .uftp.errors import UftpConfigError
 
+# The aggregator's first wait before reconnecting to the central broker.
+RECONNECT_FIRST_S = 0.5
+
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the setting."""
@@ -46,6 +49,17 @@ class MqttConfig:
     # QoS 1 publishes awaiting the broker's PUBACK at once (fan-out).
     publish_window: int = 25
     publish_timeout_s: float = 10.0
+    # At most one telemetry receipt per home this often (docs/protocol.md 3.8).
+    receipt_interval_s: float = 30.0
+    # Reconnect waits double from 0.5 s up to this bound.
+    reconnect_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        """Refuse timings the link cannot work with."""
+        if self.receipt_interval_s < 0:
+            raise ValueError("receipt_interval_s must not be negative")
+        if self.reconnect_max_s < RECONNECT_FIRST_S:
+            raise ValueError(f"reconnect_max_s must be at least {RECONNECT_FIRST_S}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ from .control.planner import background_planner
 from .domain.envelope import CapacityEnvelope
 from .fan_out import CommandFanOut
 from .grid_port import OtherLoadForecast
+from .ingest.receipts import ReceiptSender
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .live_state import LiveState
@@ -96,10 +97,12 @@ class AggregatorService(LiveState, MessageSink):
         self.failed_cycles: dict[str, int] = {}
         self.alerts: dict[str, AlertMonitor] = {}
         self.sequences = SequenceTracker()
+        self.receipts = ReceiptSender(config.mqtt.receipt_interval_s, clock.now)
         self.writer = TelemetryWriter(
             self.engine,
             batch_size=config.database.telemetry_batch_size,
             flush_s=config.database.telemetry_flush_s,
+            on_stored=self.receipts.record,  # committed rows, for receipts
         )
         self.acks = AckWriter(
             self.engine,
@@ -141,6 +144,9 @@ class AggregatorService(LiveState, MessageSink):
         self.supervisor.start("broker-link", self.link.run)
         self.supervisor.start("telemetry-writer", self.writer.run)
         self.supervisor.start("ack-writer", self.acks.run)
+        self.supervisor.start(
+            "receipts", lambda: self.receipts.run(self.link.publish_receipts)
+        )
         self.supervisor.start("control-loop", self._control_loop)
 
     async def stop(self) -> None:
@@ -275,7 +281,7 @@ class AggregatorService(LiveState, MessageSink):
             return
         self._telemetry_received += 1
         self.sequences.arrive(message.home_id, message.boot_id, message.seq)
-        self.writer.add(message)
+        self.writer.add(message)  # a duplicate too: the database has the last word
         self.fleet.apply_telemetry(message, self.clock.now())
 
     async def on_status(self, message: Status) -> None:
@@ -325,10 +331,7 @@ class AggregatorService(LiveState, MessageSink):
 
     def _other_load_at(self, point_id: str) -> Callable[[datetime], float] | None:
         """The other-load forecast of one congestion point, if there is one."""
-        forecast = self._forecast
-        if forecast is None:
-            return None
-        return lambda moment: forecast(point_id, moment)
+        return point_forecast(self._forecast, point_id)
 
     async def _check_alerts(
         self, point_id: str, report: CycleReport, now: datetime
@@ -361,3 +364,12 @@ class AggregatorService(LiveState, MessageSink):
                 await self.cycle()
             except Exception:
                 _LOGGER.exception("control cycle failed; trying again next cycle")
+
+
+def point_forecast(
+    forecast: OtherLoadForecast | None, point_id: str
+) -> Callable[[datetime], float] | None:
+    """One congestion point's view of an other-load forecast (None: no forecast)."""
+    if forecast is None:
+        return None
+    return lambda moment: forecast(point_id, moment)

@@ -27,6 +27,7 @@ from dacs.protocol import (
     LimitSource,
     Participation,
     ProtocolError,
+    Receipt,
     Statement,
     Status,
     Telemetry,
@@ -48,6 +49,7 @@ from .command_book import CommandBook
 from .mqtt_link import BrokerSettings, MqttLink
 from .resident import ResidentSettings
 from .snapshot import FlexEvent, HomeSnapshot
+from .unreceipted import DEFAULT_RESEND_AFTER_S, UnreceiptedTelemetry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ class HomeController:
         telemetry_interval_s: float = 10.0,
         poll_interval_s: float | None = None,
         control_interval_s: float = 1.0,
+        resend_after_s: float = DEFAULT_RESEND_AFTER_S,
+        reconnect_max_s: float = 30.0,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -84,6 +88,8 @@ class HomeController:
         Without ``broker`` the home works alone: monitoring and the resident's
         manual limit, no aggregator. ``now`` and ``sleep`` make one clock: a
         simulation passes a faster one, and every interval is in its time.
+        Telemetry without the aggregator's receipt is sent again
+        ``resend_after_s`` after its last send (``unreceipted.py``).
         """
         if broker is not None and home_id is None:
             raise ValueError("a home linked to an aggregator needs its home id")
@@ -100,6 +106,9 @@ class HomeController:
         self._book = CommandBook(home_id or "local")
         self._boot_id = uuid.uuid4().hex[:12]
         self._seq = 0
+        self.unreceipted = UnreceiptedTelemetry(
+            self._boot_id, resend_after_s=resend_after_s
+        )
         self._measurements: Measurements | None = None
         self._device_error: str | None = None
         self._decision = decide(
@@ -121,6 +130,7 @@ class HomeController:
                 subscriptions=[
                     topic(home_id, Channel.COMMAND),
                     topic(home_id, Channel.STATEMENT),
+                    topic(home_id, Channel.RECEIPT),
                 ],
                 on_message=self.handle_message,
                 on_connect=self._announce,
@@ -128,6 +138,7 @@ class HomeController:
                     topic(home_id, Channel.STATUS),
                     encode(self._status(online=False)),
                 ),
+                reconnect_max_s=reconnect_max_s,
             )
             self.link.on_state_change = lambda _up: self._notify()
 
@@ -264,7 +275,7 @@ class HomeController:
     # -- the protocol ------------------------------------------------------
 
     async def handle_message(self, name: str, payload: bytes) -> None:
-        """Handle one message from the home broker (command, cancel, statement)."""
+        """Handle one message from the home broker (command, cancel, statement, receipt)."""
         now = self._now()
         try:
             home_id, channel = parse_topic(name)
@@ -296,6 +307,9 @@ class HomeController:
         elif isinstance(message, Statement) and message.home_id == self.home_id:
             self._statement = message
             self._notify()
+        elif isinstance(message, Receipt):
+            self.unreceipted.receipt(message)
+            self._resend_overdue()
 
     def _send_ack(self, ack: Ack) -> None:
         if self.link is not None:
@@ -305,6 +319,7 @@ class HomeController:
         """On every (re)connect: status and preferences, both retained."""
         if self.link is None:
             return
+        self.unreceipted.reconnected(self._now().timestamp())
         self.link.publish(
             topic(self._home, Channel.STATUS),
             encode(self._status(online=True)),
@@ -390,7 +405,19 @@ class HomeController:
     async def _telemetry_loop(self, link: MqttLink) -> None:
         while True:
             await self._sleep(self.telemetry_interval_s)
-            link.publish(topic(self._home, Channel.TELEMETRY), encode(self.telemetry()))
+            message = self.telemetry()
+            payload = encode(message)
+            self.unreceipted.keep(message.seq, payload, self._now().timestamp())
+            link.publish(topic(self._home, Channel.TELEMETRY), payload)
+            self._resend_overdue()
+
+    def _resend_overdue(self) -> None:
+        """Send again what no receipt has named in time (never into a dead link)."""
+        link = self.link
+        if link is None or not link.connected:
+            return
+        for payload in self.unreceipted.due(self._now().timestamp()):
+            link.publish(topic(self._home, Channel.TELEMETRY), payload)
 
     async def _poll_once(self) -> None:
         try:

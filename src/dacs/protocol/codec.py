@@ -26,6 +26,7 @@ from .messages import (
     Participation,
     PowerInterval,
     Preferences,
+    Receipt,
     Statement,
     Status,
     Telemetry,
@@ -52,6 +53,7 @@ _CHANNEL_OF_TYPE = {
     "status": Channel.STATUS,
     "preferences": Channel.PREFERENCES,
     "statement": Channel.STATEMENT,
+    "receipt": Channel.RECEIPT,
 }
 
 
@@ -303,6 +305,24 @@ def _statement(doc: dict[str, Any]) -> Statement:
     )
 
 
+def _receipt(doc: dict[str, Any]) -> Receipt:
+    stored = tuple((first, last) for first, last in doc["stored"])
+    previous = -1
+    for first, last in stored:
+        # Ascending and apart: a home can drop each range without sorting.
+        if first > last or first <= previous:
+            raise ProtocolError(
+                "malformed", "receipt ranges must be [first, last], ascending, apart"
+            )
+        previous = last
+    return Receipt(
+        home_id=doc["home_id"],
+        boot_id=doc["boot_id"],
+        ts=parse_time(doc["ts"]),
+        stored=stored,
+    )
+
+
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "command": _command,
     "cancel": _cancel,
@@ -311,4 +331,5 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "status": _status,
     "preferences": _preferences,
     "statement": _statement,
+    "receipt": _receipt,
 }

@@ -373,6 +373,37 @@ class Statement:
         }
 
 
+type SeqRange = tuple[int, int]  # inclusive: (first, last)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receipt:
+    """Telemetry of one boot the aggregator has committed to its database.
+
+    ``stored`` holds inclusive (first, last) ranges of ``seq``, ascending and
+    apart. A home forgets what a receipt names and sends the rest again.
+    """
+
+    channel = Channel.RECEIPT
+
+    home_id: str
+    boot_id: str
+    ts: datetime
+    stored: tuple[SeqRange, ...]
+
+    def covers(self, seq: int) -> bool:
+        """True when ``seq`` lies in one of the ranges."""
+        return any(first <= seq <= last for first, last in self.stored)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return _head(self.home_id, "receipt") | {
+            "boot_id": self.boot_id,
+            "ts": format_time(self.ts),
+            "stored": [[first, last] for first, last in self.stored],
+        }
+
+
 @dataclass(frozen=True, kw_only=True)
 class MqttCredentials:
     """Where and as whom a home connects to the central broker."""
@@ -410,5 +441,5 @@ class EnrollmentResponse:
 
 
 type HomeMessage = Ack | Telemetry | Status | Preferences
-type AggregatorMessage = Command | Cancel | Statement
+type AggregatorMessage = Command | Cancel | Statement | Receipt
 type Message = HomeMessage | AggregatorMessage

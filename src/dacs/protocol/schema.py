@@ -31,6 +31,7 @@ SCHEMA_NAMES = (
     "status",
     "preferences",
     "statement",
+    "receipt",
     "enrollment-request",
     "enrollment-response",
     "error",

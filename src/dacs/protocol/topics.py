@@ -6,7 +6,7 @@ from enum import StrEnum
 import re
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"  # 1.1 added the telemetry receipt
 PREFIX = f"dacs/v{PROTOCOL_MAJOR}"
 
 # Home ids become topic levels and broker user names: keep them plain.
@@ -22,12 +22,13 @@ class Channel(StrEnum):
     STATUS = "status"  # home -> aggregator, QoS 1, retained, last will
     PREFERENCES = "preferences"  # home -> aggregator, QoS 1, retained
     STATEMENT = "statement"  # aggregator -> home, QoS 1, retained
+    RECEIPT = "receipt"  # aggregator -> home, QoS 0 (since 1.1): telemetry stored
 
 
 HOME_TO_AGGREGATOR = frozenset(
     {Channel.ACK, Channel.TELEMETRY, Channel.STATUS, Channel.PREFERENCES}
 )
-AGGREGATOR_TO_HOME = frozenset({Channel.COMMAND, Channel.STATEMENT})
+AGGREGATOR_TO_HOME = frozenset({Channel.COMMAND, Channel.STATEMENT, Channel.RECEIPT})
 RETAINED = frozenset(
     {Channel.COMMAND, Channel.STATUS, Channel.PREFERENCES, Channel.STATEMENT}
 )

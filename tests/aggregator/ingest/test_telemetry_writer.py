@@ -187,3 +187,44 @@ async def test_stopping_mid_write_loses_nothing(
     assert writer.pending == 0
     assert writer.failures == 0  # a cancel is not a database failure
     assert await _count(engine) == 11
+
+
+def _reporting(engine: AsyncEngine) -> tuple[TelemetryWriter, list[int]]:
+    """A writer, and the seqs it reports stored."""
+    stored: list[int] = []
+    writer = TelemetryWriter(
+        engine, batch_size=100, on_stored=lambda rows: stored.extend(r[2] for r in rows)
+    )
+    return writer, stored
+
+
+async def test_only_committed_rows_are_reported_stored(engine: AsyncEngine) -> None:
+    """What the writer reports is what a receipt may promise: committed, copies too."""
+    writer, stored = _reporting(engine)
+    for seq in range(5):
+        writer.add(_telemetry(seq))
+    await writer.flush()
+    assert stored == [0, 1, 2, 3, 4]
+    await _rename_telemetry(engine, "telemetry", "telemetry_away")
+    writer.add(_telemetry(5))
+    with pytest.raises(Exception, match="telemetry"):
+        await writer.flush()
+    assert stored == [0, 1, 2, 3, 4]  # not committed: not reported
+    await _rename_telemetry(engine, "telemetry_away", "telemetry")
+    writer.add(_telemetry(2))  # a resend of a stored row is in the database too
+    await writer.flush()
+    assert sorted(stored) == [0, 1, 2, 2, 3, 4, 5]
+    assert await _count(engine) == 6
+
+
+async def test_a_refused_row_is_never_reported_stored(engine: AsyncEngine) -> None:
+    writer, stored = _reporting(engine)
+    for seq in range(8):
+        writer.add(
+            replace(_telemetry(seq), home_id=None)  # type: ignore[arg-type]  # hostile on purpose
+            if seq == 3
+            else _telemetry(seq)
+        )
+    await writer.flush()
+    assert sorted(stored) == [0, 1, 2, 4, 5, 6, 7]
+    assert writer.dead_lettered == 1

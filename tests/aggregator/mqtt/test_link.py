@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -20,8 +22,10 @@ from dacs.protocol import (
     Participation,
     PowerInterval,
     Preferences,
+    Receipt,
     Status,
     Telemetry,
+    decode,
     encode,
 )
 from dacs.testbed.servers import MosquittoBroker
@@ -227,6 +231,41 @@ async def test_a_refused_retained_message_is_cleared(
                 await asyncio.sleep(0.1)
         assert link.counters.refused == 1  # refused once, not again and again
         assert sink.messages == []
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_receipts_go_out_at_qos_0_and_never_wait_for_a_connection(
+    mosquitto: MosquittoBroker,
+) -> None:
+    receipts = [
+        Receipt(home_id=home, boot_id="b", ts=NOW, stored=((0, 4),))
+        for home in ("h-0001", "h-0002")
+    ]
+    link = AggregatorLink(
+        MqttConfig(host="127.0.0.1", port=mosquitto.port, client_id="agg-receipts"),
+        Collector(),
+    )
+    assert await link.publish_receipts(receipts) == 0  # not connected: dropped
+    home = aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="home-one")
+    async with home, _connected(link):
+        await home.subscribe("dacs/v1/h-0001/receipt", qos=1)
+        assert await link.publish_receipts(receipts) == 2
+        async with asyncio.timeout(5):
+            message = await anext(aiter(home.messages))
+    assert message.qos == 0
+    assert not message.retain
+    assert decode(bytes(message.payload)) == receipts[0]  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def _connected(link: AggregatorLink) -> AsyncIterator[None]:
+    """The link running and connected; stopped afterwards."""
+    task = asyncio.create_task(link.run())
+    try:
+        assert await link.wait_connected(10)
+        yield
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -6,12 +6,12 @@ import asyncio
 import os
 from pathlib import Path
 import signal
-import sys
 import time
 
 from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn, capacity_program
 from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.servers.ports import find_free_port
+from tests.aggregator.conftest import serve_command
 from tests.aggregator.uftp.conftest import write_agr_files
 
 from .conftest import DSO_EAN, GRID_CP, SP_EAN
@@ -66,13 +66,7 @@ async def test_sigterm_exits_within_five_seconds_while_the_vtn_hangs(
         program = vtn.add_program(capacity_program("evening"))
         vtn.hang()
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "dacs",
-            "aggregator",
-            "serve",
-            "--config",
-            str(config_file(tmp_path, vtn, program, mosquitto.port)),
+            *serve_command(config_file(tmp_path, vtn, program, mosquitto.port)),
             env=os.environ | {"PYTHONPATH": str(SRC)},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,

@@ -19,19 +19,18 @@ type Street = list[tuple[Any, HeatPump, HomeController]]
 
 
 @asynccontextmanager
-async def street_of_homes(
-    service: AggregatorService, broker_port: int, homes: int, point_id: str = "tr-1"
+async def homes_on_broker(
+    broker_port: int, home_ids: list[str], **controller: Any
 ) -> AsyncIterator[Street]:
-    """Enroll ``homes`` homes behind ``point_id`` and run each with a simulated heat pump."""
-    await service.registry.add_congestion_point(
-        point_id=point_id,
-        name="Test street",
-        rated_capacity_kw=100,
-        grid_operator="DSO",
-    )
-    codes = await service.registry.create_codes(point_id, count=homes)
-    home_ids = [(await service.registry.enroll(code.code)).home_id for code in codes]
-    await service.reload()
+    """Run each home with a simulated heat pump, linked to the broker.
+
+    ``controller`` overrides the home controllers' intervals and options.
+    """
+    options = {
+        "telemetry_interval_s": 0.5,
+        "poll_interval_s": 0.25,
+        "control_interval_s": 0.1,
+    } | controller
     stack: Street = []
     try:
         for index, home_id in enumerate(home_ids):
@@ -52,9 +51,7 @@ async def street_of_homes(
                 broker=BrokerSettings(
                     host="127.0.0.1", port=broker_port, client_id=home_id
                 ),
-                telemetry_interval_s=0.5,
-                poll_interval_s=0.25,
-                control_interval_s=0.1,
+                **options,
             )
             await home.start()
             stack.append((server, heat_pump, home))
@@ -64,3 +61,21 @@ async def street_of_homes(
             await home.stop()
             await heat_pump.close()
             await server.stop()
+
+
+@asynccontextmanager
+async def street_of_homes(
+    service: AggregatorService, broker_port: int, homes: int, point_id: str = "tr-1"
+) -> AsyncIterator[Street]:
+    """Enroll ``homes`` homes behind ``point_id`` and run each with a simulated heat pump."""
+    await service.registry.add_congestion_point(
+        point_id=point_id,
+        name="Test street",
+        rated_capacity_kw=100,
+        grid_operator="DSO",
+    )
+    codes = await service.registry.create_codes(point_id, count=homes)
+    home_ids = [(await service.registry.enroll(code.code)).home_id for code in codes]
+    await service.reload()
+    async with homes_on_broker(broker_port, home_ids) as stack:
+        yield stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Insert
@@ -48,6 +49,8 @@ _FROM_STAGING = (
 )
 
 type TelemetryRowValues = tuple[Any, ...]
+# Told of every committed part of a batch: rows new and rows already stored.
+type StoredListener = Callable[[list[TelemetryRowValues]], None]
 
 
 def telemetry_row(message: Telemetry) -> TelemetryRowValues:
@@ -85,16 +88,29 @@ class TelemetryWriter(BatchWriter[TelemetryRowValues]):
     the database itself, so a redelivered message can never be stored twice.
     A failed or interrupted write keeps the batch and tries again: nothing is
     lost while the database is briefly away or when the service stops mid-write.
+    ``on_stored`` hears of each batch only after its commit, duplicates
+    included (they are in the database too), and never of a refused row:
+    that is what a receipt to the home may promise.
     """
 
     noun = "telemetry rows"
 
     def __init__(
-        self, engine: AsyncEngine, *, batch_size: int = 500, flush_s: float = 1.0
+        self,
+        engine: AsyncEngine,
+        *,
+        batch_size: int = 500,
+        flush_s: float = 1.0,
+        on_stored: StoredListener | None = None,
     ) -> None:
         """Prepare; run() (or flush()) writes."""
         super().__init__(batch_size=batch_size, flush_s=flush_s)
         self._engine = engine
+        self._on_stored = on_stored
+
+    def _committed(self, batch: list[TelemetryRowValues]) -> None:
+        if self._on_stored is not None:
+            self._on_stored(batch)
 
     def add(self, message: Telemetry) -> None:
         """Queue one message."""

@@ -17,8 +17,9 @@ ends those waits at once and returns the messages as unconfirmed; the caller
 sends them again after the reconnect.
 
 Connecting, subscribing, reconnecting with backoff and logging outages is a
-``dacs.mqtt.MqttSession`` (0.5 s doubling to 30 s); this link adds the
-ingest, the publish window and the counters.
+``dacs.mqtt.MqttSession`` (0.5 s doubling to ``reconnect_max_s``, 30 s by
+default); this link adds the ingest, the publish window, the receipts and
+the counters.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import ssl
 
 import aiomqtt
 
-from dacs.aggregator.config import MqttConfig
+from dacs.aggregator.config import RECONNECT_FIRST_S, MqttConfig
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 from dacs.protocol import (
     Ack,
@@ -40,6 +41,7 @@ from dacs.protocol import (
     Message,
     Preferences,
     ProtocolError,
+    Receipt,
     Status,
     Telemetry,
     decode,
@@ -150,7 +152,7 @@ class AggregatorLink:
             on_message=self.dispatch,
             on_connect=on_connect,
             on_disconnect=self._release_waits,
-            backoff=Backoff(0.5, 30.0),
+            backoff=Backoff(RECONNECT_FIRST_S, config.reconnect_max_s),
             name="the central broker",
             logger=_LOGGER,
         )
@@ -187,6 +189,36 @@ class AggregatorLink:
         returned as unconfirmed for the caller to send again, so a lost
         connection in the middle of a fan-out loses none.
         """
+        return await self._through_window(
+            messages, lambda message: self.publish(message, retain=retain)
+        )
+
+    async def publish_receipts(self, receipts: Sequence[Receipt]) -> int:
+        """Send telemetry receipts at QoS 0; returns how many left for the broker.
+
+        A receipt that does not arrive costs one resend from the home, so it
+        gets no PUBACK round trip and is never queued for a later connection.
+        """
+        if not self.connected:
+            return 0
+        delivery = await self._through_window(receipts, self._publish_qos0)
+        return len(delivery.confirmed)
+
+    async def _publish_qos0(self, message: Message) -> None:
+        async with self._window:
+            await self._publish_confirmed(
+                topic(message.home_id, message.channel),
+                encode(message),
+                retain=False,
+                qos=0,
+            )
+
+    async def _through_window(
+        self,
+        messages: Sequence[Message],
+        send: Callable[[Message], Awaitable[None]],
+    ) -> Delivery:
+        """``send`` each message, ``publish_window`` at a time, sorting the outcomes."""
         confirmed: list[Message] = []
         unconfirmed: list[Message] = []
         failed: list[Message] = []
@@ -196,7 +228,7 @@ class AggregatorLink:
             # Each sender takes the next message when its last one is confirmed.
             for message in remaining:
                 try:
-                    await self.publish(message, retain=retain)
+                    await send(message)
                 except PublishError:
                     unconfirmed.append(message)
                 except Exception:
@@ -217,7 +249,7 @@ class AggregatorLink:
         )
 
     async def _publish_confirmed(
-        self, name: str, payload: bytes, *, retain: bool
+        self, name: str, payload: bytes, *, retain: bool, qos: int = 1
     ) -> None:
         client = self._session.client
         if client is None:
@@ -231,7 +263,7 @@ class AggregatorLink:
                     await client.publish(
                         name,
                         payload,
-                        qos=1,
+                        qos=qos,
                         retain=retain,
                         timeout=self._publish_timeout_s,
                     )

@@ -79,6 +79,9 @@ class BatchWriter[Item](ABC):
     async def _write(self, batch: list[Item]) -> None:
         """Store one batch in one transaction (idempotently)."""
 
+    def _committed(self, batch: list[Item]) -> None:  # noqa: B027 - optional hook
+        """Called with every part of a batch once its transaction has committed."""
+
     async def flush(self) -> int:
         """Write everything buffered now; returns the items handed to the database."""
         if not self._buffer:
@@ -98,6 +101,7 @@ class BatchWriter[Item](ABC):
             self._keep(batch)
             raise
         self.written += len(batch)
+        self._committed(batch)
         return len(batch)
 
     def _keep(self, items: list[Item]) -> None:
@@ -129,6 +133,7 @@ class BatchWriter[Item](ABC):
                 pending += [part[middle:], part[:middle]]
             else:
                 self.written += len(part)
+                self._committed(part)
 
     def _dead_letter(self, item: Item, err: Exception) -> None:
         self.dead_lettered += 1
