@@ -304,6 +304,7 @@ class OpenAdrTestVtn:
         )
         self.token_requests = 0
         self.requests = 0
+        self.request_paths: list[str] = []  # every request, in order
         self.hung_requests = 0  # requests held open by hang()
         self._hanging: asyncio.Event | None = None
         self._tokens: set[str] = set()
@@ -516,6 +517,7 @@ class OpenAdrTestVtn:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         self.requests += 1
+        self.request_paths.append(request.path)
         if request.path.startswith("/auth/"):
             return await handler(request)
         body = await self._received(request)
