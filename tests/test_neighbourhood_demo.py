@@ -168,12 +168,17 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c(
 
 
 @pytest.mark.parametrize(
-    ("signal", "vtn_strict"),
-    [(GridSignal.OPENADR, False), (GridSignal.OPENADR, True), (GridSignal.UFTP, False)],
-    ids=["openadr", "openadr-strict-vtn", "uftp"],
+    ("signal", "vtn_strict", "vtn_version"),
+    [
+        (GridSignal.OPENADR, False, "3.1.0"),
+        (GridSignal.OPENADR, True, "3.1.0"),
+        (GridSignal.OPENADR, True, "3.0.1"),
+        (GridSignal.UFTP, False, "3.1.0"),
+    ],
+    ids=["openadr", "openadr-strict-vtn", "openadr-301-strict-vtn", "uftp"],
 )
 async def test_evening_from_a_grid_signal_is_settled_to_every_home(
-    mosquitto: MosquittoBroker, signal: GridSignal, vtn_strict: bool
+    mosquitto: MosquittoBroker, signal: GridSignal, vtn_strict: bool, vtn_version: str
 ) -> None:
     """A grid event goes in, homes curtail, the flexibility is settled, statements arrive."""
     scenario = Scenario(
@@ -196,6 +201,7 @@ async def test_evening_from_a_grid_signal_is_settled_to_every_home(
         grid_signal=signal,
         expected_kw=[peak] * 4,
         vtn_strict=vtn_strict,
+        vtn_version=vtn_version,
     )
     # The aggregator's own adapter put the grid operator's cap in force.
     assert live.event is not None

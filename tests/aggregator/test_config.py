@@ -41,13 +41,22 @@ def test_file_and_environment(tmp_path: Path) -> None:
     assert config.control.cycle_s == 5.0
 
 
-def test_openadr_credentials_mode(tmp_path: Path) -> None:
-    assert load_config().openadr.credentials_mode == "auto"
+@pytest.mark.parametrize(
+    ("setting", "default", "in_file", "in_environment"),
+    [
+        ("credentials_mode", "auto", "body", "basic"),
+        ("version", "auto", "3.0.1", "3.1.0"),  # #19: the VTN's OpenADR version
+    ],
+)
+def test_openadr_choices(
+    tmp_path: Path, setting: str, default: str, in_file: str, in_environment: str
+) -> None:
+    assert getattr(load_config().openadr, setting) == default
     path = tmp_path / "aggregator.toml"
-    path.write_text("[openadr]\ncredentials_mode = 'body'\n")
-    assert load_config(path).openadr.credentials_mode == "body"
-    environ = {"DACS_OPENADR_CREDENTIALS_MODE": "basic"}
-    assert load_config(path, environ).openadr.credentials_mode == "basic"
+    path.write_text(f"[openadr]\n{setting} = '{in_file}'\n")
+    assert getattr(load_config(path).openadr, setting) == in_file
+    environ = {f"DACS_OPENADR_{setting.upper()}": in_environment}
+    assert getattr(load_config(path, environ).openadr, setting) == in_environment
 
 
 @pytest.mark.parametrize(
@@ -66,6 +75,12 @@ def test_openadr_credentials_mode(tmp_path: Path) -> None:
         ("", {"DACS_OPENADR_CREDENTIALS_MODE": "both"}, "credentials_mode"),
         ("[mqtt]\nreceipt_interval_s = -1\n", {}, r"\[mqtt\]: receipt_interval_s"),
         ("", {"DACS_MQTT_RECONNECT_MAX_S": "0.1"}, r"\[mqtt\]: reconnect_max_s"),
+        (
+            "[openadr]\nversion = '3.0'\n",
+            {},
+            r"\[openadr\]: openadr.version is '3.0'; use one of auto, 3.0.1, 3.1.0",
+        ),
+        ("", {"DACS_OPENADR_VERSION": "3.2.0"}, "openadr.version"),
     ],
 )
 def test_errors_name_the_setting(

@@ -75,6 +75,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "a minimal, specification-literal VTN (form-body credentials, no NL-flex "
         "extension, zone-less timestamps, per-operation notifier topics)",
     )
+    demo.add_argument(
+        "--vtn-version",
+        choices=("3.1.0", "3.0.1"),
+        default="3.1.0",
+        help="with --grid-signal openadr: the OpenADR version the test VTN speaks "
+        "(default 3.1.0); the VEN finds it out itself",
+    )
     demo.add_argument("--seed", type=int, default=2025)
     demo.set_defaults(handler=run)
 
@@ -192,6 +199,7 @@ async def _main(args: argparse.Namespace) -> int:
                 grid_signal=GridSignal(args.grid_signal),
                 expected_kw=_per_interval_kw(uncontrolled, scenario),
                 vtn_strict=args.vtn_mode == "strict",
+                vtn_version=args.vtn_version,
             )
         )
         stopper = asyncio.create_task(stop.wait())

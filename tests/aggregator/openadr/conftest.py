@@ -104,6 +104,23 @@ async def vtn(request: pytest.FixtureRequest) -> AsyncIterator[OpenAdrTestVtn]:
         yield peer
 
 
+# Every OpenADR version the VEN speaks, each as the test VTN is and strict.
+VTN_MODES = [
+    pytest.param(("3.1.0", False), id="3.1.0-normal"),
+    pytest.param(("3.1.0", True), id="3.1.0-strict"),
+    pytest.param(("3.0.1", False), id="3.0.1-normal"),
+    pytest.param(("3.0.1", True), id="3.0.1-strict"),
+]
+
+
+@pytest.fixture(params=VTN_MODES)
+async def any_vtn(request: pytest.FixtureRequest) -> AsyncIterator[OpenAdrTestVtn]:
+    """The test VTN in each OpenADR version, as it is and specification-literal."""
+    version, strict = request.param
+    async with OpenAdrTestVtn(strict=strict, version=version) as peer:
+        yield peer
+
+
 @pytest.fixture
 async def strict_vtn() -> AsyncIterator[OpenAdrTestVtn]:
     """A minimal, specification-literal VTN (no NL-flex extension, zone-less stamps)."""
@@ -156,6 +173,7 @@ def ven_config(vtn: OpenAdrTestVtn, **changes: Any) -> OpenAdrConfig:
         congestion_points=(f"{GRID_CP}={POINT}",),
         allow_insecure_http=True,
         request_timeout_s=5,
+        version=vtn.version,
     )
     return replace(config, **changes)
 

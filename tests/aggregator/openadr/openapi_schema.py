@@ -109,9 +109,11 @@ def request_schema(version: str, method: str, path: str) -> str:
 def response_schema(version: str, method: str, path: str, status: int) -> str:
     """The $ref (or array item $ref, marked ``[]``) of a JSON answer."""
     operation = _operation(version, method, path)
-    schema = operation["responses"][str(status)]["content"]["application/json"][
-        "schema"
-    ]
+    response = operation["responses"][str(status)]
+    if "$ref" in response:  # 3.1.0 names shared answers in components/responses
+        name = response["$ref"].rsplit("/", 1)[1]
+        response = _document(version)["components"]["responses"][name]
+    schema = response["content"]["application/json"]["schema"]
     if schema.get("type") == "array":
         return "[]" + str(schema["items"]["$ref"])
     return str(schema["$ref"])

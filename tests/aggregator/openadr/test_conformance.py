@@ -9,10 +9,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from dacs.aggregator.openadr.client import VtnClient
 from dacs.aggregator.openadr.monitoring import Reachability
 from dacs.aggregator.openadr.ven import OpenAdrVen
 from dacs.aggregator.service import AggregatorService
 from dacs.testbed.grid_peers.openadr_vtn import (
+    Answer,
     OpenAdrTestVtn,
     anchor_event,
     capacity_limit_event,
@@ -30,6 +32,7 @@ from .conftest import (
     SettableClock,
     make_ven,
     nlflex_with_baseline,
+    ven_config,
 )
 
 HOUR = timedelta(hours=1)
@@ -47,11 +50,37 @@ def null_paths(body: Any, path: str = "") -> list[str]:
     return []
 
 
+def publish_capacity_limit(vtn: OpenAdrTestVtn) -> str:
+    """A capacity program with one IMPORT_CAPACITY_LIMIT event; returns the program."""
+    program = vtn.add_program(capacity_program("evening"))
+    vtn.add_event(
+        capacity_limit_event(program, GRID_CP, start=START + HOUR, caps_kw=[30, 25])
+    )
+    return program
+
+
+def nlflex_and_capacity_ven(
+    vtn: OpenAdrTestVtn,
+    service: AggregatorService,
+    clock: SettableClock,
+    nlflex: str,
+    capacity: str,
+) -> OpenAdrVen:
+    """A VEN on one NL-flex and one capacity program."""
+    return make_ven(
+        vtn, service, clock, program_ids=(nlflex,), capacity_program_ids=(capacity,)
+    )
+
+
 async def run_nlflex_flow(
     vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
 ) -> OpenAdrVen:
-    """Registration, a baseline, a FLEX dispatch and its delivery: every body the VEN sends."""
+    """Registration, a baseline, a FLEX dispatch and its delivery, a capacity limit.
+
+    Every body the VEN sends, and every kind of answer it reads.
+    """
     world = await nlflex_with_baseline(vtn, service)
+    capacity = publish_capacity_limit(vtn)
     dispatch_start = START + 5 * HOUR
     vtn.add_event(
         flex_event(
@@ -61,20 +90,26 @@ async def run_nlflex_flow(
             dispatches=[(dispatch_start, 2 * HOUR, 12.5)],
         )
     )
-    ven = make_ven(vtn, service, clock, program_ids=(world.program,))
+    ven = nlflex_and_capacity_ven(vtn, service, clock, world.program, capacity)
     assert await ven.poll(), ven.last_error
     clock.moment = dispatch_start + 4 * HOUR
     assert await ven.poll(), ven.last_error
+    assert ven.version == vtn.version
+    caps = [
+        [i.cap_w / 1000 for i in e.intervals] for e in service.controls[POINT].envelopes
+    ]
+    assert [30, 25] in caps  # the capacity limit is in force
     return ven
 
 
 async def test_no_body_the_ven_sends_holds_null(
-    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+    any_vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
 ) -> None:
     """#19 item 2: an absent intervalPeriod (or any optional field) is left out, not null."""
+    vtn = any_vtn
     await run_nlflex_flow(vtn, service, clock)
     paths = {r.path for r in vtn.received}
-    assert {"/vens", "/resources", "/reports"} <= paths
+    assert {"/vens", "/reports"} <= paths
     names = {r.body.get("reportName") for r in vtn.received if r.path == "/reports"}
     assert {"RESOURCE_REGISTRATION", "FLEX_DELTA", "ACK", "DELIVERED_FLEX"} <= names
     nulls = {
@@ -84,53 +119,33 @@ async def test_no_body_the_ven_sends_holds_null(
     assert vtn.refused_reports == []
 
 
-async def test_every_body_the_ven_sends_follows_the_openadr_310_schema(
-    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+async def test_every_body_the_ven_sends_follows_the_schema_of_its_version(
+    any_vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
 ) -> None:
-    """Every field present is allowed, none is null where the 3.1.0 schema forbids it."""
+    """Every field present is allowed, none is null where the version's schema forbids it.
+
+    3.0.1: resources under /vens/{venID}/resources, no VEN_VEN_REQUEST /
+    VEN_RESOURCE_REQUEST object types, every report names its programID.
+    """
+    vtn = any_vtn
     await run_nlflex_flow(vtn, service, clock)
+    resources = "/vens/*/resources" if vtn.version == "3.0.1" else "/resources"
+    posted = {
+        "/vens/*/resources"
+        if r.path.endswith("/resources") and r.path != "/resources"
+        else r.path
+        for r in vtn.received
+    }
+    assert posted == {"/vens", resources, "/reports"}
     assert len(vtn.received) >= 6
     found = {
         f"{r.method} {r.path}: {problem}"
         for r in vtn.received
         for problem in openapi_schema.request_problems(
-            "3.1.0", r.method, r.path, r.body
+            vtn.version, r.method, r.path, r.body
         )
     }
     assert found == set()
-
-
-async def test_bodies_against_openadr_301_differ_only_where_31_changed_the_objects(
-    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
-) -> None:
-    """The VEN speaks 3.1.0; against 3.0.1 only 3.1's own changes stand out.
-
-    3.0.1 puts resources under /vens/{venID}/resources, requires a report's
-    programID and has no VEN_VEN_REQUEST/VEN_RESOURCE_REQUEST object types.
-    """
-    await run_nlflex_flow(vtn, service, clock)
-    objects = {"/vens": "ven", "/resources": "resource", "/reports": "report"}
-    found = {
-        f"{r.path}: {problem}"
-        for r in vtn.received
-        for problem in openapi_schema.problems(
-            "3.0.1", f"#/components/schemas/{objects[r.path]}", r.body, strict=False
-        )
-    }
-    assert found == {
-        "/vens: objectType: 'VEN_VEN_REQUEST' is not one of ['VEN']",
-        "/resources: objectType: 'VEN_RESOURCE_REQUEST' is not one of ['RESOURCE']",
-        "/reports: .: 'programID' is a required property",
-    }
-
-
-def publish_capacity_limit(vtn: OpenAdrTestVtn) -> str:
-    """A capacity program with one IMPORT_CAPACITY_LIMIT event; returns the program."""
-    program = vtn.add_program(capacity_program("evening"))
-    vtn.add_event(
-        capacity_limit_event(program, GRID_CP, start=START + HOUR, caps_kw=[30, 25])
-    )
-    return program
 
 
 async def test_vtn_without_resource_groups_still_gets_its_events_applied(
@@ -168,13 +183,7 @@ async def test_vtn_without_report_upload_keeps_applying_events(
     world = await nlflex_with_baseline(vtn, service)
     capacity = publish_capacity_limit(vtn)
     vtn.not_offered.add("/reports")
-    ven = make_ven(
-        vtn,
-        service,
-        clock,
-        program_ids=(world.program,),
-        capacity_program_ids=(capacity,),
-    )
+    ven = nlflex_and_capacity_ven(vtn, service, clock, world.program, capacity)
     assert await ven.poll(), ven.last_error
     assert await ven.poll(), ven.last_error
     assert len(service.controls[POINT].envelopes) == 1
@@ -283,24 +292,175 @@ async def test_strict_vtn_refuses_what_the_specification_forbids() -> None:
             assert answer.status == 404
 
 
-async def test_every_answer_of_the_strict_vtn_follows_the_openadr_310_schema(
-    strict_vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+def without_extensions(vtn: OpenAdrTestVtn, answer: Answer) -> Any:
+    """An answer less what the NL-flex extension adds outside the OpenAPI files.
+
+    ``GET /resource_groups`` is the extension's own endpoint (no OpenADR
+    version defines it: the caller leaves it out); on a 3.0.1 VTN the
+    extension also keeps ``reportIntervals`` on report descriptors, which
+    the NL-flex profile requires and only 3.1.0 defines.
+    """
+    if vtn.version != "3.0.1" or not vtn.offers_nlflex or answer.path != "/events":
+        return answer.body
+    return [
+        event
+        | {
+            "reportDescriptors": [
+                {k: v for k, v in d.items() if k != "reportIntervals"}
+                for d in event["reportDescriptors"]
+            ]
+        }
+        if "reportDescriptors" in event
+        else event
+        for event in answer.body
+    ]
+
+
+def answer_problems(vtn: OpenAdrTestVtn, answers: list[Answer]) -> set[str]:
+    """How the VTN's answers break the schema of its version (empty: they conform)."""
+    found: set[str] = set()
+    for answer in answers:
+        try:
+            ref = openapi_schema.response_schema(
+                vtn.version, answer.method, answer.path, answer.status
+            )
+        except KeyError:  # a status the operation does not define
+            found.add(f"{answer.method} {answer.path}: status {answer.status}")
+            continue
+        found |= {
+            f"{answer.method} {answer.path}: {problem}"
+            for problem in openapi_schema.problems(
+                vtn.version, ref, without_extensions(vtn, answer)
+            )
+        }
+    return found
+
+
+async def test_every_answer_the_ven_accepts_follows_the_schema_of_its_version(
+    any_vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
 ) -> None:
-    """What the VEN accepts from a specification-literal VTN is what 3.1.0 defines."""
-    await run_nlflex_flow(strict_vtn, service, clock)
+    """What the VEN reads from a VTN of either version, as is or strict, is what it defines.
+
+    Only the NL-flex extension (not in either OpenAPI file) is left out.
+    """
+    vtn = any_vtn
+    await run_nlflex_flow(vtn, service, clock)
     checked = [
         a
-        for a in strict_vtn.answered
+        for a in vtn.answered
         if a.status in (200, 201) and not a.path.startswith("/resource_groups")
     ]
-    assert {a.path for a in checked} >= {"/vens", "/resources", "/reports", "/events"}
-    found = {
-        f"{a.method} {a.path}: {problem}"
-        for a in checked
-        for problem in openapi_schema.problems(
-            "3.1.0",
-            openapi_schema.response_schema("3.1.0", a.method, a.path, a.status),
-            a.body,
+    paths = {"/vens", "/reports", "/events"}
+    assert {a.path for a in checked} >= paths
+    assert any(a.path.endswith("/resources") for a in checked)
+    assert answer_problems(vtn, checked) == set()
+
+
+async def test_notifier_answers_follow_the_openadr_310_schema(
+    vtn: OpenAdrTestVtn, service: AggregatorService, clock: SettableClock
+) -> None:
+    """GET /notifiers and the topics of a program's events, as the VEN reads them."""
+    await service.reload()
+    program = publish_capacity_limit(vtn)
+    vtn.mqtt_broker_uri = "mqtt://127.0.0.1:1883"  # listed, not connected to
+    client = VtnClient(ven_config(vtn), client_secret=vtn.client_secret)
+    assert await client.notifiers() is not None
+    assert set(await client.event_topics(program)) >= {"UPDATE", "DELETE"}
+    notifier_answers = [a for a in vtn.answered if a.path.startswith("/notifiers")]
+    assert len(notifier_answers) == 2
+    assert answer_problems(vtn, notifier_answers) == set()
+
+
+async def test_a_strict_301_vtn_with_a_capacity_program_conforms_with_nothing_left_out(
+    service: AggregatorService, clock: SettableClock
+) -> None:
+    """OpenADR 3.0.1 without any extension: VEN object, events, the cap applied.
+
+    Every body and every answer, errors included, against the 3.0.1 schema.
+    """
+    await service.reload()
+    async with OpenAdrTestVtn(strict=True, version="3.0.1") as vtn:
+        program = publish_capacity_limit(vtn)
+        ven = make_ven(vtn, service, clock, capacity_program_ids=(program,))
+        assert await ven.poll(), ven.last_error
+        assert await ven.poll(), ven.last_error
+        (cap,) = service.controls[POINT].envelopes
+        assert [i.cap_w / 1000 for i in cap.intervals] == [30, 25]
+        assert ven.status.lines == ["VTN connected"]
+        assert {a.path for a in vtn.answered} == {
+            "/vens",
+            f"/programs/{program}",
+            "/events",
+        }
+        assert answer_problems(vtn, vtn.answered) == set()
+        assert [r.path for r in vtn.received] == ["/vens"]
+        assert (
+            openapi_schema.request_problems(
+                "3.0.1", "POST", "/vens", vtn.received[0].body
+            )
+            == []
         )
-    }
-    assert found == set()
+
+
+@pytest.mark.parametrize("version", ["3.0.1", "3.1.0"])
+async def test_auto_finds_the_version_and_the_token_url(
+    version: str, service: AggregatorService, clock: SettableClock
+) -> None:
+    """openadr.version = auto: GET /resources tells 3.1.0 from 3.0.1; 3.0.1's token URL is /auth/token."""
+    await service.reload()
+    async with OpenAdrTestVtn(version=version) as vtn:  # type: ignore[arg-type]  # a str from parametrize
+        program = publish_capacity_limit(vtn)
+        ven = make_ven(
+            vtn,
+            service,
+            clock,
+            capacity_program_ids=(program,),
+            version="auto",
+            token_url=None,
+        )
+        assert await ven.poll(), ven.last_error  # 3.0.1: the token from /auth/token
+        assert ven.version == version
+        assert len(service.controls[POINT].envelopes) == 1
+        # 3.1.0 names its token URL; 3.0.1 has no /auth/server (404), so /auth/token.
+        assert vtn.request_paths[:3] == ["/auth/server", "/auth/token", "/resources"]
+
+
+async def test_a_301_vtn_refuses_what_only_310_defines() -> None:
+    """The 3.0.1 test VTN itself: 3.1 object types, reports without programID, 3.1 paths."""
+    async with OpenAdrTestVtn(version="3.0.1") as vtn, aiohttp.ClientSession() as http:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": vtn.client_id,
+            "client_secret": vtn.client_secret,
+        }
+        async with http.post(vtn.token_url, data=form) as answer:
+            token = (await answer.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        base = vtn.base_url
+        ven = {"objectType": "VEN_VEN_REQUEST", "venName": "v"}
+        async with http.post(f"{base}/vens", json=ven, headers=headers) as answer:
+            assert answer.status == 400
+            assert "VEN_VEN_REQUEST" in (await answer.json())["detail"]
+        async with http.post(
+            f"{base}/vens", json={"venName": "v"}, headers=headers
+        ) as answer:
+            assert answer.status == 201
+            ven_id = (await answer.json())["id"]
+        resource = {"resourceName": "r", "venID": ven_id}
+        async with http.post(
+            f"{base}/resources", json=resource, headers=headers
+        ) as answer:
+            assert answer.status == 404
+        async with http.post(
+            f"{base}/vens/{ven_id}/resources",
+            json=resource | {"objectType": "VEN_RESOURCE_REQUEST"},
+            headers=headers,
+        ) as answer:
+            assert answer.status == 400
+        report = {"eventID": "e", "clientName": "c", "resources": []}
+        async with http.post(f"{base}/reports", json=report, headers=headers) as answer:
+            assert answer.status == 400
+            assert "programID" in (await answer.json())["detail"]
+        for path in ("/auth/server", "/notifiers"):
+            async with http.get(f"{base}{path}", headers=headers) as answer:
+                assert answer.status == 404

@@ -155,6 +155,25 @@ async def test_vtn_without_notifier_is_polled_only(
             assert ven.counters.notifications == 0
 
 
+async def test_a_301_vtn_is_polled_only_and_never_asked_for_notifiers(
+    service: AggregatorService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#19: OpenADR 3.0.1 has no notifiers; the VEN polls without asking for them."""
+    await service.reload()
+    async with OpenAdrTestVtn(version="3.0.1") as vtn:
+        program = vtn.add_program(capacity_program("evening"))
+        with caplog.at_level("WARNING", logger="dacs.aggregator.openadr"):
+            async with started_ven(vtn, service, program, poll_interval_s=0.2) as ven:
+                await until(
+                    lambda: "MQTT notifiers not offered by this VTN" in ven.status.lines
+                )
+                assert "OpenADR 3.0.1 defines no MQTT notifier" in caplog.text
+                add_limit(vtn, program)
+                await until(lambda: len(service.controls[POINT].envelopes) == 1)
+                assert ven.counters.notifier_errors == 0
+        assert not any(p.startswith("/notifiers") for p in vtn.request_paths)
+
+
 async def test_broker_down_keeps_polling_on_the_interval(
     service: AggregatorService,
 ) -> None:

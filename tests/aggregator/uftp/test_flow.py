@@ -192,6 +192,56 @@ async def test_settlement_compares_delivered_flex(
         assert row.settlement["disposition"] == "Disputed"
 
 
+async def test_settlement_reads_the_delivered_flex_once_per_order(
+    bare_service: AggregatorService, tmp_path: Path, keys: Keys
+) -> None:
+    """#19 item 8: one read of delivered flexibility for an order, not one per ISP.
+
+    Each read fits the street's baselines on a week of telemetry; one per
+    ISP made the demo's 14-ISP settlement outlast the DSO's 30 s timeout.
+    """
+    calls: list[tuple[datetime, datetime]] = []
+
+    async def delivered(
+        point: str, start: datetime, end: datetime
+    ) -> Sequence[IntervalDelivery]:
+        calls.append((start, end))
+        quarters = int((end - start) / ISP_DURATION)
+        return [
+            IntervalDelivery(
+                start=start + n * ISP_DURATION,
+                end=start + (n + 1) * ISP_DURATION,
+                baseline_kw=8.0,
+                measured_kw=8.0 - (3.0 + n),
+                delivered_kw=3.0 + n,
+            )
+            for n in range(quarters)
+        ]
+
+    add_synthetic_homes(bare_service, bare_service.clock.now(), [0.1, 0.2, 0.3, 0.4])
+    async with uftp_world(bare_service, tmp_path, keys, delivered=delivered) as world:
+        _, offer, numbers = await _offer(world)
+        assert len(numbers) >= 2
+        order = await world.dso.order_offer(offer, "P100")
+        await world.dso.wait_for(FlexOrderResponse)
+        period = offer.period.to_date()
+        settlement = world.dso.settlement_for(
+            [(order, {n: 3000 + 1000 * i for i, n in enumerate(numbers)})],
+            period_start=period,
+            period_end=period,
+        )
+        await world.dso.send(settlement)
+        answer = await world.dso.wait_for(FlexSettlementResponse)
+        [status] = answer.flex_order_settlement_statuses
+        assert status.disposition == AcceptedDisputed.ACCEPTED, status.dispute_reason
+        assert calls == [
+            (
+                isp_start(period, numbers[0], ZONE),
+                isp_start(period, numbers[-1], ZONE) + ISP_DURATION,
+            )
+        ]
+
+
 async def test_offer_survives_a_restart(
     bare_service: AggregatorService, tmp_path: Path, keys: Keys
 ) -> None:

@@ -2,7 +2,9 @@
 
 Every call runs in a daemon thread (``off_the_loop``) under a timeout,
 and every failure becomes one of the adapter's errors (``errors.py``), so the
-poller can log a clear reason and try again at the next poll.
+poller can log a clear reason and try again at the next poll. The VTN's
+OpenADR version (3.1.0 or 3.0.1) is settled when connecting; ``versions.Wire``
+puts paths and bodies in that version's shape.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 import logging
 from typing import Any
 
-from openadr3_client._models.common.creation_guarded import CreationGuarded
 from openadr3_client.extensions.resource_group._client.http import (
     ResourceGroupsReadOnlyHttpInterface,
 )
@@ -30,15 +31,15 @@ from openadr3_client.oadr310.models.resource.resource import (
     NewResourceVenRequest,
 )
 from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
-from pydantic import BaseModel, ValidationError
-import requests
+from pydantic import ValidationError
 
 from .config import OpenAdrConfig
 from .connection import connect, off_the_loop, translate_error
 from .credentials import ClientCredentialsToken
 from .errors import VtnCapabilityError, VtnUnavailableError
+from .json_calls import JsonCalls
 from .monitoring import OnceWarnings, OpenAdrCounters
-from .timestamps import assume_utc
+from .versions import Wire
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -49,9 +50,6 @@ MAX_PAGES = 200  # 10,000 events per program is far beyond any real program
 RESOURCE_GROUPS = "resource groups"
 NOTIFIERS = "MQTT notifiers"
 REPORT_UPLOAD = "report upload"
-# How a VTN says it does not offer an endpoint (not found, method not allowed,
-# not implemented).
-MISSING_CAPABILITY = frozenset({404, 405, 501})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +80,8 @@ class VtnClient:
         self._groups: ResourceGroupsReadOnlyHttpInterface | None = None
         self._tokens: ClientCredentialsToken | None = None
         self._token_url = config.token_url
+        self._wire: Wire | None = None
+        self._json = JsonCalls(self._counters, self._warnings)
         self._lock = asyncio.Lock()
 
     # -- plumbing ------------------------------------------------------------
@@ -92,6 +92,12 @@ class VtnClient:
         self._token_url = connection.token_url
         self._ven = connection.ven
         self._groups = connection.groups
+        self._wire = connection.wire
+
+    @property
+    def version(self) -> str | None:
+        """The OpenADR version the VTN speaks; None until the first call connects."""
+        return self._wire.version if self._wire else None
 
     async def _call[T](self, what: str, function: Callable[[], T]) -> T:
         """Run ``function`` in a thread; translate every failure into a VtnError."""
@@ -112,6 +118,11 @@ class VtnClient:
             raise VtnUnavailableError("not connected to the VTN")
         return self._ven
 
+    def _wire_now(self) -> Wire:
+        if self._wire is None:  # pragma: no cover - _call connects first
+            raise VtnUnavailableError("not connected to the VTN")
+        return self._wire
+
     def _group_client(self) -> ResourceGroupsReadOnlyHttpInterface:
         if self._groups is None:  # pragma: no cover - _call connects first
             raise VtnUnavailableError("not connected to the VTN")
@@ -119,48 +130,14 @@ class VtnClient:
 
     # -- reads -----------------------------------------------------------------
 
-    def _read(
-        self,
-        interface: Any,
-        path: str,
-        params: dict[str, Any] | None = None,
-        *,
-        capability: str | None = None,
-    ) -> Any:
-        """GET ``path`` as JSON, zone-less timestamps read as UTC.
-
-        With ``capability``, an answer of 404/405/501 means the VTN does not
-        offer that optional part: VtnCapabilityError, not a failed poll.
-        """
-        response = interface.session.get(f"{interface.base_url}/{path}", params=params)
-        return self._answer(response, capability)
-
-    def _answer(self, response: requests.Response, capability: str | None) -> Any:
-        if capability is not None and response.status_code in MISSING_CAPABILITY:
-            raise VtnCapabilityError(
-                capability,
-                f"{capability} not offered by this VTN (it answered "
-                f"{response.status_code} to {response.request.method} {response.url})",
-            )
-        response.raise_for_status()
-        body, naive = assume_utc(response.json())
-        if naive:
-            self._counters.naive_timestamps += naive
-            self._warnings.warn(
-                _LOGGER,
-                "naive-timestamps",
-                "the VTN sends timestamps without a time zone (first in %s); "
-                "reading them as UTC (counted in naive_timestamps)",
-                response.url,
-            )
-        return body
-
     async def program(self, program_id: str) -> ExistingProgram:
         """One program by its VTN id."""
         return await self._call(
             f"program {program_id}",
             lambda: ExistingProgram.model_validate(
-                self._read(self._client().programs, f"programs/{program_id}")
+                self._wire_now().program(
+                    self._json.read(self._client().programs, f"programs/{program_id}")
+                )
             ),
         )
 
@@ -180,10 +157,10 @@ class VtnClient:
                 params = PaginationFilter(
                     skip=page * PAGE_SIZE, limit=PAGE_SIZE
                 ).model_dump(by_alias=True, mode="json") | {"programID": program_id}
-                items = self._read(self._client().events, "events", params)
+                items = self._json.read(self._client().events, "events", params)
                 if not isinstance(items, list):
                     raise TypeError("the events answer is not a JSON list")
-                for item in items:
+                for item in map(self._wire_now().event, items):
                     try:
                         parsed.append(ExistingEvent.model_validate(item))
                     except ValidationError as err:
@@ -201,25 +178,11 @@ class VtnClient:
 
         return await self._call(f"events of program {program_id}", fetch)
 
-    def _list[T: BaseModel](
-        self,
-        interface: Any,
-        path: str,
-        model: type[T],
-        params: dict[str, Any] | None = None,
-        *,
-        capability: str | None = None,
-    ) -> tuple[T, ...]:
-        items = self._read(interface, path, params, capability=capability)
-        if not isinstance(items, list):
-            raise TypeError(f"the {path} answer is not a JSON list")
-        return tuple(model.model_validate(item) for item in items)
-
     async def resource_groups(self) -> tuple[ExistingResourceGroup, ...]:
         """The resource groups this VEN may see (the NL-flex extension; optional)."""
         return await self._call(
             "resource groups",
-            lambda: self._list(
+            lambda: self._json.read_list(
                 self._group_client(),
                 "resource_groups",
                 ExistingResourceGroup,
@@ -231,8 +194,12 @@ class VtnClient:
         """The VEN object with this name, if the VTN has one."""
         vens = await self._call(
             "VEN lookup",
-            lambda: self._list(
-                self._client().vens, "vens", ExistingVen, {"venName": ven_name}
+            lambda: self._json.read_list(
+                self._client().vens,
+                "vens",
+                ExistingVen,
+                {"venName": ven_name},
+                shape=self._wire_now().ven,
             ),
         )
         matches = [v for v in vens if v.ven_name == ven_name]
@@ -240,27 +207,36 @@ class VtnClient:
 
     async def resources(self, ven_id: str) -> tuple[ExistingResource, ...]:
         """This VEN's resources, with the registration status the grid operator set."""
-        return await self._call(
-            "resources",
-            lambda: self._list(
+
+        def fetch() -> tuple[ExistingResource, ...]:
+            wire = self._wire_now()
+            path, params = wire.resources_path(ven_id)
+            return self._json.read_list(
                 self._client().resources,
-                "resources",
+                path,
                 ExistingResource,
-                {"venID": ven_id},
-            ),
-        )
+                params,
+                shape=lambda item: wire.resource(item, ven_id),
+            )
+
+        return await self._call("resources", fetch)
 
     async def notifiers(self) -> dict[str, Any] | None:
         """The VTN's notifier bindings as JSON (``GET /notifiers``); None without any.
 
         Read raw rather than as the library's ``NotifierDetails``: that model
         requires an MQTT binding and drops the authentication method, both of
-        which the VEN must see. A VTN older than 3.1 answers 404.
+        which the VEN must see. A VTN older than 3.1 answers 404; OpenADR
+        3.0.1 has no notifiers, so a 3.0.1 VTN is not asked.
         """
 
         def fetch() -> dict[str, Any] | None:
+            if self._wire_now().legacy:
+                raise VtnCapabilityError(
+                    NOTIFIERS, "OpenADR 3.0.1 defines no MQTT notifier"
+                )
             try:
-                body = self._read(
+                body = self._json.read(
                     self._client().notifiers, "notifiers", capability=NOTIFIERS
                 )
             except VtnCapabilityError:
@@ -279,7 +255,7 @@ class VtnClient:
         """
 
         def fetch() -> dict[str, str]:
-            body = self._read(
+            body = self._json.read(
                 self._client().notifiers,
                 f"notifiers/mqtt/topics/programs/{program_id}/events",
                 capability=NOTIFIERS,
@@ -307,60 +283,56 @@ class VtnClient:
 
     # -- writes ----------------------------------------------------------------
 
-    def _create[T: BaseModel](
-        self,
-        interface: Any,
-        path: str,
-        new: CreationGuarded,
-        answer: type[T],
-        *,
-        capability: str | None = None,
-    ) -> T:
-        """POST ``new`` as the schema wants it; the VTN's answer parsed as ``answer``.
-
-        The library would send every absent optional field as JSON null, which
-        the OpenADR 3 schema forbids for most (``intervalPeriod``, ``targets``
-        of a report's interval ...): absent stays absent.
-        """
-        with new.with_creation_guard():
-            response = interface.session.post(
-                f"{interface.base_url}/{path}", json=strict_body(new)
-            )
-            return answer.model_validate(self._answer(response, capability))
-
     async def create_ven(self, request: NewVenVenRequest) -> ExistingVen:
         """Create this VEN's object."""
-        return await self._call(
-            "VEN creation",
-            lambda: self._create(self._client().vens, "vens", request, ExistingVen),
-        )
+
+        def create() -> ExistingVen:
+            wire = self._wire_now()
+            return self._json.create(
+                self._client().vens,
+                "vens",
+                request,
+                ExistingVen,
+                body=wire.ven_body,
+                shape=wire.ven,
+            )
+
+        return await self._call("VEN creation", create)
 
     async def create_resource(self, request: NewResourceVenRequest) -> ExistingResource:
         """Register one home's heat pump as a resource."""
-        return await self._call(
-            f"resource {request.resource_name}",
-            lambda: self._create(
-                self._client().resources, "resources", request, ExistingResource
-            ),
-        )
 
-    async def send_report(self, report: NewReport) -> ExistingReport:
-        """Send a report."""
-        return await self._call(
-            f"{report.report_name or 'report'} for event {report.event_id}",
-            lambda: self._create(
+        def create() -> ExistingResource:
+            wire = self._wire_now()
+            path, _query = wire.resources_path(request.ven_id)
+            return self._json.create(
+                self._client().resources,
+                path,
+                request,
+                ExistingResource,
+                body=wire.resource_body,
+                shape=lambda item: wire.resource(item, request.ven_id),
+            )
+
+        return await self._call(f"resource {request.resource_name}", create)
+
+    async def send_report(
+        self, report: NewReport, *, program_id: str
+    ) -> ExistingReport:
+        """Send a report on an event of ``program_id`` (OpenADR 3.0.1 names it)."""
+
+        def create() -> ExistingReport:
+            wire = self._wire_now()
+            return self._json.create(
                 self._client().reports,
                 "reports",
                 report,
                 ExistingReport,
+                body=lambda body: wire.report_body(body, program_id),
+                shape=wire.report,
                 capability=REPORT_UPLOAD,
-            ),
+            )
+
+        return await self._call(
+            f"{report.report_name or 'report'} for event {report.event_id}", create
         )
-
-
-def strict_body(model: BaseModel) -> dict[str, Any]:
-    """A new object as OpenADR 3 JSON: camelCase names, absent fields left out."""
-    body: dict[str, Any] = model.model_dump(
-        by_alias=True, mode="json", exclude_none=True
-    )
-    return body

@@ -9,6 +9,7 @@ import os
 from .credentials import CREDENTIALS_MODES, CredentialsMode
 from .errors import OpenAdrConfigError
 from .identifiers import is_ean13
+from .versions import VERSION_SETTINGS, VersionSetting
 
 # The NL-flex profile fixes the DSO identifiers; Enexis is the default grid operator.
 ENEXIS_EAN13 = "8712423014022"
@@ -29,7 +30,11 @@ class OpenAdrConfig:
 
     enabled: bool = False
     vtn_url: str = ""
-    token_url: str | None = None  # None: discovered from the VTN (OpenADR 3.1)
+    # The OpenADR version the VTN speaks: 3.1.0, 3.0.1, or auto (asked once
+    # per connection: GET /resources exists in 3.1.0 only).
+    version: VersionSetting = "auto"
+    # None: discovered from the VTN (OpenADR 3.1.0), else the VTN's /auth/token
+    token_url: str | None = None
     client_id: str = ""
     client_secret: str | None = field(default=None, repr=False)
     scopes: tuple[str, ...] = ()
@@ -51,7 +56,12 @@ class OpenAdrConfig:
     allow_insecure_http: bool = False
 
     def __post_init__(self) -> None:
-        """Refuse a credentials mode that does not exist."""
+        """Refuse a credentials mode or an OpenADR version that does not exist."""
+        if self.version not in VERSION_SETTINGS:
+            raise OpenAdrConfigError(
+                f"openadr.version is {self.version!r}; "
+                f"use one of {', '.join(VERSION_SETTINGS)}"
+            )
         if self.credentials_mode not in CREDENTIALS_MODES:
             raise OpenAdrConfigError(
                 f"openadr.credentials_mode is {self.credentials_mode!r}; "

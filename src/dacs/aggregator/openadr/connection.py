@@ -1,8 +1,9 @@
 """How the VEN reaches a VTN: sessions with timeouts, one token, daemon-thread calls.
 
-``connect`` builds the library's HTTP interfaces with our timeout adapter
-and one token manager for all of them; ``translate_error`` maps whatever a
-call raised to the adapter's own errors (``errors.py``).
+``connect`` finds the token URL and the OpenADR version the VTN speaks,
+builds the library's HTTP interfaces with our timeout adapter and one token
+manager for all of them; ``translate_error`` maps whatever a call raised to
+the adapter's own errors (``errors.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass
 from functools import partial
+import logging
 import os
 import threading
 from typing import Any, cast, override
@@ -31,6 +33,13 @@ from requests.adapters import HTTPAdapter
 from .config import OpenAdrConfig
 from .credentials import BearerToken, ClientCredentialsToken
 from .errors import VtnAuthError, VtnResponseError, VtnUnavailableError
+from .versions import OpenAdrVersion, Wire
+
+_LOGGER = logging.getLogger(__name__)
+
+# How a VTN says it has no such endpoint (not found, method not allowed,
+# not implemented).
+NOT_OFFERED = frozenset({404, 405, 501})
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -99,25 +108,87 @@ class VtnConnection:
     groups: ResourceGroupsReadOnlyHttpInterface
     tokens: ClientCredentialsToken
     token_url: str
+    wire: Wire
+
+
+def _session(adapter: HTTPAdapter) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _token_url(config: OpenAdrConfig, session: requests.Session) -> str:
+    """The configured token URL, else the one the VTN names (3.1.0), else its /auth/token.
+
+    OpenADR 3.1.0 VTNs name their token endpoint at ``GET /auth/server``;
+    3.0.1 has no discovery, only the VTN's own ``POST /auth/token``.
+    """
+    base = config.vtn_url.rstrip("/")
+    if config.token_url:
+        return config.token_url
+    if config.version == "3.0.1":
+        return f"{base}/auth/token"
+    response = session.get(f"{base}/auth/server")
+    if response.status_code in NOT_OFFERED and config.version == "auto":
+        return f"{base}/auth/token"
+    response.raise_for_status()
+    answer = response.json()
+    url = answer.get("tokenURL") if isinstance(answer, dict) else None
+    if not isinstance(url, str) or not url:
+        raise VtnResponseError("GET /auth/server named no tokenURL")
+    return url
+
+
+def _version(config: OpenAdrConfig, session: requests.Session) -> OpenAdrVersion:
+    """The configured OpenADR version, else the one the VTN answers to.
+
+    ``GET /resources`` is a VEN's endpoint in 3.1.0 and does not exist in
+    3.0.1 (resources live under ``/vens/{venID}``): a JSON list means
+    3.1.0, a 404/405/501 means 3.0.1, anything else fails this connection.
+    """
+    if config.version != "auto":
+        return config.version
+    url = f"{config.vtn_url.rstrip('/')}/resources"
+    response = session.get(url, params={"skip": 0, "limit": 1})
+    if response.status_code in NOT_OFFERED:
+        found: OpenAdrVersion = "3.0.1"
+    else:
+        response.raise_for_status()
+        if not isinstance(response.json(), list):
+            raise VtnResponseError("GET /resources did not answer a JSON list")
+        found = "3.1.0"
+    _LOGGER.info(
+        "OpenADR: the VTN speaks %s (GET %s answered %d; set openadr.version "
+        "to skip this question)",
+        found,
+        url,
+        response.status_code,
+    )
+    return found
 
 
 def connect(config: OpenAdrConfig, client_secret: str) -> VtnConnection:
-    """Build the interfaces (blocking: token URL discovery may need the network)."""
+    """Build the interfaces (blocking: token URL and version may need the network)."""
     if config.allow_insecure_http:
         # oauthlib refuses http:// token URLs unless told otherwise; only
         # ever for test VTNs, which the settings say explicitly.
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    adapter = _TimeoutAdapter(config.request_timeout_s)
+    token_session = _session(adapter)
+    token_url = _token_url(config, token_session)
+    # The 3.1.0 interfaces serve both versions: the VEN uses only their
+    # sessions and base URL, and ``Wire`` says where the versions differ.
     base = VirtualEndNodeHttpClientFactory.create_http_ven_client(
         vtn_base_url=config.vtn_url.rstrip("/"),
         client_id=config.client_id,
         client_secret=client_secret,
-        token_url=config.token_url,
+        token_url=token_url,
         scopes=list(config.scopes) or None,
         allow_insecure_http=config.allow_insecure_http,
         version=OADRVersion.OADR_310,
     )
     ven = cast("VirtualEndNodeClient", base)
-    token_url = config.token_url or ven.auth.get_auth_server().token_url
     # The factories return interfaces; the HTTP classes behind them hold the sessions.
     groups = cast(
         "ResourceGroupsReadOnlyHttpInterface",
@@ -125,32 +196,29 @@ def connect(config: OpenAdrConfig, client_secret: str) -> VtnConnection:
             vtn_base_url=config.vtn_url.rstrip("/"),
             client_id=config.client_id,
             client_secret=client_secret,
-            token_url=str(token_url),
+            token_url=token_url,
             scopes=list(config.scopes) or None,
             allow_insecure_http=config.allow_insecure_http,
         ),
     )
-    adapter = _TimeoutAdapter(config.request_timeout_s)
-    token_session = requests.Session()
-    token_session.mount("http://", adapter)
-    token_session.mount("https://", adapter)
     # One token for every interface, fetched the way the settings say
     # (the library's own managers know only HTTP Basic).
     tokens = ClientCredentialsToken(
         session=token_session,
-        token_url=str(token_url),
+        token_url=token_url,
         client_id=config.client_id,
         client_secret=client_secret,
         scopes=config.scopes,
         mode=config.credentials_mode,
         allow_insecure_http=config.allow_insecure_http,
     )
+    resources: Any = ven.resources
     interfaces: tuple[Any, ...] = (
         ven.programs,
         ven.events,
         ven.reports,
         ven.vens,
-        ven.resources,
+        resources,
         ven.subscriptions,
         ven.notifiers,
         groups,
@@ -159,8 +227,13 @@ def connect(config: OpenAdrConfig, client_secret: str) -> VtnConnection:
         interface.session.mount("http://", adapter)
         interface.session.mount("https://", adapter)
         interface.session.auth = BearerToken(tokens)
+    version = _version(config, resources.session)
     return VtnConnection(
-        ven=ven, groups=groups, tokens=tokens, token_url=str(token_url)
+        ven=ven,
+        groups=groups,
+        tokens=tokens,
+        token_url=token_url,
+        wire=Wire(version=version, client_id=config.client_id),
     )
 
 

@@ -25,6 +25,14 @@ _LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class EventRef:
+    """An event and the program it belongs to (an OpenADR 3.0.1 report names both)."""
+
+    program_id: str
+    event_id: str
+
+
+@dataclass(frozen=True)
 class FetchedProgram:
     """A program read in this poll, with all its events."""
 
@@ -115,7 +123,7 @@ class ProgramReader:
         return views
 
 
-def anchor_event(fetched: Sequence[FetchedProgram]) -> str | None:
+def anchor_event(fetched: Sequence[FetchedProgram]) -> EventRef | None:
     """The NL-flex program's reporting anchor event (reports without an event cite it)."""
     for program in fetched:
         if not program.nlflex:
@@ -124,5 +132,5 @@ def anchor_event(fetched: Sequence[FetchedProgram]) -> str | None:
             if signal_kind(
                 event
             ) is SignalKind.REPORTING_ANCHOR and not nlflex_profile.violations(event):
-                return event.id
+                return EventRef(program.program_id, event.id)
     return None

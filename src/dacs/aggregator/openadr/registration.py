@@ -23,6 +23,7 @@ from .identifiers import is_ean18
 from .ledger import OpenAdrLedger
 from .monitoring import OnceWarnings, OpenAdrCounters
 from .plans import ResourceGroupView
+from .programs import EventRef
 from .report_sender import ReportSender
 from .reports import RegistrationStatus
 
@@ -72,7 +73,7 @@ class Registration:
         self,
         ven_id: str,
         groups: dict[str, ResourceGroupView],
-        anchor: str | None,
+        anchor: EventRef | None,
         now: datetime,
     ) -> None:
         """Register new homes, ask their groups to take them, read their status."""
@@ -130,7 +131,10 @@ class Registration:
         await self._read_registration(ven_id, rows, now)
 
     async def _request_registration(
-        self, rows: dict[str, OpenAdrResourceRow], anchor: str | None, now: datetime
+        self,
+        rows: dict[str, OpenAdrResourceRow],
+        anchor: EventRef | None,
+        now: datetime,
     ) -> None:
         waiting: dict[str, list[OpenAdrResourceRow]] = {}
         for row in rows.values():
@@ -149,12 +153,12 @@ class Registration:
             return
         for group_id, members in waiting.items():
             report = reports.registration(
-                anchor_event_id=anchor,
+                anchor_event_id=anchor.event_id,
                 client_name=self._config.service_provider_ean,
                 group_object_id=group_id,
                 resource_ids=[m.resource_id for m in members],
             )
-            if await self._sender.send(report):
+            if await self._sender.send(report, program_id=anchor.program_id):
                 for member in members:
                     await self._ledger.update_resource(
                         member.home_id, registration_requested_at=now

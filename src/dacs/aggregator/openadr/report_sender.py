@@ -32,6 +32,7 @@ from .errors import VtnCapabilityError
 from .ledger import APPLIED, NOTED, OpenAdrLedger
 from .monitoring import OnceWarnings, OpenAdrCounters, VtnStatus
 from .plans import DispatchInterval, SignalKind
+from .programs import EventRef
 from .reports import OperationalStatus, RegistrationStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,9 +64,16 @@ class ReportSender:
         self._warnings = warnings
 
     async def send(
-        self, report: NewReport, problems: Sequence[str] | None = None
+        self,
+        report: NewReport,
+        problems: Sequence[str] | None = None,
+        *,
+        program_id: str,
     ) -> bool:
-        """Send a report the profile accepts; withhold (and log) one it rejects."""
+        """Send a report the profile accepts; withhold (and log) one it rejects.
+
+        ``program_id`` is the program of the report's event.
+        """
         problems = nlflex_profile.violations(report) if problems is None else problems
         if problems:
             self._counters.reports_withheld += 1
@@ -79,7 +87,7 @@ class ReportSender:
         if not self._status.offers(REPORT_UPLOAD):
             return False  # kept unsent in the ledger: a later VEN may send it
         try:
-            await self._client.send_report(report)
+            await self._client.send_report(report, program_id=program_id)
         except VtnCapabilityError as err:
             self._status.without(_LOGGER, err.capability, str(err))
             return False
@@ -98,7 +106,7 @@ class ReportSender:
                     ack = reports.acknowledgement(
                         event_id=row.event_id, client_name=self._client_name
                     )
-                    if await self.send(ack):
+                    if await self.send(ack, program_id=program_id):
                         await self._ledger.update_version(row.id, acknowledged_at=now)
                 if (
                     row.reported_at is None
@@ -137,7 +145,7 @@ class ReportSender:
         problems = nlflex_profile.delivery_report_violations(
             report, _flex_event_intervals(intervals)
         )
-        if await self.send(report, problems):
+        if await self.send(report, problems, program_id=row.program_id):
             await self._ledger.update_version(row.id, reported_at=now)
 
     async def _report_flex_delta(
@@ -164,11 +172,14 @@ class ReportSender:
             active_kw=offer,
             reserved_kw=0.0,
         )
-        if await self.send(report):
+        if await self.send(report, program_id=row.program_id):
             await self._ledger.update_version(row.id, reported_at=now)
 
     async def report_operational_status(
-        self, anchor: str, resources: dict[str, OpenAdrResourceRow], now: datetime
+        self,
+        anchor: EventRef,
+        resources: dict[str, OpenAdrResourceRow],
+        now: datetime,
     ) -> None:
         """Report the enrolled homes whose operational status changed (citing ``anchor``)."""
         changed: dict[str, OperationalStatus] = {}
@@ -189,11 +200,11 @@ class ReportSender:
         if not changed:
             return
         report = reports.operational_status(
-            anchor_event_id=anchor,
+            anchor_event_id=anchor.event_id,
             client_name=self._client_name,
             statuses=changed,
         )
-        if await self.send(report):
+        if await self.send(report, program_id=anchor.program_id):
             for home_id, status in changed.items():
                 await self._ledger.update_resource(
                     home_id, operational_status=status.value

@@ -48,7 +48,7 @@ from .ledger import OpenAdrLedger
 from .monitoring import OnceWarnings, OpenAdrCounters, VtnStatus
 from .plans import ResourceGroupView
 from .polling import PollLoop
-from .programs import ProgramReader, anchor_event
+from .programs import EventRef, ProgramReader, anchor_event
 from .registration import Registration
 from .report_sender import ReportSender
 
@@ -82,6 +82,7 @@ class OpenAdrVen:
             counters=self.counters,
             warnings=warnings,
         )
+        self._client = client
         self._programs = ProgramReader(
             config, client, counters=self.counters, warnings=warnings
         )
@@ -123,6 +124,11 @@ class OpenAdrVen:
         return self._poll_loop.last_error
 
     @property
+    def version(self) -> str | None:
+        """The OpenADR version the VTN speaks (3.1.0, 3.0.1); None until it was asked."""
+        return self._client.version
+
+    @property
     def last_success(self) -> datetime | None:
         """When a poll last succeeded (the aggregator's clock)."""
         return self._poll_loop.last_success
@@ -148,7 +154,7 @@ class OpenAdrVen:
         ven_id = await self._registration.ensure_ven()
         fetched = await self._programs.programs()
         groups: dict[str, ResourceGroupView] = {}
-        anchor: str | None = None
+        anchor: EventRef | None = None
         if any(program.nlflex for program in fetched):
             anchor = anchor_event(fetched)
             groups = await self._resource_groups()

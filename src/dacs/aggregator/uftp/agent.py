@@ -377,14 +377,26 @@ async def _orders_and_deliveries(
             continue
         # A reference may come twice, with other ISPs: measure every ISP named.
         ours = measured.setdefault(reference, {})
-        for number, (start, end) in isp_windows(order, item, config).items():
-            if number in ours:
-                continue
+        windows = {
+            number: window
+            for number, window in isp_windows(order, item, config).items()
+            if number not in ours
+        }
+        if not windows:
+            continue
+        # One read for the order's span: each read fits the street's baselines
+        # on a week of telemetry, too slow to repeat for every ISP.
+        span_start = min(start for start, _ in windows.values())
+        span_end = max(end for _, end in windows.values())
+        intervals = (
+            await delivered(order.congestion_point_id, span_start, span_end)
+            if delivered is not None
+            else None
+        )
+        for number, (start, end) in windows.items():
             ours[number] = (
-                average_delivered_w(
-                    await delivered(order.congestion_point_id, start, end), start, end
-                )
-                if delivered is not None
+                average_delivered_w(intervals, start, end)
+                if intervals is not None
                 else None
             )
     return orders, measured

@@ -1,4 +1,4 @@
-"""A test VTN (OpenADR 3.1) for tests and the demo: the grid operator's side.
+"""A test VTN (OpenADR 3.1.0 or 3.0.1) for tests and the demo: the grid operator's side.
 
 No VTN that runs from PyPI exists (openleadr-rs is Rust and needs PostgreSQL;
 the OpenADR Alliance reference VTN is not packaged). This one serves the REST
@@ -12,6 +12,12 @@ paths openadr3-client's VEN uses, on 127.0.0.1 with a free port:
 * ``GET/POST /vens``, ``GET/POST /resources``, ``GET /resource_groups``;
 * ``GET/POST /reports``, ``GET/POST /subscriptions``;
 * ``GET /notifiers`` and ``GET /notifiers/mqtt/topics/programs/{id}/events``.
+
+With ``version="3.0.1"`` it is an OpenADR 3.0.1 VTN (``openadr_301``):
+resources under ``/vens/{venID}/resources`` (``/resources`` is 404), no
+``/auth/server`` and no notifiers (404), targets as valuesMaps, program
+attributes as fields, no ``clientID``; a created VEN or resource with a 3.1
+object type and a report without its event's ``programID`` are refused (400).
 
 With ``mqtt_broker_uri`` it offers an MQTT notifier (anonymous, JSON) on that
 broker and publishes ``{"objectType": "EVENT", "operation": ..., "object":
@@ -78,12 +84,15 @@ from pydantic import BaseModel, ValidationError
 
 from dacs.testbed.servers.ports import LOOPBACK
 
+from . import openadr_301
+
 _LOGGER = logging.getLogger(__name__)
 _PLUGIN = Nlflex10ValidatorPlugin.setup()
 
 PROGRAM_TYPE = "DSO_SP_INTERFACE-1.0.0"
 
 type ClientAuthentication = Literal["any", "basic", "body"]
+type Version = Literal["3.0.1", "3.1.0"]
 type RegistrationPolicy = Callable[[dict[str, Any]], tuple[str, str | None]]
 
 
@@ -109,7 +118,14 @@ NULLABLE = frozenset(
         "targets",
     }
 )
-REPORT_SHAPE: dict[str, frozenset[str]] = {
+# 3.0.1 lets more be null: the program fields 3.1.0 turned into attributes,
+# and the units and reading type of descriptors.
+NULLABLE_301 = NULLABLE | {
+    "readingType",
+    "units",
+    *openadr_301.PROGRAM_ATTRIBUTES.values(),
+}
+REPORT_SHAPE_310: dict[str, frozenset[str]] = {
     "report": frozenset(
         {
             "objectType",
@@ -124,6 +140,9 @@ REPORT_SHAPE: dict[str, frozenset[str]] = {
     "interval": frozenset({"id", "intervalPeriod", "payloads"}),
     "payload": frozenset({"type", "values"}),
 }
+REPORT_SHAPE_301 = REPORT_SHAPE_310 | {
+    "report": REPORT_SHAPE_310["report"] | {"programID"}
+}
 OBJECT_TYPES = {
     "programs": "PROGRAM",
     "events": "EVENT",
@@ -134,37 +153,39 @@ OBJECT_TYPES = {
 }
 
 
-def null_problems(body: Any, path: str = "") -> list[str]:
-    """Where ``body`` holds null at a property the 3.1.0 schema does not let be null."""
+def null_problems(
+    body: Any, path: str = "", nullable: frozenset[str] = NULLABLE
+) -> list[str]:
+    """Where ``body`` holds null at a property the schema (3.1.0 by default) forbids it."""
     if isinstance(body, list):
         return [
-            p for i, item in enumerate(body) for p in null_problems(item, f"{path}.{i}")
+            p
+            for i, item in enumerate(body)
+            for p in null_problems(item, f"{path}.{i}", nullable)
         ]
     if not isinstance(body, dict):
         return []
     found: list[str] = []
     for key, value in body.items():
         where = f"{path}.{key}".lstrip(".")
-        if value is None and key not in NULLABLE:
+        if value is None and key not in nullable:
             found.append(f"None is not of type 'object' - '{where}'")
         else:
-            found.extend(null_problems(value, where))
+            found.extend(null_problems(value, where, nullable))
     return found
 
 
-def report_shape_problems(body: Any) -> list[str]:
-    """Properties of a report that the 3.1.0 schema does not define."""
+def report_shape_problems(
+    body: Any, shape: dict[str, frozenset[str]] = REPORT_SHAPE_310
+) -> list[str]:
+    """Properties of a report that the schema (3.1.0 by default) does not define."""
     if not isinstance(body, dict):
         return ["a report is a JSON object"]
 
     def unknown(level: str, item: Any, where: str) -> list[str]:
         if not isinstance(item, dict):
             return [f"{where} is not an object"]
-        return [
-            f"{where}.{k}: unknown property"
-            for k in item
-            if k not in REPORT_SHAPE[level]
-        ]
+        return [f"{where}.{k}: unknown property" for k in item if k not in shape[level]]
 
     found = unknown("report", body, "report")
     for r, resource in enumerate(body.get("resources") or []):
@@ -239,6 +260,7 @@ class OpenAdrTestVtn:
         mqtt_broker_uri: str | None = None,
         client_auth: ClientAuthentication = "any",
         strict: bool = False,
+        version: Version = "3.1.0",
     ) -> None:
         """Prepare; ``start()`` binds a free port on 127.0.0.1.
 
@@ -251,8 +273,12 @@ class OpenAdrTestVtn:
         it) and unknown report properties refused with 400, no NL-flex
         resource groups (404), timestamps without a time zone (a bug some
         VTNs have), and notifier topics per operation only (no ALL topic).
+
+        ``version`` is the OpenADR version it speaks (``openadr_301`` for
+        3.0.1); either version can be strict or not.
         """
         self.strict = strict
+        self.version: Version = version
         self.client_id = client_id
         self.client_auth: ClientAuthentication = "body" if strict else client_auth
         # Paths this VTN does not offer: they answer 404, as a VTN without them.
@@ -278,6 +304,7 @@ class OpenAdrTestVtn:
         )
         self.token_requests = 0
         self.requests = 0
+        self.request_paths: list[str] = []  # every request, in order
         self.hung_requests = 0  # requests held open by hang()
         self._hanging: asyncio.Event | None = None
         self._tokens: set[str] = set()
@@ -303,26 +330,39 @@ class OpenAdrTestVtn:
         app.add_routes(
             [
                 web.post("/auth/token", self._token),
-                web.get("/auth/server", self._auth_server),
                 web.get("/programs", self._list("programs")),
                 web.get("/programs/{id}", self._one("programs")),
                 web.get("/events", self._list_events),
                 web.get("/events/{id}", self._one("events")),
                 web.get("/vens", self._list_vens),
                 web.post("/vens", self._create_ven),
-                web.get("/resources", self._list_resources),
-                web.post("/resources", self._create_resource),
                 web.get("/resource_groups", self._list("resource_groups")),
                 web.get("/reports", self._list_reports),
                 web.post("/reports", self._create_report),
                 web.get("/subscriptions", self._list("subscriptions")),
                 web.post("/subscriptions", self._create_subscription),
-                web.get("/notifiers", self._notifiers),
-                web.get(
-                    "/notifiers/mqtt/topics/programs/{id}/events", self._event_topics
-                ),
             ]
         )
+        if self.version == "3.0.1":
+            app.add_routes(
+                [
+                    web.get("/vens/{ven}/resources", self._list_resources),
+                    web.post("/vens/{ven}/resources", self._create_resource),
+                ]
+            )
+        else:  # discovery, /resources and the notifiers are new in 3.1.0
+            app.add_routes(
+                [
+                    web.get("/auth/server", self._auth_server),
+                    web.get("/resources", self._list_resources),
+                    web.post("/resources", self._create_resource),
+                    web.get("/notifiers", self._notifiers),
+                    web.get(
+                        "/notifiers/mqtt/topics/programs/{id}/events",
+                        self._event_topics,
+                    ),
+                ]
+            )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, LOOPBACK, 0)
@@ -378,9 +418,20 @@ class OpenAdrTestVtn:
             "createdDateTime": now,
             "modificationDateTime": now,
         }
-        if self.strict and table in OBJECT_TYPES:
+        if table in OBJECT_TYPES:  # required in 3.1.0's objectMetadata
             metadata["objectType"] = OBJECT_TYPES[table]
         return metadata
+
+    @property
+    def offers_nlflex(self) -> bool:
+        """True while the NL-flex extension (resource groups) is on."""
+        return "/resource_groups" not in self.not_offered
+
+    def shown(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
+        """A stored object as this VTN's OpenADR version serves it."""
+        if self.version == "3.0.1":
+            return openadr_301.shown(table, item, nlflex=self.offers_nlflex)
+        return item
 
     def _store(self, table: str, body: dict[str, Any]) -> str:
         object_id = str(uuid.uuid4())
@@ -466,6 +517,7 @@ class OpenAdrTestVtn:
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         self.requests += 1
+        self.request_paths.append(request.path)
         if request.path.startswith("/auth/"):
             return await handler(request)
         body = await self._received(request)
@@ -517,9 +569,12 @@ class OpenAdrTestVtn:
 
     def _strict_problems(self, path: str, body: Any) -> list[str]:
         """Why a strict VTN answers 400: nulls the schema forbids, unknown report shapes."""
-        problems = null_problems(body)
+        legacy = self.version == "3.0.1"
+        problems = null_problems(body, nullable=NULLABLE_301 if legacy else NULLABLE)
         if path == "/reports":
-            problems += report_shape_problems(body)
+            problems += report_shape_problems(
+                body, REPORT_SHAPE_301 if legacy else REPORT_SHAPE_310
+            )
             if problems:
                 self.refused_reports.append(ReceivedReport(body, problems))
         return problems
@@ -567,7 +622,9 @@ class OpenAdrTestVtn:
 
     def _list(self, table: str) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.Response:
-            return self._page(request, list(getattr(self, table).values()))
+            return self._page(
+                request, [self.shown(table, i) for i in getattr(self, table).values()]
+            )
 
         return handler
 
@@ -576,7 +633,7 @@ class OpenAdrTestVtn:
             item = getattr(self, table).get(request.match_info["id"])
             if item is None:
                 return web.json_response({"title": "Not Found"}, status=404)
-            return web.json_response(item)
+            return web.json_response(self.shown(table, item))
 
         return handler
 
@@ -606,7 +663,7 @@ class OpenAdrTestVtn:
     async def _list_events(self, request: web.Request) -> web.Response:
         program_id = request.query.get("programID")
         items = [
-            e
+            self.shown("events", e)
             for e in self.events.values()
             if program_id is None or e.get("programID") == program_id
         ]
@@ -616,23 +673,39 @@ class OpenAdrTestVtn:
         name = request.query.get("venName")
         return self._page(
             request,
-            [v for v in self.vens.values() if name is None or v["venName"] == name],
+            [
+                self.shown("vens", v)
+                for v in self.vens.values()
+                if name is None or v["venName"] == name
+            ],
+        )
+
+    @staticmethod
+    def _bad_request(detail: str) -> web.Response:
+        return web.json_response(
+            {"title": "Bad Request", "status": 400, "detail": detail}, status=400
         )
 
     async def _create_ven(self, request: web.Request) -> web.Response:
         body = await request.json()
         if not isinstance(body, dict) or not body.get("venName"):
-            return web.json_response({"title": "venName missing"}, status=400)
-        body = {"venName": body["venName"], "attributes": body.get("attributes")}
-        ven_id = self._store("vens", body | {"clientID": self.client_id})
-        return web.json_response(self.vens[ven_id], status=201)
+            return self._bad_request("venName missing")
+        if self.version == "3.0.1" and (
+            problem := openadr_301.object_type_problem(body, "VEN")
+        ):
+            return self._bad_request(problem)
+        stored = {"venName": body["venName"]}
+        if body.get("attributes") is not None:
+            stored["attributes"] = body["attributes"]
+        ven_id = self._store("vens", stored | {"clientID": self.client_id})
+        return web.json_response(self.shown("vens", self.vens[ven_id]), status=201)
 
     async def _list_resources(self, request: web.Request) -> web.Response:
-        ven_id = request.query.get("venID")
+        ven_id = request.match_info.get("ven") or request.query.get("venID")
         return self._page(
             request,
             [
-                r
+                self.shown("resources", r)
                 for r in self.resources.values()
                 if ven_id is None or r["venID"] == ven_id
             ],
@@ -640,23 +713,42 @@ class OpenAdrTestVtn:
 
     async def _create_resource(self, request: web.Request) -> web.Response:
         body = await request.json()
+        ven_id = request.match_info.get("ven")
+        if ven_id is not None:  # 3.0.1: the VEN is in the path, the type is RESOURCE
+            if ven_id not in self.vens:
+                return web.json_response({"title": "Not Found"}, status=404)
+            if problem := openadr_301.object_type_problem(body, "RESOURCE"):
+                return self._bad_request(problem)
+            if isinstance(body, dict):
+                if body.get("venID", ven_id) != ven_id:
+                    return self._bad_request("venID is not the VEN of the path")
+                body = body | {"objectType": "VEN_RESOURCE_REQUEST", "venID": ven_id}
         try:
             resource = NewResourceVenRequest.model_validate(body)
         except ValidationError as err:
-            return web.json_response({"title": str(err)}, status=400)
+            return self._bad_request(str(err))
         problems = _profile_problems(resource)
         if problems:
-            return web.json_response({"title": "; ".join(problems)}, status=400)
+            return self._bad_request("; ".join(problems))
         stored = _dump(resource)
         stored.pop("objectType", None)
         resource_id = self._store("resources", stored | {"clientID": self.client_id})
-        return web.json_response(self.resources[resource_id], status=201)
+        return web.json_response(
+            self.shown("resources", self.resources[resource_id]), status=201
+        )
 
     async def _list_reports(self, request: web.Request) -> web.Response:
-        return self._page(request, [r.body for r in self.reports])
+        return self._page(
+            request, [self.shown("reports", r.body) for r in self.reports]
+        )
 
     async def _create_report(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.version == "3.0.1" and (
+            problem := openadr_301.report_program_problem(body, self.events)
+        ):
+            self.refused_reports.append(ReceivedReport(body=body, problems=[problem]))
+            return self._bad_request(problem)
         try:
             report = NewReport.model_validate(body)
         except ValidationError as err:
@@ -690,7 +782,7 @@ class OpenAdrTestVtn:
             | {"clientID": self.client_id}
         )
         received.body = stored
-        return web.json_response(stored, status=201)
+        return web.json_response(self.shown("reports", stored), status=201)
 
     def _register(self, report: NewReport) -> None:
         payloads = {

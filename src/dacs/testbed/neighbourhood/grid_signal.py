@@ -10,7 +10,7 @@ the demo only waits until that event is in force, and reports it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -147,13 +147,21 @@ class OpenAdrOperator(GridOperator):
     signal = GridSignal.OPENADR
     description = "OpenADR 3 IMPORT_CAPACITY_LIMIT event from the DSO's VTN"
 
-    def __init__(self, clock: Clock, *, strict: bool = False) -> None:
-        """Prepare the VTN (it starts with start()); ``strict``: a specification-literal one."""
+    def __init__(
+        self, clock: Clock, *, strict: bool = False, version: str = "3.1.0"
+    ) -> None:
+        """Prepare the VTN (it starts with start()); ``strict``: a specification-literal one.
+
+        ``version`` is the OpenADR version the VTN speaks (3.1.0 or 3.0.1);
+        the VEN finds it out itself (``openadr.version = auto``).
+        """
         # The peers import their protocol libraries: only in the mode that needs them.
         from dacs.testbed.grid_peers.openadr_vtn import OpenAdrTestVtn  # noqa: PLC0415
 
         self._clock = clock
-        self.vtn = OpenAdrTestVtn(strict=strict)
+        self.vtn = OpenAdrTestVtn(
+            strict=strict, version="3.0.1" if version == "3.0.1" else "3.1.0"
+        )
         self.program_id = ""
 
     async def stop(self) -> None:
@@ -213,7 +221,8 @@ class OpenAdrOperator(GridOperator):
         """What the VTN received back: reports, and whether the profile accepted them."""
         del service, point_id, delivered_kw
         return (
-            f"OpenADR: the VEN read the DSO's capacity limit from its VTN "
+            f"OpenADR {self.vtn.version}: the VEN read the DSO's capacity limit "
+            f"from its VTN "
             f"({self.vtn.requests} requests); reports sent back: "
             f"{len(self.vtn.reports)}, refused by the profile: "
             f"{len(self.vtn.refused_reports)}"
@@ -237,6 +246,7 @@ class UftpOperator(GridOperator):
         self._dso_port = 0
         self._agr_endpoint = ""
         self._baseline_w: dict[int, int] = {}
+        self._first_isp = 0  # the ISP of the profile's first interval
         self.dso: GopacsDso | None = None
         self.orders: list[FlexOrder] = []
         self.ordered_price_eur = 0.0
@@ -303,6 +313,7 @@ class UftpOperator(GridOperator):
         if delay > 0:
             await self._clock.sleep(delay)
         period, first_isp = isp_at(request.profile.start, AMSTERDAM)
+        self._first_isp = first_isp
         isps = [
             RequestedIsp(isp=first_isp + index, reduction_w=round(kw * 1000))
             for index, kw in enumerate(request.reduction_kw())
@@ -343,9 +354,10 @@ class UftpOperator(GridOperator):
         if dso is None or not self.orders:
             return None
         order = self.orders[0]
-        first = min(isp.start for isp in order.isps)
+        # ``delivered_kw`` follows the profile, whose first interval may have
+        # asked for nothing (not in the order): number from the profile's ISP.
         delivered = {
-            first + index: max(0, round(kw * 1000))
+            self._first_isp + index: max(0, round(kw * 1000))
             for index, kw in enumerate(delivered_kw)
         }
         period = order.period.to_date()
@@ -357,20 +369,50 @@ class UftpOperator(GridOperator):
                 baseline_w=self._baseline_w,
             )
         )
+        ordered = f"the DSO ordered {len(self.orders)} offer(s) for EUR {self.ordered_price_eur:.2f}"
+        against = _delivered_against_ordered(order, delivered)
         with contextlib.suppress(TimeoutError):
             answer = await dso.wait_for(FlexSettlementResponse, timeout_s=30)
             dispositions = ", ".join(
                 _text(status.disposition)
+                + (f" ({status.dispute_reason})" if status.dispute_reason else "")
                 for status in answer.flex_order_settlement_statuses
             )
             return (
-                f"UFTP: the DSO ordered {len(self.orders)} offer(s) for "
-                f"EUR {self.ordered_price_eur:.2f}; our FlexSettlementResponse: "
+                f"UFTP: {ordered}, {against}; our FlexSettlementResponse: "
                 f"{_text(answer.result)}, order {dispositions or 'none'}"
             )
-        return (
-            f"UFTP: ordered for EUR {self.ordered_price_eur:.2f}; no settlement answer"
+        return f"UFTP: {ordered}, {against}; no settlement answer"
+
+
+def _delivered_against_ordered(order: FlexOrder, delivered_w: Mapping[int, int]) -> str:
+    """The FlexSettlement's delivered flexibility against the order, in a few words.
+
+    UFTP pays the ordered flexibility: PowerDeficiency counts what fell
+    short, and what went beyond the order (the control loop keeps a margin
+    under the cap and releases homes gradually as the order steps down) is
+    reported as delivered but not paid.
+    """
+    ordered = {
+        number: -isp.power
+        for isp in order.isps
+        for number in range(isp.start, isp.start + isp.duration)
+    }
+    got = {number: delivered_w.get(number, 0) for number in ordered}
+    beyond = [got[n] - w for n, w in ordered.items() if got[n] > w]
+    short = sum(1 for n, w in ordered.items() if got[n] < w)
+    text = (
+        f"{sum(ordered.values()) / 4000:.1f} kWh in {len(ordered)} ISPs; "
+        f"delivered {sum(got.values()) / 4000:.1f} kWh"
+    )
+    if beyond:
+        text += (
+            f", beyond the order in {len(beyond)} ISPs (at most {max(beyond)} W "
+            "more, not paid)"
         )
+    if short:
+        text += f", short in {short} ISPs (PowerDeficiency)"
+    return text
 
 
 def _text(value: object) -> str:
@@ -388,11 +430,15 @@ def _fullest_option(offer: FlexOffer) -> str:
 
 
 def make_operator(
-    signal: GridSignal, clock: Clock, *, vtn_strict: bool = False
+    signal: GridSignal,
+    clock: Clock,
+    *,
+    vtn_strict: bool = False,
+    vtn_version: str = "3.1.0",
 ) -> GridOperator:
     """The stand-in for ``signal`` (``vtn_strict``: the VTN in its strict mode)."""
     if signal is GridSignal.OPENADR:
-        return OpenAdrOperator(clock, strict=vtn_strict)
+        return OpenAdrOperator(clock, strict=vtn_strict, version=vtn_version)
     if signal is GridSignal.UFTP:
         return UftpOperator(clock)
     return BuiltInProfile()

@@ -120,6 +120,7 @@ async def run_live(
     grid_signal: GridSignal = GridSignal.PROFILE,
     expected_kw: Sequence[float] | None = None,
     vtn_strict: bool = False,
+    vtn_version: str = "3.1.0",
 ) -> LiveRun:
     """Run the scenario under control; returns the per-minute trace and fairness figures.
 
@@ -127,10 +128,13 @@ async def run_live(
     profile entered by the operator, an OpenADR event from a VTN or a UFTP
     FlexRequest; ``expected_kw`` is the load the grid operator expects per
     15 minutes of the event (what it asks to be reduced, over UFTP);
-    ``vtn_strict`` runs the OpenADR VTN as a minimal, specification-literal one.
+    ``vtn_strict`` runs the OpenADR VTN as a minimal, specification-literal one,
+    ``vtn_version`` as an OpenADR 3.1.0 or 3.0.1 VTN.
     """
     clock = ScaledClock(scenario.start, speed)
-    grid = make_operator(grid_signal, clock, vtn_strict=vtn_strict)
+    grid = make_operator(
+        grid_signal, clock, vtn_strict=vtn_strict, vtn_version=vtn_version
+    )
     profile = event_profile(scenario, cap_kw, rated_kw)
     request = GridRequest(
         profile=profile,
