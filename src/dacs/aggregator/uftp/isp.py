@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ISP_DURATION = timedelta(minutes=15)
+MAX_ISPS = 100  # the longest day (daylight saving time ends)
 
 
 def day_bounds(period: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -50,6 +51,9 @@ def expand(spans: Iterable[tuple[int, int, int]]) -> dict[int, int]:
     for start, duration, power in spans:
         if duration < 1:
             raise ValueError(f"ISP duration {duration} at ISP {start} is not positive")
+        if start < 1 or start + duration - 1 > MAX_ISPS:
+            # Also keeps a Duration of 10**18 from being counted out one by one.
+            raise ValueError(f"ISPs {start} + {duration} are outside any day")
         for isp in range(start, start + duration):
             if isp in powers:
                 raise ValueError(f"ISP {isp} is given more than once")
