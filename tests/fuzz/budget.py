@@ -15,7 +15,10 @@ from hypothesis import HealthCheck, settings
 CI_EXAMPLES = 150
 LONG_EXAMPLES = 10_000
 
-_SLOW_INPUTS = [
+# Big inputs are the point; a fixture shared by the examples of one test
+# (a running server) is reset by each example itself.
+_SUPPRESSED = [
+    HealthCheck.function_scoped_fixture,
     HealthCheck.too_slow,
     HealthCheck.data_too_large,
     HealthCheck.large_base_example,
@@ -26,14 +29,14 @@ settings.register_profile(
     "fuzz-ci",
     max_examples=CI_EXAMPLES,
     deadline=None,
-    suppress_health_check=_SLOW_INPUTS,
+    suppress_health_check=_SUPPRESSED,
     print_blob=True,
 )
 settings.register_profile(
     "fuzz-long",
     max_examples=LONG_EXAMPLES,
     deadline=None,
-    suppress_health_check=_SLOW_INPUTS,
+    suppress_health_check=_SUPPRESSED,
     print_blob=True,
 )
 

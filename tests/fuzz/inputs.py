@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 import json
+import math
 from typing import Any
 
 from hypothesis import strategies as st
@@ -58,15 +59,15 @@ hostile_text = st.one_of(
     st.integers(min_value=1_000, max_value=200_000).map(lambda n: "x" * n),
     st.characters(codec="utf-8").map(lambda c: c * 70_000),
 )
-hostile_scalars = st.one_of(
-    st.none(), st.booleans(), hostile_numbers, hostile_text
-)
+hostile_scalars = st.one_of(st.none(), st.booleans(), hostile_numbers, hostile_text)
 
 
 def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(
         st.lists(children, max_size=5),
-        st.dictionaries(hostile_text | st.sampled_from(["v", "type", "id"]), children, max_size=5),
+        st.dictionaries(
+            hostile_text | st.sampled_from(["v", "type", "id"]), children, max_size=5
+        ),
     )
 
 
@@ -98,7 +99,7 @@ def to_json(value: Any) -> str:
         return "{" + ",".join(items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(to_json(v) for v in value) + "]"
-    if isinstance(value, float) and value != value:
+    if isinstance(value, float) and math.isnan(value):
         return "NaN"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**4000:
         return str(value)[:4000]
@@ -167,8 +168,16 @@ def _byte_mutation(data: st.DrawFn, payload: bytes) -> bytes:
     if how == "cut":
         return payload[:position]
     if how == "flip":
-        return payload[:position] + data(st.binary(min_size=1, max_size=4)) + payload[position + 1 :]
-    return payload[:position] + data(st.sampled_from([b"\xff", b"\xc3", b"\x00", b"\xed\xa0\x80"])) + payload[position:]
+        return (
+            payload[:position]
+            + data(st.binary(min_size=1, max_size=4))
+            + payload[position + 1 :]
+        )
+    return (
+        payload[:position]
+        + data(st.sampled_from([b"\xff", b"\xc3", b"\x00", b"\xed\xa0\x80"]))
+        + payload[position:]
+    )
 
 
 def payloads(seeds: Sequence[Any]) -> st.SearchStrategy[bytes]:

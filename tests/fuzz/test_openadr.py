@@ -55,7 +55,9 @@ CONFIG = OpenAdrConfig(
 
 
 def _as_vtn_sends(model: Any, object_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = model.model_dump(by_alias=True, mode="json", exclude_none=True)
+    body: dict[str, Any] = model.model_dump(
+        by_alias=True, mode="json", exclude_none=True
+    )
     return body | {
         "id": object_id,
         "createdDateTime": START.isoformat(),
@@ -76,7 +78,9 @@ EVENTS = [
                 dispatches=[(START + timedelta(hours=1), timedelta(minutes=15), 4.0)],
             ),
             capacity_limit_event("p-2", "CP-1", start=START, caps_kw=[80, 70]),
-            grid_emergency_event("p-2", "CP-1", start=START, duration=timedelta(hours=1)),
+            grid_emergency_event(
+                "p-2", "CP-1", start=START, duration=timedelta(hours=1)
+            ),
         ]
     )
 ]
@@ -98,7 +102,9 @@ NOTIFIERS = {
         "authentication": {"method": "OAUTH2_BEARER_TOKEN", "username": "{clientID}"},
     },
 }
-TOPICS = {"topics": {"UPDATE": "programs/p-1/events/update", "ALL": "programs/p-1/events/+"}}
+TOPICS = {
+    "topics": {"UPDATE": "programs/p-1/events/update", "ALL": "programs/p-1/events/+"}
+}
 TOKEN = {"access_token": "t0k3n", "token_type": "Bearer", "expires_in": 3600}
 
 
@@ -126,7 +132,9 @@ class CannedVtn:
 def vtn() -> Iterator[CannedVtn]:
     canned = CannedVtn()
 
-    def send(adapter: HTTPAdapter, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(
+        adapter: HTTPAdapter, request: requests.PreparedRequest, **kwargs: Any
+    ) -> requests.Response:
         return canned.send(adapter, request, **kwargs)
 
     with mock.patch.object(HTTPAdapter, "send", send):
@@ -158,7 +166,9 @@ def _read(vtn: CannedVtn, read: Read, status: int, body: bytes) -> Any:
 def test_vtn_answers(vtn: CannedVtn, name: str, data: st.DataObject) -> None:
     read, seeds = READS[name]
     body = data.draw(payloads(seeds), label="body")
-    status = data.draw(st.sampled_from([200, 200, 200, 201, 400, 404, 500]), label="status")
+    status = data.draw(
+        st.sampled_from([200, 200, 200, 201, 400, 404, 500]), label="status"
+    )
     result_or_own_error(lambda: _read(vtn, read, status, body), OpenAdrError)
 
 
@@ -202,13 +212,19 @@ def test_plan_event(document: Any, context: ProgramContext) -> None:
 @given(details=mutations([NOTIFIERS]) | json_trees)
 def test_notifier_binding(details: Any) -> None:
     result_or_own_error(
-        lambda: mqtt_notifier(details if isinstance(details, dict) else None, client_id="ven"),
+        lambda: mqtt_notifier(
+            details if isinstance(details, dict) else None, client_id="ven"
+        ),
         OpenAdrError,
     )
 
 
 @budget()
-@given(payload=payloads([{"objectType": "EVENT", "operation": "PUT", "object": {"id": "e"}}]))
+@given(
+    payload=payloads(
+        [{"objectType": "EVENT", "operation": "PUT", "object": {"id": "e"}}]
+    )
+)
 def test_notification_description(payload: bytes) -> None:
     assert isinstance(describe(payload), str)
 

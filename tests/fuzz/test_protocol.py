@@ -52,7 +52,9 @@ def _check_message(message: Message | None) -> None:
 @budget()
 @given(payload=payloads(VALID), channel=st.none() | st.sampled_from(Channel))
 def test_decode(payload: bytes, channel: Channel | None) -> None:
-    message = result_or_own_error(lambda: decode(payload, channel=channel), ProtocolError)
+    message = result_or_own_error(
+        lambda: decode(payload, channel=channel), ProtocolError
+    )
     _check_message(message)
 
 
@@ -77,7 +79,10 @@ def test_decode_enrollment_response(payload: bytes) -> None:
 @given(
     name=st.one_of(
         hostile_text,
-        st.lists(hostile_text | st.sampled_from(["dacs", "v1", "h-0001", "telemetry"]), max_size=6).map("/".join),
+        st.lists(
+            hostile_text | st.sampled_from(["dacs", "v1", "h-0001", "telemetry"]),
+            max_size=6,
+        ).map("/".join),
     )
 )
 def test_parse_topic(name: str) -> None:

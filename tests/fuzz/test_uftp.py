@@ -16,8 +16,8 @@ import re
 from typing import Any
 
 from hypothesis import given, strategies as st
-import pytest
 from nacl.bindings import crypto_sign
+import pytest
 from shapeshifter_uftp import FlexRequest, FlexSettlement, SignedMessage, transport
 from shapeshifter_uftp.uftp import (
     AvailableRequested,
@@ -50,7 +50,14 @@ NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 DAY = date(2026, 1, 16)
 DSO_SECRET, DSO_PUBLIC = generate_keypair()
 PARTICIPANTS = Participants(
-    [Participant(domain=DSO, role="DSO", public_key=DSO_PUBLIC, endpoint="http://127.0.0.1:9/")]
+    [
+        Participant(
+            domain=DSO,
+            role="DSO",
+            public_key=DSO_PUBLIC,
+            endpoint="http://127.0.0.1:9/",
+        )
+    ]
 )
 
 
@@ -121,7 +128,11 @@ SETTLEMENT = to_xml(
                     periods=[
                         ContractSettlementPeriod(
                             period=XmlDate.from_date(DAY),
-                            isps=[ContractSettlementISP(start=40, duration=1, reserved_power=0)],
+                            isps=[
+                                ContractSettlementISP(
+                                    start=40, duration=1, reserved_power=0
+                                )
+                            ],
                         )
                     ],
                 )
@@ -133,9 +144,28 @@ _ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
 
 hostile_values = st.one_of(
     st.sampled_from(HOSTILE_LITERALS),
-    st.sampled_from(["-1", "0", "2147483648", "-9223372036854775809", "1.5", "PT0M", "P1000000D", "2026-02-30", "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-12:00", "Europe/Nowhere", "ean.", "NaN", ""]),
+    st.sampled_from(
+        [
+            "-1",
+            "0",
+            "2147483648",
+            "-9223372036854775809",
+            "1.5",
+            "PT0M",
+            "P1000000D",
+            "2026-02-30",
+            "9999-12-31T23:59:59+14:00",
+            "0001-01-01T00:00:00-12:00",
+            "Europe/Nowhere",
+            "ean.",
+            "NaN",
+            "",
+        ]
+    ),
     st.integers().map(str),
-    hostile_text.map(lambda t: t.replace('"', "").replace("<", "").replace("&", "")[:3000]),
+    hostile_text.map(
+        lambda t: t.replace('"', "").replace("<", "").replace("&", "")[:3000]
+    ),
 )
 
 
@@ -187,10 +217,16 @@ def envelopes(draw: st.DrawFn) -> bytes:
     return draw(
         st.one_of(
             st.just(body[:position]),
-            st.binary(min_size=1, max_size=3).map(lambda b: body[:position] + b + body[position + 1 :]),
-            st.sampled_from([ENTITY_BOMB, EXTERNAL_ENTITY, b"<" * 5000, b"<a>" * 20000, b""]),
+            st.binary(min_size=1, max_size=3).map(
+                lambda b: body[:position] + b + body[position + 1 :]
+            ),
+            st.sampled_from(
+                [ENTITY_BOMB, EXTERNAL_ENTITY, b"<" * 5000, b"<a>" * 20000, b""]
+            ),
             st.binary(max_size=300),
-            hostile_xml(body.decode()).map(lambda x: x.encode("utf-8", "surrogatepass")),
+            hostile_xml(body.decode()).map(
+                lambda x: x.encode("utf-8", "surrogatepass")
+            ),
         )
     )
 
@@ -198,13 +234,18 @@ def envelopes(draw: st.DrawFn) -> bytes:
 @budget()
 @given(body=envelopes())
 def test_open_envelope(body: bytes) -> None:
-    opened = result_or_own_error(lambda: open_envelope(body, PARTICIPANTS), TransportRefusedError)
+    opened = result_or_own_error(
+        lambda: open_envelope(body, PARTICIPANTS), TransportRefusedError
+    )
     if opened is not None:
         assert opened.sender_domain == DSO
 
 
 def _homes(_point: str, _now: datetime) -> list[HomeFlex]:
-    return [HomeFlex(home_id=f"h-{i}", reducible_w=1000.0, ask_eur_per_kwh=0.1, max_isps=4) for i in range(3)]
+    return [
+        HomeFlex(home_id=f"h-{i}", reducible_w=1000.0, ask_eur_per_kwh=0.1, max_isps=4)
+        for i in range(3)
+    ]
 
 
 @budget()
@@ -266,7 +307,9 @@ def test_flex_settlement(xml: str) -> None:
 
 
 def _with(xml: str, attribute: str, value: str) -> str:
-    return re.sub(rf'(?<![\w-]){attribute}="[^"]*"', f'{attribute}="{value}"', xml, count=1)
+    return re.sub(
+        rf'(?<![\w-]){attribute}="[^"]*"', f'{attribute}="{value}"', xml, count=1
+    )
 
 
 def test_a_value_of_the_wrong_type_is_refused_with_the_envelope() -> None:

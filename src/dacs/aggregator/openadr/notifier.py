@@ -98,9 +98,7 @@ def mqtt_notifier(
             try:
                 port = parts.port or DEFAULT_PORTS[parts.scheme]
             except ValueError as err:
-                raise NotifierError(
-                    f"MQTT notifier URI {quoted(uri)}: {err}"
-                ) from err
+                raise NotifierError(f"MQTT notifier URI {quoted(uri)}: {err}") from err
             return MqttNotifier(
                 host=parts.hostname,
                 port=port,

@@ -12,7 +12,6 @@ from shapeshifter_uftp import PayloadMessage, TestMessage, TestMessageResponse
 from shapeshifter_uftp.uftp import origin_map
 
 from dacs.aggregator.storage.tables import UftpInboundRow
-
 from dacs.excerpt import quoted
 
 from .config import UftpConfig
@@ -138,7 +137,9 @@ def parse_time(text: str) -> datetime:
     except (TypeError, ValueError) as err:
         raise MessageRejectedError(f"Invalid Message: bad time {quoted(text)}") from err
     if moment.tzinfo is None:
-        raise MessageRejectedError(f"Invalid Message: time {quoted(text)} has no offset")
+        raise MessageRejectedError(
+            f"Invalid Message: time {quoted(text)} has no offset"
+        )
     return moment
 
 
@@ -152,4 +153,6 @@ def amount(value: object) -> Decimal:
     try:
         return Decimal(str(value)).quantize(Decimal("0.0001"))
     except InvalidOperation as err:
-        raise MessageRejectedError(f"Invalid Message: bad amount {quoted(value)}") from err
+        raise MessageRejectedError(
+            f"Invalid Message: bad amount {quoted(value)}"
+        ) from err

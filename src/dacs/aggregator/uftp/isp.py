@@ -45,15 +45,16 @@ def isp_at(moment: datetime, zone: ZoneInfo) -> tuple[date, int]:
 def expand(spans: Iterable[tuple[int, int, int]]) -> dict[int, int]:
     """ISP -> power from UFTP's (start, duration, power) elements.
 
-    Raises ValueError when an ISP appears twice or a duration is not positive.
+    Raises ValueError when an ISP appears twice or a duration is not positive
+    or longer than a day.
     """
     powers: dict[int, int] = {}
     for start, duration, power in spans:
         if duration < 1:
             raise ValueError(f"ISP duration {duration} at ISP {start} is not positive")
-        if start < 1 or start + duration - 1 > MAX_ISPS:
-            # Also keeps a Duration of 10**18 from being counted out one by one.
-            raise ValueError(f"ISPs {start} + {duration} are outside any day")
+        if duration > MAX_ISPS:
+            # Not counted out one by one: a Duration of 10**15 would take days.
+            raise ValueError(f"a span of {duration} ISPs is longer than any day")
         for isp in range(start, start + duration):
             if isp in powers:
                 raise ValueError(f"ISP {isp} is given more than once")
