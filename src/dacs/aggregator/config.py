@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+import math
 from pathlib import Path
 import tomllib
 from typing import Any
+
+from dacs.excerpt import bounded, quoted
 
 from .openadr.config import OpenAdrConfig
 from .openadr.errors import OpenAdrConfigError
@@ -20,6 +23,10 @@ RECONNECT_FIRST_S = 0.5
 
 class ConfigError(ValueError):
     """The configuration is invalid; the message names the setting."""
+
+    def __init__(self, message: str) -> None:
+        """Keep the message short: it may quote a value of any length."""
+        super().__init__(bounded(message))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,14 +139,16 @@ def load_config(
     if path is not None:
         try:
             document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as err:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise ConfigError(f"{path}: {err}") from err
     unknown = set(document) - set(_SECTIONS)
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
-        values = dict(document.get(name, {}))
+        values = document.get(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] must be a table of settings")
         section = _build(cls, values, name)
         section = _apply_environment(section, name, environ or {})
         sections[name] = section
@@ -200,12 +209,22 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
         if value is None or (isinstance(value, str) and value == "" and "None" in text):
             return None
         if text.startswith("int"):
-            return int(value)
+            return int(_finite(value))
         if text.startswith("float"):
-            return float(value)
+            return _finite(value)
         return str(value)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise ConfigError(f"{where}: {err}") from err
+
+
+def _finite(value: Any) -> float:
+    """A number that a setting can hold: NaN and infinity are refused."""
+    if isinstance(value, bool):
+        raise TypeError(f"{quoted(value)} is not a number")
+    number = value if isinstance(value, int) else float(value)
+    if not isinstance(number, int) and not math.isfinite(number):
+        raise ValueError(f"{quoted(value)} is not a finite number")
+    return number
 
 
 def _parse_bool(value: Any) -> bool:
@@ -215,4 +234,4 @@ def _parse_bool(value: Any) -> bool:
         return True
     if str(value).lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{value!r} is not a boolean")
+    raise ValueError(f"{quoted(value)} is not a boolean")

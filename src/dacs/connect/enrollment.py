@@ -13,6 +13,7 @@ import asyncio
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 import logging
+import math
 from pathlib import Path
 import ssl
 from types import TracebackType
@@ -60,6 +61,7 @@ ENROLLMENT_PATH = "/api/v1/enrollments"
 DEFAULT_TIMEOUT_S = 15.0
 # An enrollment answer is a few hundred bytes plus a CA certificate.
 MAX_ANSWER_BYTES = 64 * 1024
+MAX_RETRY_AFTER_S = 24 * 3600.0  # no hint makes the add-on wait longer
 
 _ERRORS_BY_STATUS: dict[int, type[EnrollmentError]] = {
     400: EnrollmentInvalidCodeError,
@@ -329,16 +331,23 @@ def _server_message(payload: bytes) -> str | None:
 
 
 def _retry_after_s(value: str | None) -> float | None:
+    """The server's Retry-After in seconds, at most a day; None when unreadable.
+
+    ``Infinity``, ``NaN`` or the year 9999 would otherwise stop the add-on
+    from ever trying again.
+    """
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    if not math.isfinite(seconds):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)

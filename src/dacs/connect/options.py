@@ -12,6 +12,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from dacs.excerpt import bounded, quoted
+
 from .errors import OptionsError
 
 DEFAULT_OPTIONS_PATH = Path("/data/options.json")
@@ -54,8 +56,12 @@ def load_options(path: Path = DEFAULT_OPTIONS_PATH) -> ConnectOptions:
         raise OptionsError(f"options file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
         raise OptionsError(f"cannot read options file {path}: {err}") from err
-    except json.JSONDecodeError as err:
-        raise OptionsError(f"options file {path} is not JSON: {err}") from err
+    except (ValueError, RecursionError) as err:
+        # JSONDecodeError, a number of 5,000 digits, nesting past the stack.
+        reason = str(err) if isinstance(err, ValueError) else "nested too deeply"
+        raise OptionsError(
+            bounded(f"options file {path} is not JSON: {reason}")
+        ) from err
     if not isinstance(document, dict):
         raise OptionsError(f"options file {path} must hold a JSON object")
     return parse_options(document)
@@ -82,14 +88,14 @@ def parse_aggregator_url(value: Any) -> str | None:
     parts = urlsplit(url)
     if parts.scheme != "https":
         raise OptionsError(
-            f"aggregator_url {url!r} must start with https:// "
+            f"aggregator_url {quoted(url)} must start with https:// "
             "(enrollment sends credentials and needs an encrypted connection)"
         )
     if not parts.hostname:
-        raise OptionsError(f"aggregator_url {url!r} has no host name")
+        raise OptionsError(f"aggregator_url {quoted(url)} has no host name")
     if parts.query or parts.fragment:
         raise OptionsError(
-            f"aggregator_url {url!r} must not contain '?' or '#': give the base address"
+            f"aggregator_url {quoted(url)} must not contain '?' or '#': give the base address"
         )
     return url
 
@@ -105,7 +111,7 @@ def parse_enrollment_code(value: Any) -> str | None:
         return None
     if not ENROLLMENT_CODE_PATTERN.fullmatch(code):
         raise OptionsError(
-            f"enrollment_code {value!r} is not of the form XXXX-XXXX-XXXX "
+            f"enrollment_code {quoted(value)} is not of the form XXXX-XXXX-XXXX "
             "(letters and digits, groups of four separated by '-')"
         )
     return code
@@ -118,4 +124,6 @@ def _log_level(value: Any) -> LogLevel:
         return LogLevel(str(value).lower())
     except ValueError:
         choices = ", ".join(level.value for level in LogLevel)
-        raise OptionsError(f"log_level {value!r} is not one of {choices}") from None
+        raise OptionsError(
+            f"log_level {quoted(value)} is not one of {choices}"
+        ) from None

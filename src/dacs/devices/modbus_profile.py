@@ -14,6 +14,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from dacs.excerpt import bounded
+
 from .errors import ProfileError
 from .models import OperatingMode
 
@@ -178,11 +180,12 @@ def parse_profile(document: Any, origin: str = "<profile>") -> DeviceProfile:
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.path) or "(top level)"
-        raise ProfileError(f"{origin}: {where}: {first.message}")
+        # jsonschema's message quotes the offending value whole.
+        raise ProfileError(bounded(f"{origin}: {where}: {first.message}"))
     try:
         return _build(document)
     except ValueError as err:
-        raise ProfileError(f"{origin}: {err}") from err
+        raise ProfileError(bounded(f"{origin}: {err}")) from err
 
 
 def load_profile_file(path: Path) -> DeviceProfile:

@@ -10,6 +10,8 @@ import math
 from typing import Any
 import unicodedata
 
+from dacs.excerpt import quoted
+
 from .errors import ProtocolError
 from .messages import (
     Ack,
@@ -42,6 +44,9 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 # Such numbers are refused while parsing, before validation.
 _MAX_INT_DIGITS = 20
 _MAX_NUMBER_CHARS = 64
+# No message nests deeper than three levels (command -> envelope -> interval);
+# every later check walks the document recursively.
+_MAX_DEPTH = 8
 # A command may reach at most two days ahead: day-ahead profiles plus margin.
 MAX_ENVELOPE_SPAN = timedelta(hours=48)
 
@@ -84,7 +89,24 @@ def load_document(payload: bytes | str) -> dict[str, Any]:
         raise ProtocolError("malformed", "not JSON: nested too deeply") from err
     if not isinstance(document, dict):
         raise ProtocolError("malformed", "a message must be a JSON object")
+    if _depth_exceeds(document, _MAX_DEPTH):
+        raise ProtocolError("malformed", f"nested deeper than {_MAX_DEPTH} levels")
     return document
+
+
+def _depth_exceeds(document: Any, limit: int) -> bool:
+    """True when lists and objects nest deeper than ``limit`` (no recursion)."""
+    level: list[Any] = [document]
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _refuse_constant(name: str) -> float:
@@ -138,7 +160,7 @@ def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
         )
     kind = document.get("type")
     if not isinstance(kind, str) or kind not in _CHANNEL_OF_TYPE:
-        raise ProtocolError("malformed", f"unknown message type {kind!r}")
+        raise ProtocolError("malformed", f"unknown message type {quoted(kind)}")
     if channel is not None and _CHANNEL_OF_TYPE[kind] is not channel:
         raise ProtocolError(
             "malformed", f"a {kind} message does not belong on {channel}"

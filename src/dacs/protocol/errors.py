@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dacs.excerpt import bounded
+
 
 class ProtocolError(Exception):
     """A message that cannot be accepted.
@@ -12,6 +14,10 @@ class ProtocolError(Exception):
     """
 
     def __init__(self, code: str, message: str) -> None:
-        """Keep the machine-readable code beside the human message."""
-        super().__init__(message)
+        """Keep the machine-readable code beside the human message, cut short.
+
+        A refusal quotes what it refuses; a peer's 60 KB string is cut so it
+        never fills a log.
+        """
+        super().__init__(bounded(message))
         self.code = code

@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 import re
 
+from dacs.excerpt import quoted
+
 PROTOCOL_MAJOR = 1
 PROTOCOL_VERSION = "1.1"  # 1.1 added the telemetry receipt
 PREFIX = f"dacs/v{PROTOCOL_MAJOR}"
@@ -38,7 +40,7 @@ def validate_home_id(home_id: str) -> str:
     """Return ``home_id`` or raise ValueError when it cannot be a topic level."""
     if not HOME_ID_PATTERN.fullmatch(home_id):
         raise ValueError(
-            f"invalid home id {home_id!r}: 3-64 characters, lower-case letters, "
+            f"invalid home id {quoted(home_id)}: 3-64 characters, lower-case letters, "
             "digits and '-', starting with a letter or digit"
         )
     return home_id
@@ -63,9 +65,11 @@ def parse_topic(name: str) -> tuple[str, Channel]:
     """Split a v1 topic into (home id, channel); ValueError for anything else."""
     parts = name.split("/")
     if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != PREFIX:
-        raise ValueError(f"{name!r} is not a DACS v1 home topic")
+        raise ValueError(f"{quoted(name)} is not a DACS v1 home topic")
     try:
         channel = Channel(parts[3])
     except ValueError:
-        raise ValueError(f"{name!r}: unknown channel {parts[3]!r}") from None
+        raise ValueError(
+            f"{quoted(name)}: unknown channel {quoted(parts[3])}"
+        ) from None
     return validate_home_id(parts[2]), channel

@@ -12,6 +12,22 @@ from dacs.aggregator.registry.errors import (
     NotFoundError,
     UnknownCodeError,
 )
+from dacs.excerpt import quoted
+
+ERROR_CODES = (
+    "malformed",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "too_large",
+    "unknown_code",
+    "code_used",
+    "code_expired",
+    "rate_limited",
+    "internal",
+)
+"""Every ``error`` an answer of the API may carry (the OpenAPI document lists them)."""
 
 
 class BadRequestError(Exception):
@@ -42,4 +58,7 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
         return error_response(400, "malformed", str(err))
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, "too_large", "the request body is too large")
+    except web.HTTPNotFound:
+        # No route matched (a path value with an encoded '/', say): JSON too.
+        return error_response(404, "not_found", f"nothing at {quoted(request.path)}")
     return response

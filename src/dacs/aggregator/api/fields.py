@@ -84,16 +84,17 @@ class Number(_Rule):
 
 @dataclass(frozen=True, slots=True)
 class Numbers(_Rule):
-    """A list of ``min_items`` to ``max_items`` JSON numbers >= ``minimum``."""
+    """A list of ``min_items`` to ``max_items`` JSON numbers in ``minimum``..``maximum``."""
 
     min_items: int
     max_items: int
     minimum: float = 0.0
+    maximum: float | None = None
 
     def described(self) -> CoreSchema:
         """An array of bounded numbers."""
         return core_schema.list_schema(
-            core_schema.float_schema(ge=self.minimum),
+            core_schema.float_schema(ge=self.minimum, le=self.maximum),
             min_length=self.min_items,
             max_length=self.max_items,
         )
@@ -108,12 +109,14 @@ class Numbers(_Rule):
                 and not isinstance(item, bool)
                 and _finite(item)
                 and item >= self.minimum
+                and (self.maximum is None or item <= self.maximum)
                 for item in value
             )
         ):
+            upper = "" if self.maximum is None else f" and <= {self.maximum:g}"
             raise refusal(
                 f"{_key(info)} must be a list of {self.min_items} to"
-                f" {self.max_items} numbers >= {self.minimum:g}"
+                f" {self.max_items} numbers >= {self.minimum:g}{upper}"
             )
         return tuple(value)
 

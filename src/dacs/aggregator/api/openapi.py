@@ -22,6 +22,7 @@ from dacs.protocol.schema import schema
 
 from . import responses
 from .auth import Role
+from .errors import ERROR_CODES
 from .operations import OPERATIONS, Operation
 from .requests import (
     EVENT_BODIES,
@@ -81,7 +82,7 @@ def _schemas() -> dict[str, Any]:
         kind: f"{_SCHEMAS}{model.__name__}" for kind, model in EVENT_BODIES.items()
     }
     return {
-        "Error": schema("error"),
+        "Error": _api_error(),
         "EnrollmentRequest": schema("enrollment-request"),
         "EnrollmentResponse": schema("enrollment-response"),
         "EventCreate": {
@@ -89,6 +90,16 @@ def _schemas() -> dict[str, Any]:
             "discriminator": {"propertyName": "kind", "mapping": event_refs},
         },
         **generated,
+    }
+
+
+def _api_error() -> dict[str, Any]:
+    """The protocol's error.json with every code the API answers, not only enrollment's."""
+    error = schema("error")
+    return {
+        **error,
+        "title": "error: the body of every 4xx/5xx answer of the API",
+        "properties": {**error["properties"], "error": {"enum": list(ERROR_CODES)}},
     }
 
 

@@ -241,7 +241,12 @@ OPERATIONS: tuple[Operation, ...] = (
         path="/api/v1/enrollment-codes/{code}",
         summary="revoke an unused code",
         role=Role.OPERATOR,
-        responses={"200": "revoked", "404": "unknown", "409": "used already"},
+        responses={
+            "200": "revoked",
+            "400": "not a code",
+            "404": "unknown",
+            "409": "used already",
+        },
         answer="Revoked",
     ),
     Operation(

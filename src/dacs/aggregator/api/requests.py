@@ -178,7 +178,8 @@ class DynamicEventCreate(EventBody):
 
     kind: Literal["dynamic"]
     caps_kw: Annotated[
-        tuple[float, ...], Numbers(min_items=1, max_items=_MAX_INTERVALS)
+        tuple[float, ...],
+        Numbers(min_items=1, max_items=_MAX_INTERVALS, maximum=MAX_POWER_KW),
     ]
     start: Annotated[datetime, Moment()]
 

@@ -33,6 +33,8 @@ from openadr3_client.oadr310.models.resource.resource import (
 from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
 from pydantic import ValidationError
 
+from dacs.excerpt import QUOTE_CHARS, bounded
+
 from .config import OpenAdrConfig
 from .connection import connect, off_the_loop, translate_error
 from .credentials import ClientCredentialsToken
@@ -58,6 +60,21 @@ class RawEvent:
 
     event_id: str | None
     reason: str
+
+
+def _raw_event(item: Any, err: Exception) -> RawEvent:
+    """An event that does not parse, with the first reason (at most 60 characters of its id)."""
+    event_id = item.get("id") if isinstance(item, dict) else None
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        reason = f"{first['msg']} at {where}"
+    else:
+        reason = str(err)
+    return RawEvent(
+        event_id=str(event_id)[:QUOTE_CHARS] if event_id else None,
+        reason=bounded(f"not an OpenADR 3.1 event: {reason}"),
+    )
 
 
 class VtnClient:
@@ -163,15 +180,10 @@ class VtnClient:
                 for item in map(self._wire_now().event, items):
                     try:
                         parsed.append(ExistingEvent.model_validate(item))
-                    except ValidationError as err:
-                        event_id = item.get("id") if isinstance(item, dict) else None
-                        broken.append(
-                            RawEvent(
-                                event_id=str(event_id) if event_id else None,
-                                reason=f"not an OpenADR 3.1 event: {err.errors()[0]['msg']} "
-                                f"at {'.'.join(str(p) for p in err.errors()[0]['loc'])}",
-                            )
-                        )
+                    except (ValidationError, ValueError, TypeError) as err:
+                        # The library's own validators raise TypeError for
+                        # some shapes (a payload value that is an object).
+                        broken.append(_raw_event(item, err))
                 if len(items) < PAGE_SIZE:
                     break
             return parsed, broken

@@ -30,6 +30,8 @@ from pydantic import ValidationError
 import requests
 from requests.adapters import HTTPAdapter
 
+from dacs.excerpt import bounded
+
 from .config import OpenAdrConfig
 from .credentials import BearerToken, ClientCredentialsToken
 from .errors import VtnAuthError, VtnResponseError, VtnUnavailableError
@@ -257,15 +259,20 @@ def translate_error(
         return VtnUnavailableError(f"{what}: VTN unreachable: {err}")
     if isinstance(err, ValidationError):
         return VtnResponseError(
-            f"{what}: the answer is not OpenADR 3.1: {err.error_count()} problem(s), "
-            f"first: {err.errors()[0]['msg']}"
+            bounded(
+                f"{what}: the answer is not OpenADR 3.1: {err.error_count()} "
+                f"problem(s), first: {err.errors()[0]['msg']}"
+            )
         )
     if isinstance(err, requests.JSONDecodeError):
         return VtnResponseError(f"{what}: the answer is not JSON: {err}")
-    if isinstance(err, (ValueError, TypeError)):
+    if isinstance(err, RecursionError):
+        return VtnResponseError(f"{what}: the answer is nested too deeply")
+    if isinstance(err, (ValueError, TypeError, OverflowError)):
+        # A token lifetime of 1e999 seconds overflows; NaN is a ValueError.
         if "token" in str(err).lower():
-            return VtnAuthError(f"{what}: no access token: {err}")
-        return VtnResponseError(f"{what}: {err}")
+            return VtnAuthError(bounded(f"{what}: no access token: {err}"))
+        return VtnResponseError(bounded(f"{what}: {err}"))
     return None
 
 

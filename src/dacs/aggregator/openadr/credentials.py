@@ -18,6 +18,8 @@ from urllib.parse import quote
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
+from dacs.excerpt import bounded
+
 from .errors import VtnAuthError
 
 _LOGGER = logging.getLogger(__name__)
@@ -86,9 +88,11 @@ class ClientCredentialsToken:
                 self._modes = (mode,)
             return self._accept(response)
         raise VtnAuthError(
-            "the token endpoint refused the client credentials ("
-            + "; ".join(refusals)
-            + ")"
+            bounded(
+                "the token endpoint refused the client credentials ("
+                + "; ".join(refusals)
+                + ")"
+            )
         )
 
     def _request(self, mode: Literal["basic", "body"]) -> requests.Response:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from paho.mqtt.client import topic_matches_sub
 
+from dacs.excerpt import quoted
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 
 from .errors import NotifierError, OpenAdrError
@@ -71,7 +72,7 @@ def mqtt_notifier(
     serialization = binding.get("serialization", "JSON")
     if serialization != "JSON":
         raise NotifierError(
-            f"MQTT notifier serialization {serialization!r} is not JSON"
+            f"MQTT notifier serialization {quoted(serialization)} is not JSON"
         )
     auth = binding.get("authentication") or {"method": "ANONYMOUS"}
     method = auth.get("method") if isinstance(auth, dict) else None
@@ -82,26 +83,31 @@ def mqtt_notifier(
         )
     elif method != "ANONYMOUS":
         raise NotifierError(
-            f"MQTT notifier authentication {method!r} is not supported "
+            f"MQTT notifier authentication {quoted(method)} is not supported "
             "(ANONYMOUS and OAUTH2_BEARER_TOKEN are)"
         )
     uris = binding.get("URIS")
     if not isinstance(uris, list):
         raise NotifierError("the MQTT notifier binding has no URIS list")
     for uri in uris:
-        parts = urlsplit(str(uri))
+        try:
+            parts = urlsplit(str(uri))
+        except ValueError:  # a broken IPv6 host: no URI the VEN can use
+            continue
         if parts.scheme in DEFAULT_PORTS and parts.hostname:
             try:
                 port = parts.port or DEFAULT_PORTS[parts.scheme]
             except ValueError as err:
-                raise NotifierError(f"MQTT notifier URI {uri!r}: {err}") from err
+                raise NotifierError(f"MQTT notifier URI {quoted(uri)}: {err}") from err
             return MqttNotifier(
                 host=parts.hostname,
                 port=port,
                 tls=parts.scheme == "mqtts",
                 username=username,
             )
-    raise NotifierError(f"no mqtt:// or mqtts:// URI among the notifier's {uris!r}")
+    raise NotifierError(
+        f"no mqtt:// or mqtts:// URI among the notifier's {quoted(uris)}"
+    )
 
 
 def subscription_topics(listed: Sequence[Mapping[str, str]]) -> list[str]:
@@ -176,6 +182,8 @@ def describe(payload: bytes) -> str:
         body = json.loads(payload)
     except ValueError as err:
         return f"malformed ({err})"
+    except RecursionError:
+        return "malformed (nested too deeply)"
     if not isinstance(body, dict):
         return "malformed (not a JSON object)"
     target = body.get("object")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dacs.excerpt import quoted
+
 from .errors import UftpConfigError
 
 UFTP_PATH = "/shapeshifter/api/v3/message"
@@ -47,8 +49,11 @@ class UftpConfig:
             raise UftpConfigError("uftp.isp_duration: only PT15M is supported")
         try:
             ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise UftpConfigError(f"uftp.time_zone: {err}") from err
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:
+            # A name too long for a file name is an OSError, not "not found".
+            raise UftpConfigError(
+                f"uftp.time_zone {quoted(self.time_zone)} is not a known time zone"
+            ) from err
         if not self.endpoint_path.startswith("/"):
             raise UftpConfigError("uftp.endpoint_path must start with '/'")
         if self.margin_eur_per_kwh < 0:

@@ -7,6 +7,7 @@ not verify (unsigned, tampered, wrong key), 419 the sender's key is unknown.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 import hashlib
 import logging
@@ -14,17 +15,22 @@ import logging
 from shapeshifter_uftp import PayloadMessage, SignedMessage, transport
 from shapeshifter_uftp.exceptions import InvalidSignatureException, SchemaException
 
+from dacs.excerpt import quoted
 from dacs.logs import tame_library_logger
 
 from .errors import TransportRefusedError
 from .participants import Participants
 
 tame_library_logger("shapeshifter-uftp")
+# xsdata keeps a value it cannot convert as the text it read (only warning),
+# so "abc" would reach the handlers as an ISP number: refuse it while parsing.
+transport.parser.config.fail_on_converter_warnings = True
 
 _LOGGER = logging.getLogger(__name__)
 _HTTP_BAD_REQUEST = 400
 _HTTP_BAD_SIGNATURE = 401
 _HTTP_UNKNOWN_KEY = 419
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +63,8 @@ def open_envelope(body: bytes, participants: Participants) -> OpenedMessage:
     key = participants.public_key(envelope.sender_domain, role)
     if key is None:
         raise TransportRefusedError(
-            _HTTP_UNKNOWN_KEY, f"no key for {envelope.sender_domain} ({role})"
+            _HTTP_UNKNOWN_KEY,
+            f"no key for {quoted(envelope.sender_domain)} ({quoted(role)})",
         )
     try:
         message = transport.unseal_message(envelope.body, key)
@@ -77,6 +84,7 @@ def open_envelope(body: bytes, participants: Participants) -> OpenedMessage:
         raise TransportRefusedError(
             _HTTP_BAD_REQUEST, f"{type(message).__name__} is not a UFTP payload message"
         )
+    _refuse_beyond_long(message)
     digest = hashlib.sha256(transport.to_xml(message).encode("utf-8")).hexdigest()
     return OpenedMessage(
         sender_domain=envelope.sender_domain,
@@ -84,6 +92,25 @@ def open_envelope(body: bytes, participants: Participants) -> OpenedMessage:
         message=message,
         digest=digest,
     )
+
+
+def _refuse_beyond_long(node: object) -> None:
+    """Every UFTP integer is an xs:long at most; xsdata reads any number of digits."""
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif dataclasses.is_dataclass(item):
+            for field in dataclasses.fields(item):
+                value = getattr(item, field.name)
+                if isinstance(value, int) and not _LONG_MIN <= value <= _LONG_MAX:
+                    raise TransportRefusedError(
+                        _HTTP_BAD_REQUEST,
+                        f"the message is not valid: {type(item).__name__}."
+                        f"{field.name} is beyond a 64-bit integer",
+                    )
+                pending.append(value)
 
 
 def seal(

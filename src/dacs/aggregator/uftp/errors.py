@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dacs.excerpt import bounded
+
 
 class UftpError(Exception):
     """Base of every error of the UFTP adapter."""
@@ -28,6 +30,7 @@ class TransportRefusedError(UftpError):
 
     def __init__(self, status: int, reason: str) -> None:
         """Remember the HTTP status and a reason for the log and the response body."""
+        reason = bounded(reason, 280)  # a peer's value is quoted, never whole
         super().__init__(f"HTTP {status}: {reason}")
         self.status = status
         self.reason = reason
@@ -40,7 +43,8 @@ class MessageRejectedError(UftpError):
     """
 
     def __init__(self, reason: str) -> None:
-        """Keep the reason the response message carries."""
+        """Keep the reason the response message carries (cut short: it may quote)."""
+        reason = bounded(reason)
         super().__init__(reason)
         self.reason = reason
 

@@ -16,6 +16,7 @@ from dacs.aggregator.storage.tables import UftpFlexOrderRow, UftpInboundRow
 from . import isp as isps
 from .config import UftpConfig
 from .envelope import OpenedMessage
+from .errors import ISP_CONFLICT, MessageRejectedError
 from .header import accept, expect
 from .outbox import Outgoing
 
@@ -134,9 +135,12 @@ def process_flex_settlement(
 
 def _theirs(item: Any) -> dict[int, int]:
     """The DSO's delivered flex (W) per ISP of one order's settlement."""
-    return isps.expand(
-        (i.start, i.duration, abs(i.delivered_flex_power)) for i in item.isps
-    )
+    try:
+        return isps.expand(
+            (i.start, i.duration, abs(i.delivered_flex_power)) for i in item.isps
+        )
+    except ValueError as err:
+        raise MessageRejectedError(f"{ISP_CONFLICT}: {err}") from err
 
 
 def _check_delivery(

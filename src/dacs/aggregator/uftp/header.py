@@ -12,6 +12,7 @@ from shapeshifter_uftp import PayloadMessage, TestMessage, TestMessageResponse
 from shapeshifter_uftp.uftp import origin_map
 
 from dacs.aggregator.storage.tables import UftpInboundRow
+from dacs.excerpt import quoted
 
 from .config import UftpConfig
 from .envelope import OpenedMessage, to_xml
@@ -134,9 +135,11 @@ def parse_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError) as err:
-        raise MessageRejectedError(f"Invalid Message: bad time {text!r}") from err
+        raise MessageRejectedError(f"Invalid Message: bad time {quoted(text)}") from err
     if moment.tzinfo is None:
-        raise MessageRejectedError(f"Invalid Message: time {text!r} has no offset")
+        raise MessageRejectedError(
+            f"Invalid Message: time {quoted(text)} has no offset"
+        )
     return moment
 
 
@@ -150,4 +153,6 @@ def amount(value: object) -> Decimal:
     try:
         return Decimal(str(value)).quantize(Decimal("0.0001"))
     except InvalidOperation as err:
-        raise MessageRejectedError(f"Invalid Message: bad amount {value!r}") from err
+        raise MessageRejectedError(
+            f"Invalid Message: bad amount {quoted(value)}"
+        ) from err

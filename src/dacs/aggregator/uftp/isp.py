@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ISP_DURATION = timedelta(minutes=15)
+MAX_ISPS = 100  # the longest day (daylight saving time ends)
 
 
 def day_bounds(period: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -44,12 +45,16 @@ def isp_at(moment: datetime, zone: ZoneInfo) -> tuple[date, int]:
 def expand(spans: Iterable[tuple[int, int, int]]) -> dict[int, int]:
     """ISP -> power from UFTP's (start, duration, power) elements.
 
-    Raises ValueError when an ISP appears twice or a duration is not positive.
+    Raises ValueError when an ISP appears twice or a duration is not positive
+    or longer than a day.
     """
     powers: dict[int, int] = {}
     for start, duration, power in spans:
         if duration < 1:
             raise ValueError(f"ISP duration {duration} at ISP {start} is not positive")
+        if duration > MAX_ISPS:
+            # Not counted out one by one: a Duration of 10**15 would take days.
+            raise ValueError(f"a span of {duration} ISPs is longer than any day")
         for isp in range(start, start + duration):
             if isp in powers:
                 raise ValueError(f"ISP {isp} is given more than once")
