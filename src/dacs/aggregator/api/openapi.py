@@ -48,6 +48,7 @@ _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.Event,
     responses.Cancelled,
     responses.Accepted,
+    responses.Compliance,
     responses.Alert,
     responses.Home,
     responses.EnrollmentCode,
