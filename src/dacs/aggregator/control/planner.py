@@ -19,12 +19,12 @@ the first ISP the homes' allowances cannot cover, and by how much.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cache
 import logging
 import math
+import threading
 
 import numpy as np
 from numpy.typing import NDArray
@@ -213,15 +213,29 @@ class EventPlanner:
         )
 
 
-@cache
-def _plan_thread() -> ThreadPoolExecutor:
-    """One thread for every point's plans: a plan waits, a cycle never does."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dacs-event-plan")
+class _ThreadPerPlan(Executor):
+    """Each plan on a short-lived daemon thread: nothing lingers between plans."""
+
+    def submit[R](  # type: ignore[override]
+        self, fn: Callable[[_Problem], R], /, problem: _Problem
+    ) -> Future[R]:
+        future: Future[R] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(problem))
+            except Exception as err:  # noqa: BLE001 - handed to the loop, which logs it
+                future.set_exception(err)
+
+        threading.Thread(target=run, name="dacs-event-plan", daemon=True).start()
+        return future
 
 
 def background_planner(settings: PlanSettings | None = None) -> EventPlanner:
     """A planner for the service: plans are made off the event loop."""
-    return EventPlanner(settings, executor=_plan_thread())
+    return EventPlanner(settings, executor=_ThreadPerPlan())
 
 
 def _solve(problem: _Problem) -> _Outcome:
