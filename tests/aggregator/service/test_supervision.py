@@ -38,6 +38,7 @@ SUPERVISED = {
     "broker-link",
     "telemetry-writer",
     "ack-writer",
+    "receipts",
     "control-loop",
     "statement-schedule",
 }
