@@ -18,7 +18,7 @@ from dacs.aggregator.domain.compliance import (
     held_per_minute,
     isp_caps,
 )
-from dacs.aggregator.domain.envelope import CapacityEnvelope, binding_cap
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.storage.envelopes import EnvelopeLedger
 from dacs.aggregator.storage.measurements import MeasurementLedger
 from dacs.protocol import format_time
@@ -72,11 +72,9 @@ def point_compliance(
     end: datetime,
 ) -> ComplianceReport:
     """The grid operator's view of a window: caps from the envelopes, never above rated."""
-    rated_w = control.rated_capacity_kw * 1000
 
     def cap_w_at(moment: datetime) -> float:
-        cap = binding_cap(moment, fixed=control.fixed, envelopes=envelopes)
-        return min(cap.cap_w, rated_w) if cap is not None else rated_w
+        return control.cap_w_under(envelopes, moment)
 
     times, loads = held_per_minute(samples, start, end)
     return assess_compliance(times, loads, isp_caps(start, end, cap_w_at))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
@@ -97,8 +98,14 @@ class CongestionPointControl:
 
     def cap_w_at(self, moment: datetime) -> float:
         """The cap on the load at ``moment``: the binding envelope's, never above rated."""
+        return self.cap_w_under(self.envelopes, moment)
+
+    def cap_w_under(
+        self, envelopes: Sequence[CapacityEnvelope], moment: datetime
+    ) -> float:
+        """The cap ``envelopes`` (and the fixed profile) set at ``moment``, never above rated."""
         rated_w = self.rated_capacity_kw * 1000
-        cap = binding_cap(moment, fixed=self.fixed, envelopes=self.envelopes)
+        cap = binding_cap(moment, fixed=self.fixed, envelopes=envelopes)
         return min(cap.cap_w, rated_w) if cap is not None else rated_w
 
     def put_in_force(self, envelope: CapacityEnvelope) -> None:
@@ -131,8 +138,7 @@ class CongestionPointControl:
         self.prune(now)
         homes = self.fleet.of(self.point_id)
         cap = binding_cap(now, fixed=self.fixed, envelopes=self.envelopes)
-        rated_w = self.rated_capacity_kw * 1000
-        cap_w = min(cap.cap_w, rated_w) if cap is not None else rated_w
+        cap_w = self.cap_w_at(now)
         heat_pump_w = self.fleet.heat_pump_load_w(
             homes, now, self.settings.rebound_share
         )

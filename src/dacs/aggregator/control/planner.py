@@ -39,7 +39,6 @@ from .cap_tracking import isp_start
 from .fleet import HANDOVER, HomeView
 
 _LOGGER = logging.getLogger(__name__)
-_ISP_MIN = ISP.total_seconds() / 60
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,7 +270,7 @@ def _allowance_isps(view: HomeView, now: datetime) -> float:
     left = timedelta(minutes=minutes) - HANDOVER
     if view.curtailed_since is not None:
         left -= now - view.curtailed_since
-    return max(0.0, left / timedelta(minutes=_ISP_MIN))
+    return max(0.0, left / ISP)
 
 
 def _reducible_w(
