@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from datetime import timedelta
 import os
 from pathlib import Path
@@ -133,6 +134,8 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c(
         "embedded",
         "--port",
         "0",
+        "--out",
+        str(tmp_path / "evening"),
     ]
     finished = await asyncio.create_subprocess_exec(
         *command,
@@ -146,8 +149,16 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c(
     assert "Dashboard: http://127.0.0.1:" in text
     assert "peak transformer load" in text
     assert "commands sent:" in text
+    assert "over the limit" in text
     assert b"Traceback" not in err
     assert demo_folders(tmp_path) == []
+    with (tmp_path / "evening" / "evening.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 120  # two hours, minute by minute
+    assert all(float(row["with_control_kw"]) > 0 for row in rows)
+    assert (tmp_path / "evening" / "evening.png").read_bytes()[
+        :8
+    ] == b"\x89PNG\r\n\x1a\n"
 
     interrupted = await asyncio.create_subprocess_exec(
         *command,

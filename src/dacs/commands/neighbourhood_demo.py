@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from datetime import timedelta
 import logging
+from pathlib import Path
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -83,6 +84,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(default 3.1.0); the VEN finds it out itself",
     )
     demo.add_argument("--seed", type=int, default=2025)
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("artifacts/demo"),
+        help="folder for the evening's per-minute CSV and plot (default artifacts/demo)",
+    )
     demo.set_defaults(handler=run)
 
 
@@ -118,6 +125,11 @@ async def _main(args: argparse.Namespace) -> int:
         limits_from_peak,
         run_uncontrolled,
     )
+    from dacs.testbed.neighbourhood.evening_record import (  # noqa: PLC0415
+        format_over_spans,
+        over_spans,
+        write_evening,
+    )
     from dacs.testbed.neighbourhood.grid_signal import GridSignal  # noqa: PLC0415
     from dacs.testbed.neighbourhood.live import event_profile, run_live  # noqa: PLC0415
     from dacs.testbed.neighbourhood.scenario import Scenario  # noqa: PLC0415
@@ -125,6 +137,7 @@ async def _main(args: argparse.Namespace) -> int:
     from dacs.testbed.neighbourhood.summary import (  # noqa: PLC0415
         format_alerts,
         format_summary,
+        limit_per_minute,
         summarise,
     )
     from dacs.testbed.servers import ServiceStartError  # noqa: PLC0415
@@ -216,18 +229,35 @@ async def _main(args: argparse.Namespace) -> int:
         result = live.result()
     finally:
         broker.cleanup()
+    event = result.event or event_profile(scenario, cap_kw, rated_kw)
     summary = summarise(
         scenario=scenario,
         uncontrolled=uncontrolled,
         controlled=result.trace,
         curtailed_minutes=result.curtailed_minutes,
-        event=result.event or event_profile(scenario, cap_kw, rated_kw),
+        event=event,
         rated_kw=rated_kw,
         commands_sent=result.commands_sent,
         shortfall_minutes=result.shortfall_minutes,
     )
+    limits = limit_per_minute(
+        scenario,
+        event,
+        rated_kw,
+        min(len(uncontrolled.minutes), len(result.trace.minutes)),
+    )
     print()
     print(format_summary(summary))
+    print(format_over_spans(over_spans(scenario.start, result.trace.total_kw, limits)))
+    csv_path, plot_path = write_evening(
+        args.out,
+        start=scenario.start,
+        uncontrolled=uncontrolled,
+        controlled=result.trace,
+        limit_kw=limits,
+        compliance=summary.compliance_controlled,
+    )
+    print(f"the evening minute by minute: {csv_path}; plotted: {plot_path}")
     print(format_alerts(result.alerts))
     if result.grid_note:
         print(result.grid_note)
