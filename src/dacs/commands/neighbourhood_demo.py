@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--hours",
         type=float,
         default=8.0,
-        help="simulated hours, from 15:00 local (default 8)",
+        help="simulated hours, from 14:00 local (default 8)",
     )
     demo.add_argument(
         "--cap-share",

@@ -15,6 +15,7 @@ from dacs.aggregator.storage.tables import (
     HomeRow,
     TelemetryRow,
 )
+from dacs.protocol import format_time
 from dacs.testbed.sim.hybrid import make_neighbourhood_configs, simulate_year
 from dacs.testbed.sim.weather import WeatherSeries
 
@@ -194,7 +195,13 @@ async def seed_street(
                     reason="congestion",
                     start=EVENT_START,
                     end=EVENT_END,
-                    intervals=[],
+                    intervals=[
+                        {
+                            "start": format_time(EVENT_START),
+                            "end": format_time(EVENT_END),
+                            "cap_w": 2000.0,
+                        }
+                    ],
                     created_at=HISTORY_START,
                     created_by="test",
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,15 @@ from dacs.aggregator.domain.envelope import (
     CapacityInterval,
     EnvelopeKind,
 )
+from dacs.aggregator.openadr.plans import DispatchInterval
+from dacs.aggregator.openadr.reports import delivered_flex
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.flex_source import TelemetryFlexSource
 from dacs.aggregator.settlement.statements import StatementIssuer
-from dacs.protocol import Channel, Statement, decode, topic
+from dacs.aggregator.uftp.flex_settlement import average_delivered_w
+from dacs.protocol import Channel, Statement, decode, format_time, topic
 from dacs.testbed.servers import MosquittoBroker
 
 from .street import EVENT_END, EVENT_START, FixedClock, seed_street
@@ -92,6 +96,71 @@ async def test_deliveries_endpoint(client: TestClient[Any, Any]) -> None:
     lines = (await as_csv.text()).splitlines()
     assert lines[0].startswith("home_id,start,end,baseline_kw")
     assert len(lines) == 1 + 16
+
+
+async def test_compliance_sets_the_homes_delivery_beside_the_transformer(
+    client: TestClient[Any, Any],
+) -> None:
+    """The compliance answer, DELIVERED_FLEX and the UFTP check read one set of figures."""
+    service = client.app[SERVICE]
+    await service.reload()  # the street was written straight into the database
+    window = {"start": EVENT_START.isoformat(), "end": EVENT_END.isoformat()}
+    minute = EVENT_START
+    while minute < EVENT_END:
+        answer = await client.post(
+            "/api/v1/congestion-points/tr-1/measurements",
+            headers=OPERATOR,
+            json={"ts": format_time(minute), "load_kw": 3.0},
+        )
+        assert answer.status == 202, await answer.text()
+        minute += timedelta(minutes=1)
+    compliance = await client.get(
+        "/api/v1/congestion-points/tr-1/compliance", params=window, headers=READER
+    )
+    assert compliance.status == 200, await compliance.text()
+    isps = (await compliance.json())["isps"]
+    assert len(isps) == 8
+    assert all(isp["minutes"] == 15 and isp["mean_kw"] == 3.0 for isp in isps)
+    settled = await client.get(
+        "/api/v1/settlement/deliveries",
+        params=window | {"congestion_point": "tr-1"},
+        headers=READER,
+    )
+    intervals = (await settled.json())["intervals"]
+    assert [isp["delivered_kw"] for isp in isps] == [
+        pytest.approx(i["delivered_kw"], abs=1e-3) for i in intervals
+    ]
+    assert [isp["homes_reporting"] for isp in isps] == [2] * 8
+    assert sum(isp["delivered_kw"] for isp in isps) > 0
+
+    # The grid adapters read the same source: the VEN's DELIVERED_FLEX values
+    # and the AGR's measured flex per ISP are these figures again.
+    flex = TelemetryFlexSource(service.sessions, clock=service.clock, config=SETTLEMENT)
+    deliveries = await flex("tr-1", EVENT_START, EVENT_END)
+    report = delivered_flex(
+        event_id="ev-1",
+        client_name="8712423000000",
+        intervals=[
+            DispatchInterval(
+                interval_id=0,
+                start=EVENT_START,
+                duration=EVENT_END - EVENT_START,
+                flex_kw=1.0,
+            )
+        ],
+        deliveries=deliveries,
+    )
+    assert report is not None
+    reported = report.resources[0].intervals[0].payloads[0].values
+    assert list(reported) == [
+        pytest.approx(isp["delivered_kw"], abs=0.006) for isp in isps
+    ]
+    for isp in isps:
+        start = datetime.fromisoformat(isp["start"])
+        measured_w = average_delivered_w(
+            deliveries, start, start + timedelta(minutes=15)
+        )
+        assert measured_w == pytest.approx(isp["delivered_kw"] * 1000, abs=1.0)
 
 
 async def test_statements_endpoints_and_roles(client: TestClient[Any, Any]) -> None:

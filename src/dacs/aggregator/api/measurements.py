@@ -8,6 +8,8 @@ operator settles it: each ISP's mean against its cap.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import logging
+from typing import TypedDict
 
 from aiohttp import web
 
@@ -18,7 +20,9 @@ from dacs.aggregator.domain.compliance import (
     held_per_minute,
     isp_caps,
 )
+from dacs.aggregator.domain.delivery import IntervalDelivery
 from dacs.aggregator.domain.envelope import CapacityEnvelope
+from dacs.aggregator.settlement.errors import SettlementError
 from dacs.aggregator.storage.envelopes import EnvelopeLedger
 from dacs.aggregator.storage.measurements import MeasurementLedger
 from dacs.protocol import format_time
@@ -28,6 +32,9 @@ from .auth import Role, requires
 from .errors import BadRequestError
 from .requests import Measurement, parse, query_time, read_object
 from .responses import Accepted, Compliance, IspFigures
+from .settlement_routes import SETTLEMENT
+
+_LOGGER = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -61,7 +68,27 @@ async def get_compliance(request: web.Request) -> web.Response:
     samples = await MeasurementLedger(sessions).between(control.point_id, start, end)
     envelopes = await EnvelopeLedger(sessions).overlapping(control.point_id, start, end)
     report = point_compliance(control, envelopes, samples, start, end)
-    return web.json_response(_compliance_json(control.point_id, start, end, report))
+    delivered = await _deliveries(request, control.point_id, start, end)
+    return web.json_response(
+        _compliance_json(control.point_id, start, end, report, delivered)
+    )
+
+
+async def _deliveries(
+    request: web.Request, point_id: str, start: datetime, end: datetime
+) -> dict[datetime, IntervalDelivery]:
+    """The homes' delivery per ISP, from the source the grid adapters report from."""
+    settlement = request.app.get(SETTLEMENT)
+    if settlement is None:
+        return {}
+    try:
+        intervals = await settlement.flex(point_id, start, end)
+    except SettlementError as err:
+        # Compliance stands on the transformer's figures alone; say why the
+        # delivery is missing rather than failing the whole answer.
+        _LOGGER.info("compliance of %s without deliveries: %s", point_id, err)
+        return {}
+    return {interval.start: interval for interval in intervals}
 
 
 def point_compliance(
@@ -81,7 +108,11 @@ def point_compliance(
 
 
 def _compliance_json(
-    point_id: str, start: datetime, end: datetime, report: ComplianceReport
+    point_id: str,
+    start: datetime,
+    end: datetime,
+    report: ComplianceReport,
+    delivered: dict[datetime, IntervalDelivery],
 ) -> Compliance:
     return Compliance(
         congestion_point_id=point_id,
@@ -95,6 +126,7 @@ def _compliance_json(
                 excess_kw=round(isp.excess_w / 1000, 3),
                 over=isp.over,
                 minutes=isp.samples,
+                **_delivery_figures(delivered.get(isp.start)),
             )
             for isp in report.isps
             if isp.samples
@@ -105,4 +137,20 @@ def _compliance_json(
         minutes_over=report.minutes_over,
         worst_minute_excess_kw=round(report.worst_minute_excess_w / 1000, 3),
         energy_over_kwh=round(report.energy_over_kwh, 3),
+    )
+
+
+class _DeliveryFigures(TypedDict):
+    baseline_kw: float | None
+    delivered_kw: float | None
+    homes_reporting: int
+
+
+def _delivery_figures(interval: IntervalDelivery | None) -> _DeliveryFigures:
+    if interval is None:
+        return _DeliveryFigures(baseline_kw=None, delivered_kw=None, homes_reporting=0)
+    return _DeliveryFigures(
+        baseline_kw=round(interval.baseline_kw, 3),
+        delivered_kw=round(interval.delivered_kw, 3),
+        homes_reporting=interval.homes_reporting,
     )

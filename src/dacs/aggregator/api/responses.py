@@ -117,6 +117,12 @@ class IspFigures(TypedDict):
     excess_kw: float
     over: bool
     minutes: int  # measured minutes in the ISP (15: fully measured)
+    # What the homes delivered in it, as DELIVERED_FLEX and the UFTP
+    # settlement report it (None: no event limited the homes then, or the
+    # ISP has not passed).
+    baseline_kw: float | None
+    delivered_kw: float | None
+    homes_reporting: int
 
 
 class Compliance(TypedDict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+import logging
 from typing import Any
 
 from sqlalchemy import select, update
@@ -37,6 +38,9 @@ def envelope_row(
         created_at=created_at,
         created_by=envelope.origin[:64],
     )
+
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def envelope_from_row(row: EventRow) -> CapacityEnvelope:
@@ -109,7 +113,12 @@ class EnvelopeLedger:
             rows = await overlapping_rows(session, congestion_point_id, start, end)
         envelopes = []
         for row in rows:
-            whole = envelope_from_row(row)
+            try:
+                whole = envelope_from_row(row)
+            except (ValueError, KeyError, TypeError):
+                # One unreadable row must not hide every other cap of the window.
+                _LOGGER.exception("event %s is stored unreadably, left out", row.id)
+                continue
             envelope = (
                 whole if row.cancelled_at is None else _cut_at(whole, row.cancelled_at)
             )
