@@ -136,54 +136,78 @@ def version_mismatches(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def _substitute(path: Path, pattern: re.Pattern[str], version: str) -> None:
-    text = path.read_text("utf-8")
+def _substitute(text: str, pattern: re.Pattern[str], version: str, name: Path) -> str:
     found = pattern.search(text)
     if found is None:
-        raise ReleaseError(f"{path}: no version found to replace")
+        raise ReleaseError(f"{name}: no version found to replace")
     start, end = found.span(1)
-    path.write_text(text[:start] + version + text[end:], "utf-8")
+    return text[:start] + version + text[end:]
 
 
-def _release_changelog(path: Path, version: str, day: date) -> None:
+def _release_changelog(text: str, version: str, day: date) -> str:
     """Turn the Unreleased section into the release's and open a new one."""
-    text = path.read_text("utf-8")
     if _UNRELEASED not in text:
-        raise ReleaseError(f"{path}: no '{_UNRELEASED}' section")
+        raise ReleaseError(f"{CHANGELOG}: no '{_UNRELEASED}' section")
     if version in _RELEASED_SECTION.findall(text):
-        raise ReleaseError(f"{path}: {version} is already released")
+        raise ReleaseError(f"{CHANGELOG}: {version} is already released")
     released = f"{_UNRELEASED}\n\n## [{version}] - {day.isoformat()}"
-    path.write_text(text.replace(_UNRELEASED, released, 1), "utf-8")
+    return text.replace(_UNRELEASED, released, 1)
 
 
-def _add_addon_section(path: Path, version: str) -> None:
-    text = path.read_text("utf-8")
+def _add_addon_section(text: str, version: str) -> str:
     if version in _ADDON_SECTION.findall(text):
-        return
+        return text
     entry = (
         f"## {version}\n\n- Runs DACS-HW {version}; what changed is in the "
         "project's CHANGELOG.md.\n\n"
     )
     found = _ADDON_SECTION.search(text)
     position = found.start() if found else len(text)
-    path.write_text(text[:position] + entry + text[position:], "utf-8")
+    return text[:position] + entry + text[position:]
+
+
+def _manifest_with(text: str, version: str) -> str:
+    manifest = json.loads(text)
+    manifest["requirements"] = [integration_requirement(version)]
+    manifest["version"] = version
+    return json.dumps(manifest, indent=2) + "\n"
 
 
 def set_version(version: str, day: date, root: Path = ROOT) -> None:
-    """Write ``version`` everywhere and release the CHANGELOG's Unreleased part."""
+    """Write ``version`` everywhere and release the CHANGELOG's Unreleased part.
+
+    Every file is rewritten only once all of them could be: a refusal
+    leaves the checkout as it was.
+    """
     if not VERSION_PATTERN.fullmatch(version):
         raise ReleaseError(f"{version!r} is not a version like 1.2.3")
-    _substitute(root / PYPROJECT, _PYPROJECT_VERSION, version)
-    _substitute(root / LIBRARY_INIT, _INIT_VERSION, version)
-    _substitute(root / ADDON_CONFIG, _ADDON_VERSION, version)
-    _substitute(root / DOCKERFILE, _DOCKER_VERSION, version)
-    manifest_path = root / MANIFEST
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    manifest["requirements"] = [integration_requirement(version)]
-    manifest["version"] = version
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
-    _release_changelog(root / CHANGELOG, version, day)
-    _add_addon_section(root / ADDON_CHANGELOG, version)
+    old = {
+        relative: (root / relative).read_text("utf-8")
+        for relative in (
+            PYPROJECT,
+            LIBRARY_INIT,
+            ADDON_CONFIG,
+            DOCKERFILE,
+            MANIFEST,
+            CHANGELOG,
+            ADDON_CHANGELOG,
+        )
+    }
+    new = {
+        PYPROJECT: _substitute(old[PYPROJECT], _PYPROJECT_VERSION, version, PYPROJECT),
+        LIBRARY_INIT: _substitute(
+            old[LIBRARY_INIT], _INIT_VERSION, version, LIBRARY_INIT
+        ),
+        ADDON_CONFIG: _substitute(
+            old[ADDON_CONFIG], _ADDON_VERSION, version, ADDON_CONFIG
+        ),
+        DOCKERFILE: _substitute(old[DOCKERFILE], _DOCKER_VERSION, version, DOCKERFILE),
+        MANIFEST: _manifest_with(old[MANIFEST], version),
+        CHANGELOG: _release_changelog(old[CHANGELOG], version, day),
+        ADDON_CHANGELOG: _add_addon_section(old[ADDON_CHANGELOG], version),
+    }
+    for relative, text in new.items():
+        (root / relative).write_text(text, "utf-8")
 
 
 def build(out_dir: Path, find_links: Path | None = None) -> tuple[Path, Path]:
