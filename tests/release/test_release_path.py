@@ -18,6 +18,7 @@ import tomllib
 from awesomeversion import AwesomeVersion
 from homeassistant.const import __version__ as home_assistant_version
 import pytest
+import yaml
 
 from scripts import release
 
@@ -141,3 +142,28 @@ def test_release_urls(version: str) -> None:
         f"v{version}/dacs_hw-{version}-py3-none-any.whl"
     )
     assert release.integration_requirement(version) == f"{url}#dacs-hw=={version}"
+
+
+@pytest.mark.parametrize(
+    ("guide", "placeholder"),
+    [("installer-guide.md", "<version>"), ("installer-guide.nl.md", "<versie>")],
+)
+def test_installer_guides_describe_this_release_path(
+    guide: str, placeholder: str
+) -> None:
+    """Both guides name the repository, the release's wheel and the add-on's options."""
+    text = (REPOSITORY / "docs" / guide).read_text("utf-8")
+    repository = yaml.safe_load((REPOSITORY / "repository.yaml").read_text())["url"]
+    installing = next(
+        section
+        for section in text.split("\n## ")
+        if section.startswith(("Installing\n", "Installeren\n"))
+    )
+    assert f"`{repository}`" in installing
+    assert release.wheel_name(placeholder) in installing
+    assert "(release.md)" in installing
+    assert (REPOSITORY / "docs" / "release.md").is_file()
+    addon = yaml.safe_load((REPOSITORY / "addon" / "config.yaml").read_text())
+    for option in ("aggregator_url", "enrollment_code"):
+        assert option in addon["options"]
+        assert f"`{option}`" in installing
