@@ -258,7 +258,9 @@ async def test_home_assistant_installs_the_release_itself(tmp_path: Path) -> Non
                 token = await onboard(session, url)
                 headers = {"Authorization": f"Bearer {token}"}
                 started = time.monotonic()
-                entry = await _add_heat_pump(session, url, headers, modbus_port)
+                entry = await _add_heat_pump(
+                    session, url, headers, modbus_port, config_dir
+                )
                 timings["install the requirement and add the heat pump"] = (
                     time.monotonic() - started
                 )
@@ -307,6 +309,7 @@ async def _add_heat_pump(
     url: str,
     headers: dict[str, str],
     modbus_port: int,
+    config_dir: Path,
 ) -> dict[str, Any]:
     """The installer's config flow: Add integration -> DACS-HW -> the address."""
     async with session.post(
@@ -315,7 +318,7 @@ async def _add_heat_pump(
         headers=headers,
     ) as answer:
         # Here Home Assistant has installed the requirement (or failed to).
-        assert answer.status == 200, await answer.text()
+        assert answer.status == 200, f"{await answer.text()}\n{_log(config_dir)}"
         form = await answer.json()
     assert form["type"] == "form", form
     assert form["step_id"] == "user", form
