@@ -229,8 +229,14 @@ async def test_home_assistant_installs_the_release_itself(tmp_path: Path) -> Non
     port = find_free_port()
     config_dir = tmp_path / "config"
     config_dir.mkdir()
+    # run_ha's configuration, and a word from Home Assistant on each install.
+    logs = "logger:\n  default: warning\n  logs:\n"
+    assert logs in CONFIGURATION_YAML
     (config_dir / "configuration.yaml").write_text(
-        CONFIGURATION_YAML.format(port=port), "utf-8"
+        CONFIGURATION_YAML.format(port=port).replace(
+            logs, f"{logs}    homeassistant.util.package: info\n"
+        ),
+        "utf-8",
     )
     modbus_port = find_free_port()
     simulator = build_simulated_heat_pump(
@@ -240,20 +246,17 @@ async def test_home_assistant_installs_the_release_itself(tmp_path: Path) -> Non
         autorun=True,
     )
     url = f"http://{LOOPBACK}:{port}"
+    offline = _offline_environment(tmp_path, wheelhouse)
     await simulator.start()
     try:
         with release_server(releases) as releases_url:
             install_integration(config_dir, releases_url, version)
-            offline = _offline_environment(tmp_path, wheelhouse)
             started = time.monotonic()
             async with (
                 home_assistant(venv, config_dir, offline) as process,
                 aiohttp.ClientSession() as session,
             ):
-                try:
-                    await wait_for_home_assistant(session, url, process)
-                except RuntimeError as error:
-                    pytest.fail(f"{error}:\n{_log(config_dir)}")
+                await _wait_until_up(session, url, process, config_dir)
                 timings["start Home Assistant"] = time.monotonic() - started
                 token = await onboard(session, url)
                 headers = {"Authorization": f"Bearer {token}"}
@@ -270,8 +273,25 @@ async def test_home_assistant_installs_the_release_itself(tmp_path: Path) -> Non
                     states = {
                         state["entity_id"]: state for state in await answer.json()
                     }
+        first_log = (config_dir / "home-assistant.log").read_text("utf-8")
+        # A restart with the release out of reach: the installed wheel meets
+        # the requirement, so Home Assistant needs neither GitHub nor an index.
+        started = time.monotonic()
+        async with (
+            home_assistant(venv, config_dir, offline) as process,
+            aiohttp.ClientSession() as session,
+        ):
+            await _wait_until_up(session, url, process, config_dir)
+            await wait_for_entry(session, url, token)
+        timings["restart with the release out of reach"] = time.monotonic() - started
     finally:
         await simulator.stop()
+    installing = f"Attempting install of {releases_url}"
+    assert installing in first_log
+    # Home Assistant starts a new log at each start: this is the restart's.
+    restart_log = (config_dir / "home-assistant.log").read_text("utf-8")
+    assert installing not in restart_log
+    assert "Requirements for dacs_hw not found" not in restart_log
 
     installed = _installed(venv, "dacs-hw")
     assert installed is not None, _log(config_dir)
@@ -295,6 +315,18 @@ async def test_home_assistant_installs_the_release_itself(tmp_path: Path) -> Non
     (artifacts / "clean-install-timings.json").write_text(
         json.dumps({step: round(s, 2) for step, s in timings.items()}, indent=2)
     )
+
+
+async def _wait_until_up(
+    session: aiohttp.ClientSession,
+    url: str,
+    process: asyncio.subprocess.Process,
+    config_dir: Path,
+) -> None:
+    try:
+        await wait_for_home_assistant(session, url, process)
+    except RuntimeError as error:
+        pytest.fail(f"{error}:\n{_log(config_dir)}")
 
 
 def _home_assistant_pin(name: str) -> str:
