@@ -4,8 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SOURCES := src/dacs custom_components/dacs_hw
+# Wheels for the clean-venv install test (tests/release), fetched once per
+# Home Assistant version: Home Assistant installs from them with no index.
+WHEELHOUSE_STAMP := .tools/wheelhouse.stamp
 
-.PHONY: setup test lint format typecheck pytest demo bench ha lock clean
+.PHONY: setup test lint format typecheck pytest demo bench ha lock clean dist version wheelhouse
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup.sh scripts/find-python.sh
 	scripts/setup.sh
@@ -24,7 +27,15 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-pytest: $(STAMP)
+$(WHEELHOUSE_STAMP): $(STAMP) pyproject.toml scripts/release.py
+	$(BIN)/python scripts/release.py wheelhouse
+	touch $@
+
+wheelhouse: ## the wheels the clean-venv install test installs from
+	$(BIN)/python scripts/release.py wheelhouse
+	touch $(WHEELHOUSE_STAMP)
+
+pytest: $(STAMP) $(WHEELHOUSE_STAMP)
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 demo: $(STAMP) ## run the main job
@@ -36,8 +47,15 @@ ha: $(STAMP) ## a real Home Assistant with the integration and a simulated heat 
 bench: $(STAMP) ## speed and memory goals, as ratios against in-run baselines
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+dist: $(STAMP) ## build the dacs-hw wheel and sdist into dist/ (docs/release.md)
+	$(BIN)/python scripts/release.py dist
+
+version: $(STAMP) ## set the version everywhere and release the CHANGELOG: make version V=0.2.0
+	@test -n "$(V)" || { echo "usage: make version V=x.y.z"; exit 1; }
+	$(BIN)/python scripts/release.py version $(V)
+
 lock: ## re-resolve dependencies into constraints.txt
 	scripts/lock.sh
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .coverage build
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .coverage build dist

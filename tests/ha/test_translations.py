@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from awesomeversion import AwesomeVersion
+from homeassistant.util.package import parse_requirement_safe
 import yaml
 
 from custom_components.dacs_hw import PLATFORMS
@@ -14,6 +16,7 @@ from custom_components.dacs_hw.climate import HEATING
 from custom_components.dacs_hw.number import MANUAL_LIMIT, NUMBERS
 from custom_components.dacs_hw.sensor import SENSORS
 from custom_components.dacs_hw.switch import PARTICIPATION
+from scripts import release
 
 INTEGRATION = Path(__file__).parents[2] / "custom_components" / "dacs_hw"
 
@@ -99,14 +102,24 @@ def test_actions_are_described() -> None:
 
 
 def test_manifest() -> None:
-    """domain and name first, then the rest in alphabetical order; ranges, not pins."""
+    """domain and name first, then the rest in alphabetical order; the release's wheel."""
     manifest = _load("manifest.json")
     keys = list(manifest)
     assert keys[:2] == ["domain", "name"]
     assert keys[2:] == sorted(keys[2:])
     assert manifest["integration_type"] == "device"
-    for requirement in manifest["requirements"]:
-        assert "==" not in requirement
+    # What HACS asks of a custom integration's manifest.
+    for key in ("codeowners", "documentation", "issue_tracker", "version"):
+        assert manifest[key], key
+    assert AwesomeVersion(manifest["version"]).valid
+    # One requirement: the wheel of this version's GitHub release (docs/release.md).
+    (requirement,) = manifest["requirements"]
+    assert requirement == release.integration_requirement(manifest["version"])
+    # Home Assistant reads it as a plain pin, so an installed wheel satisfies it.
+    parsed = parse_requirement_safe(requirement)
+    assert parsed is not None
+    assert parsed.url is None
+    assert str(parsed) == f"dacs-hw=={manifest['version']}"
 
 
 def test_brand_icon() -> None:
