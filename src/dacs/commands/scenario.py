@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from dataclasses import replace
 import logging
 from pathlib import Path
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dacs.testbed.scenarios.live_check import LiveCheck
+    from dacs.testbed.scenarios.suite_run import ScenarioResult
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,19 +43,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--list", action="store_true", help="list the scenarios and exit"
     )
+    parser.add_argument(
+        "--live",
+        nargs="+",
+        metavar="NAME",
+        default=[],
+        help="run these scenarios of the suite again through the real broker path "
+        "(MQTT broker, aggregator, home controllers, Modbus) and compare",
+    )
+    parser.add_argument(
+        "--live-speed",
+        type=float,
+        default=240.0,
+        help="simulated seconds per real second on the broker path (default 240)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the suite and print one line per scenario as it finishes."""
     # Imported here: `dacs --help` should not pay for matplotlib and scipy.
+    from dacs.testbed.scenarios.live_check import check_live_allowed, format_live_checks  # noqa: PLC0415
     from dacs.testbed.scenarios.report import summarise, write_report  # noqa: PLC0415
     from dacs.testbed.scenarios.spec import ScenarioError, suite  # noqa: PLC0415
-    from dacs.testbed.scenarios.suite_run import (  # noqa: PLC0415
-        CONTROL_LOGGER,
-        ScenarioResult,
-        run_suite,
-    )
+    from dacs.testbed.scenarios.suite_run import CONTROL_LOGGER, run_suite  # noqa: PLC0415
 
     if not args.verbose:
         # Hundreds of simulated evenings: the report counts the cycles short
@@ -63,6 +80,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"unknown scenarios: {', '.join(unknown)}", file=sys.stderr)
             return 2
         specs = [known[name] for name in args.only]
+    named = {s.name: s for s in specs}
+    for name in args.live:
+        if name not in named:
+            print(f"--live {name}: not among the scenarios run", file=sys.stderr)
+            return 2
+        try:
+            check_live_allowed(named[name])
+        except ScenarioError as err:
+            print(f"--live: {err}", file=sys.stderr)
+            return 2
     if args.list:
         for spec in specs:
             print(
@@ -98,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         )
 
     results = run_suite(specs, jobs=args.jobs, on_done=progress)
-    report = write_report(results, args.out)
+    checks = _live_checks(results, args.live, args.live_speed)
+    report = write_report(results, args.out, extra_sections=format_live_checks(checks))
     summary = summarise(results)
     print(
         f"{summary.compliant_with_enough} of {summary.with_enough_flexibility} "
@@ -112,3 +140,28 @@ def run(args: argparse.Namespace) -> int:
         + f"; report: {report} ({time.perf_counter() - began:.0f} s)"
     )
     return 0
+
+
+def _live_checks(
+    results: list[ScenarioResult], names: list[str], speed: float
+) -> list[LiveCheck]:
+    """Run the named scenarios again through the broker path, printing each."""
+    from dacs.testbed.scenarios.live_check import run_live_check  # noqa: PLC0415
+
+    # Every home controller narrates its flex events; the check's lines suffice.
+    logging.getLogger("dacs.home").setLevel(logging.WARNING)
+    checks = []
+    for result in (r for r in results if r.spec.name in names):
+        print(f"{result.spec.name}: again through the real broker path ...", flush=True)
+        check = asyncio.run(run_live_check(result, speed=speed))
+        print(
+            f"  broker path: {check.live.isps_over} ISPs over "
+            f"(fast path {check.fast_isps_over}), "
+            f"{100 * check.live_share_minutes_over:.1f} % minutes over, "
+            f"extra gas {check.live_extra_gas_m3:.1f} m³ "
+            f"(fast path {check.fast_extra_gas_m3:.1f}), largest ISP gap "
+            f"{check.largest_isp_gap_kw:.1f} kW ({check.runtime_s:.0f} s)",
+            flush=True,
+        )
+        checks.append(check)
+    return checks

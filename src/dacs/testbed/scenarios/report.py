@@ -67,8 +67,17 @@ def summarise(results: Sequence[ScenarioResult]) -> SuiteSummary:
     )
 
 
-def write_report(results: Sequence[ScenarioResult], out: Path) -> Path:
-    """Write ``report.md`` and its plots into ``out``; returns the report's path."""
+def write_report(
+    results: Sequence[ScenarioResult],
+    out: Path,
+    *,
+    extra_sections: Sequence[str] = (),
+) -> Path:
+    """Write ``report.md`` and its plots into ``out``; returns the report's path.
+
+    ``extra_sections`` are Markdown lines put before the plots (the broker path's
+    check, when it ran).
+    """
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results)
     _plot_overview(results, out / "overview.png")
@@ -159,8 +168,8 @@ def write_report(results: Sequence[ScenarioResult], out: Path) -> Path:
                 f"| {spec.name} | | | | | best plan | | {least:.2f} kW short | | | | "
                 f"{result.best.extra_gas_m3:.2f} | 1.00 | | | | |"
             )
+    lines += ["", *extra_sections]
     lines += [
-        "",
         "## Plots",
         "",
         *(f"![{r.spec.name}]({r.spec.name}.png)" for r in results),
