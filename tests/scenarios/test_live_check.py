@@ -28,6 +28,7 @@ async def test_the_broker_path_holds_the_cap_as_the_fast_path_does() -> None:
     assert check.fast_isps_over == result.ours.isps_over == 0
     # Six homes: one compressor start is about a kilowatt, so the two paths'
     # ISP means may differ by about that, not by the street's load.
+    assert check.isps_compared == 18
     assert check.largest_isp_gap_kw < 0.25 * result.cap_kw
     assert check.live_extra_gas_m3 > 0
     lines = format_live_checks([check])

@@ -44,6 +44,7 @@ class LiveCheck:
     live: ComplianceReport
     live_extra_gas_m3: float
     largest_isp_gap_kw: float  # the largest |fast - live| ISP mean of the event
+    isps_compared: int  # ISPs both paths had under a cap
     commands_sent: int
     runtime_s: float
 
@@ -98,10 +99,11 @@ async def run_live_check(result: ScenarioResult, *, speed: float) -> LiveCheck:
     compliance = event_compliance(scenario, live.trace, event, result.rated_kw)
     uncontrolled = run_uncontrolled(scenario)
     fast = result.ours
+    live_by_start = {isp.start: isp for isp in compliance.isps if isp.samples}
     gaps = [
-        abs(ours.average_w - theirs.average_w) / 1000
-        for ours, theirs in zip(fast.compliance.isps, compliance.isps, strict=False)
-        if ours.start == theirs.start and theirs.samples
+        abs(isp.average_w - live_by_start[isp.start].average_w) / 1000
+        for isp in fast.compliance.isps
+        if isp.start in live_by_start
     ]
     return LiveCheck(
         name=spec.name,
@@ -111,6 +113,7 @@ async def run_live_check(result: ScenarioResult, *, speed: float) -> LiveCheck:
         live=compliance,
         live_extra_gas_m3=live.trace.gas_m3 - uncontrolled.gas_m3,
         largest_isp_gap_kw=max(gaps, default=0.0),
+        isps_compared=len(gaps),
         commands_sent=live.commands_sent,
         runtime_s=time.perf_counter() - began,
     )
@@ -149,7 +152,8 @@ def format_live_checks(checks: list[LiveCheck]) -> list[str]:
         f"| {100 * c.fast_share_minutes_over:.1f} % / "
         f"{100 * c.live_share_minutes_over:.1f} % "
         f"| {c.fast_extra_gas_m3:.1f} / {c.live_extra_gas_m3:.1f} "
-        f"| {c.largest_isp_gap_kw:.1f} kW | {c.commands_sent} | {c.runtime_s:.0f} s |"
+        f"| {c.largest_isp_gap_kw:.1f} kW ({c.isps_compared} ISPs) "
+        f"| {c.commands_sent} | {c.runtime_s:.0f} s |"
         for c in checks
     ]
     lines.append("")
