@@ -15,8 +15,10 @@ from openadr3_client._models.common.creation_guarded import CreationGuarded
 from pydantic import BaseModel
 import requests
 
+from dacs.text import find_forbidden
+
 from .connection import NOT_OFFERED
-from .errors import VtnCapabilityError
+from .errors import VtnCapabilityError, VtnResponseError
 from .monitoring import OnceWarnings, OpenAdrCounters
 from .timestamps import assume_utc
 
@@ -57,6 +59,14 @@ class JsonCalls:
             )
         response.raise_for_status()
         body, naive = assume_utc(response.json())
+        # Text the VTN sends ends up in logs, the ledger and the API: a NUL
+        # or a lone surrogate would fail there, far from its cause.
+        found = find_forbidden(body, lines=True)
+        if found is not None:
+            raise VtnResponseError(
+                f"{response.request.method} {response.url}: the answer's"
+                f" {found[0]} holds {found[1]}"
+            )
         if naive:
             self._counters.naive_timestamps += naive
             self._warnings.warn(
