@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+import json
 from typing import Any
 
 from aiohttp import web
@@ -343,6 +344,30 @@ def _point_rated(rated_capacity_kw: object) -> dict[str, object]:
             "malformed",
         ),
         ("post", "/api/v1/congestion-points", _point_rated(1.8e308), 400, "malformed"),
+        # A lone surrogate as a JSON escape, as raw bytes; a control character.
+        (
+            "post",
+            "/api/v1/congestion-points",
+            _point_rated(100) | {"name": "x\ud800"},
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points",
+            json.dumps(_point_rated(100) | {"name": "NAME"})
+            .encode()
+            .replace(b"NAME", b"x\xed\xa0\x80"),
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points",
+            _point_rated(100) | {"grid_operator": "y\x1b[2J"},
+            400,
+            "malformed",
+        ),
         (
             "post",
             "/api/v1/congestion-points/tr-dalen-01/events",
