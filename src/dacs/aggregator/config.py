@@ -10,6 +10,7 @@ import tomllib
 from typing import Any
 
 from dacs.excerpt import bounded, quoted
+from dacs.text import find_forbidden
 
 from .openadr.config import OpenAdrConfig
 from .openadr.errors import OpenAdrConfigError
@@ -198,6 +199,11 @@ def _apply_environment(section: Any, name: str, environ: Mapping[str, str]) -> A
 
 
 def _convert(annotation: Any, value: Any, where: str) -> Any:
+    # An escape in TOML ("\u0000") or a variable's undecodable bytes
+    # (Python reads them as lone surrogates) would fail far from here.
+    found = find_forbidden(value, lines=True)
+    if found is not None:
+        raise ConfigError(f"{where}: holds {found[1]}")
     text = str(annotation)
     try:
         if "tuple" in text:
