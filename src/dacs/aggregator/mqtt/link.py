@@ -34,6 +34,10 @@ import ssl
 import aiomqtt
 
 from dacs.aggregator.config import RECONNECT_FIRST_S, MqttConfig
+from dacs.aggregator.ingest.home_quarantine import (
+    HomeQuarantine,
+    HomeQuarantineSettings,
+)
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 from dacs.protocol import (
     Ack,
@@ -135,6 +139,13 @@ class AggregatorLink:
         self._config = config
         self._sink = sink
         self.counters = IngestCounters()
+        self.quarantine = HomeQuarantine(
+            HomeQuarantineSettings(
+                refusals=config.home_quarantine_refusals,
+                window_s=config.home_quarantine_window_s,
+                release_s=config.home_quarantine_s,
+            )
+        )
         self.publish_window = publish_window
         self._publish_timeout_s = publish_timeout_s
         self._window = asyncio.Semaphore(publish_window)
@@ -288,6 +299,18 @@ class AggregatorLink:
         async with self._window:
             await self._publish_confirmed(topic(home_id, channel), b"", retain=True)
 
+    def _count_refusal(self, home_id: str) -> None:
+        if self.quarantine.refused(home_id):
+            settings = self.quarantine.settings
+            _LOGGER.warning(
+                "%s sent %d refused messages within %.0f s: its messages are"
+                " dropped unread for %.0f s",
+                home_id,
+                settings.refusals,
+                settings.window_s,
+                settings.release_s,
+            )
+
     def _clear_poison(self, home_id: str, channel: Channel) -> None:
         """Remove what a refused message may have left retained on its topic.
 
@@ -354,23 +377,28 @@ class AggregatorLink:
             self.counters.refused += 1
             _LOGGER.warning("refused message on %s: %s", name, err)
             return
+        if self.quarantine.holds(home_id):
+            return  # dropped unread; a retained poison is cleared after the release
         try:
             message = decode(payload, channel=channel)
         except (ValueError, ProtocolError) as err:
             self.counters.refused += 1
             _LOGGER.warning("refused message on %s: %s", name, err)
             self._clear_poison(home_id, channel)
+            self._count_refusal(home_id)
             return
         except Exception:
             # A decoder bug must not end ingest for every home: this one
             # message is lost, the next is read.
             self.counters.refused += 1
             _LOGGER.exception("could not decode the message on %s", name)
+            self._count_refusal(home_id)
             return
         if message.home_id != home_id:
             # A home may only speak for itself: the ACL allows its own topics only.
             self.counters.wrong_home += 1
             _LOGGER.warning("message on %s claims to be from %s", name, message.home_id)
+            self._count_refusal(home_id)
             return
         try:
             if isinstance(message, Telemetry):
