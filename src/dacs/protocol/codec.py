@@ -49,10 +49,11 @@ _MAX_NUMBER_CHARS = 64
 # every later check walks the document recursively.
 _MAX_DEPTH = 8
 # Nearly every payload holds none of these bytes: no escape, no C0 or DEL, no
-# C1 (C2 80-9F), no surrogate (ED A0-BF), no NUL of UTF-16/32. Then no string
-# of it can hold a forbidden character and the walk over every string is
-# skipped (dacs.text says what is forbidden and why): one scan in C.
-_SUSPECT_BYTES = re.compile(rb"[\x00-\x1f\x7f\\]|\xc2[\x80-\x9f]|\xed[\xa0-\xbf]")
+# lead byte of a C1 character (C2) or of a surrogate (ED), no NUL of
+# UTF-16/32. Then no string of it can hold a forbidden character and the
+# walk over every string is skipped (dacs.text says what is forbidden and
+# why): one scan of one character class in C, a tenth of the walk's cost.
+_SUSPECT_BYTES = re.compile(rb"[\x00-\x1f\x7f\\\xc2\xed]")
 _SUSPECT_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\\\ud800-\udfff]")
 # A command may reach at most two days ahead: day-ahead profiles plus margin.
 MAX_ENVELOPE_SPAN = timedelta(hours=48)
@@ -96,7 +97,10 @@ def load_document(payload: bytes | str) -> dict[str, Any]:
         raise ProtocolError("malformed", "not JSON: nested too deeply") from err
     if not isinstance(document, dict):
         raise ProtocolError("malformed", "a message must be a JSON object")
-    if _depth_exceeds(document, _MAX_DEPTH):
+    # A document nests no deeper than it has brackets: most have a handful.
+    brackets = payload.count("{" if isinstance(payload, str) else b"{")
+    brackets += payload.count("[" if isinstance(payload, str) else b"[")
+    if brackets > _MAX_DEPTH and _depth_exceeds(document, _MAX_DEPTH):
         raise ProtocolError("malformed", f"nested deeper than {_MAX_DEPTH} levels")
     return document
 
