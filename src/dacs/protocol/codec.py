@@ -98,8 +98,12 @@ def load_document(payload: bytes | str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ProtocolError("malformed", "a message must be a JSON object")
     # A document nests no deeper than it has brackets: most have a handful.
-    brackets = payload.count("{" if isinstance(payload, str) else b"{")
-    brackets += payload.count("[" if isinstance(payload, str) else b"[")
+    raw = (
+        payload.encode("utf-8", "surrogatepass")
+        if isinstance(payload, str)
+        else payload
+    )
+    brackets = raw.count(b"{") + raw.count(b"[")
     if brackets > _MAX_DEPTH and _depth_exceeds(document, _MAX_DEPTH):
         raise ProtocolError("malformed", f"nested deeper than {_MAX_DEPTH} levels")
     return document
