@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import logging
 import time
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +71,14 @@ class HomeQuarantine:
         self._until[home_id] = now + self.settings.release_s
         self.quarantined_total += 1
         self._changes.append((home_id, True))
+        _LOGGER.warning(
+            "%s sent %d refused messages within %.0f s: its messages are"
+            " dropped unread for %.0f s",
+            home_id,
+            self.settings.refusals,
+            self.settings.window_s,
+            self.settings.release_s,
+        )
         return True
 
     def release(self, home_id: str) -> bool:
