@@ -315,7 +315,8 @@ class AggregatorLink:
         now = asyncio.get_running_loop().time()
         wait = _CLEAR_INTERVAL_S - (now - self._cleared_at.get(key, -math.inf))
         if wait > 0:
-            if key not in self._clear_pending:
+            # Not connected, a clear would fail; the next refusal tries again.
+            if key not in self._clear_pending and self.connected:
                 self._clear_pending.add(key)
                 self._spawn_clear(home_id, channel, wait)
             return
