@@ -81,6 +81,9 @@ def test_openadr_choices(
             r"\[openadr\]: openadr.version is '3.0'; use one of auto, 3.0.1, 3.1.0",
         ),
         ("", {"DACS_OPENADR_VERSION": "3.2.0"}, "openadr.version"),
+        # A NUL through a TOML escape; a variable's bytes that are not UTF-8.
+        ('[database]\nurl = "postgresql://x\\u0000"\n', {}, "control character"),
+        ("", {"DACS_DATABASE_URL": "postgresql://x\udcff"}, "lone surrogate"),
     ],
 )
 def test_errors_name_the_setting(

@@ -49,6 +49,8 @@ def test_options_from_the_supervisor(tmp_path: Path) -> None:
         ({"aggregator_url": "https://"}, "no host name"),
         ({"aggregator_url": "https://a.example/?x=1"}, "must not contain"),
         ({"aggregator_url": 42}, "must be text"),
+        ({"aggregator_url": "https://a\ud800.example"}, "lone surrogate"),
+        ({"aggregator_url": "https://a.example\x00"}, "control character"),
         ({"enrollment_code": "ABCD-EFGH"}, "XXXX-XXXX-XXXX"),
         ({"enrollment_code": "ABCD-EFGH-23%5"}, "XXXX-XXXX-XXXX"),
         ({"enrollment_code": 1234}, "must be text"),

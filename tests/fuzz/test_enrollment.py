@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+import json
 import math
 
 from aiohttp import web
@@ -135,3 +136,13 @@ def test_a_rate_limit_never_stops_enrollment_for_ever(
     with pytest.raises(EnrollmentRateLimitedError) as limited:
         aggregator.runner.run(_enroll(aggregator.url))
     assert limited.value.retry_after_s == expected
+
+
+def test_a_long_refusal_stays_short(aggregator: FakeAggregator) -> None:
+    """Found by the long run: a 2,000-character home id made a 347-character message."""
+    aggregator.answer.status, aggregator.answer.retry_after = 200, None
+    aggregator.answer.body = json.dumps(ENROLLMENT | {"home_id": "x" * 2000}).encode()
+    outcome = attempt(
+        lambda: aggregator.runner.run(_enroll(aggregator.url)), EnrollmentError
+    )
+    assert isinstance(outcome, EnrollmentError)

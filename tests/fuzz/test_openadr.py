@@ -242,3 +242,23 @@ def test_an_event_the_library_cannot_build_is_refused_alone(vtn: CannedVtn) -> N
     assert [event.id for event in parsed] == ["ev-0"]
     assert [raw.event_id for raw in refused] == ["ev-broken"]
     assert "not an OpenADR 3.1 event" in refused[0].reason
+
+
+def test_text_no_log_or_database_can_hold_is_refused(vtn: CannedVtn) -> None:
+    """A NUL or a lone surrogate refuses the answer, or in an events answer the one event."""
+    groups = READS["resource_groups"][0]
+    for name, what in (("g\ud800", "lone surrogate"), ("g\x00", "control character")):
+        body = json.dumps([GROUP | {"resourceGroupName": name}]).encode()
+        with pytest.raises(OpenAdrError, match=what):
+            _read(vtn, groups, 200, body)
+    broken = EVENTS[1] | {"id": "ev-\udc00", "eventName": "e\x1b"}
+    parsed, refused = _read(
+        vtn, READS["events"][0], 200, json.dumps([EVENTS[0], broken]).encode()
+    )
+    assert [event.id for event in parsed] == ["ev-0"]
+    assert refused[0].event_id == "'ev-\\udc00'"
+    assert "control character" in refused[0].reason
+    # A line break or a tab is text, not a refusal.
+    body = json.dumps([GROUP | {"resourceGroupName": "line\nline\tend"}]).encode()
+    (group,) = _read(vtn, groups, 200, body)
+    assert group.resource_group_name == "line\nline\tend"

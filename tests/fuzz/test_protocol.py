@@ -18,6 +18,11 @@ from dacs.protocol import (
     encode,
     parse_topic,
 )
+from dacs.protocol.codec import (
+    _may_hold_forbidden_characters,
+    _refuse_control_characters,
+    load_document,
+)
 from dacs.protocol.messages import EnrollmentResponse
 
 from .budget import budget
@@ -62,6 +67,25 @@ def test_decode(payload: bytes, channel: Channel | None) -> None:
 @given(payload=payloads(VALID).map(lambda b: b.decode("utf-8", "replace")))
 def test_decode_text(payload: str) -> None:
     _check_message(result_or_own_error(lambda: decode(payload), ProtocolError))
+
+
+@budget()
+@given(
+    payload=payloads(VALID)
+    | st.text(alphabet=st.characters(codec=None), max_size=30).map(
+        lambda text: json.dumps({"s": text}, ensure_ascii=False)
+    )
+)
+def test_the_fast_path_keeps_every_refusal(payload: bytes | str) -> None:
+    """A payload the byte scan lets skip the walk holds no forbidden string."""
+    try:
+        document = load_document(payload)
+    except ProtocolError:
+        return
+    if not _may_hold_forbidden_characters(payload):
+        _refuse_control_characters(document)  # must not raise
+    else:
+        result_or_own_error(lambda: _refuse_control_characters(document), ProtocolError)
 
 
 @budget()

@@ -12,6 +12,7 @@ import pytest
 from dacs.protocol import (
     Channel,
     ProtocolError,
+    Telemetry,
     decode,
     decode_enrollment_response,
     encode,
@@ -107,3 +108,64 @@ def test_an_enrollment_answer_may_carry_a_pem_but_no_other_control_character() -
     ):
         with pytest.raises(ProtocolError, match="control character"):
             decode_enrollment_response(_enrollment(**bad))
+
+
+def _telemetry_bytes(boot_id: bytes) -> bytes:
+    document = _load(EXAMPLES / "valid" / "telemetry.json")["message"]
+    text = json.dumps(document | {"boot_id": "BOOT"}, ensure_ascii=False).encode()
+    return text.replace(b"BOOT", boot_id)
+
+
+@pytest.mark.parametrize(
+    ("boot_id", "what"),
+    [
+        (b"b-\\ud800", "lone surrogate"),  # a JSON escape of a high surrogate
+        (b"b-\\udfff", "lone surrogate"),  # ... and of a low one
+        (b"b-\xed\xa0\x80", "lone surrogate"),  # its raw bytes (not UTF-8)
+        (b"b-\xed\xbf\xbf", "lone surrogate"),
+        (b"b-\xed\xa0\xbd\xed\xb8\x80", "lone surrogate"),  # a pair as CESU-8
+        (b"b-\x00", "control character"),  # raw C0 (not JSON at all)
+        (b"b-\\u0000", "control character"),
+        (b"b-\x7f", "control character"),  # DEL, raw
+        (b"b-\xc2\x85", "control character"),  # C1 (NEL), raw
+        (b"b-\\u009f", "control character"),
+    ],
+)
+def test_strings_refuse_lone_surrogates_and_control_characters(
+    boot_id: bytes, what: str
+) -> None:
+    for payload in (
+        _telemetry_bytes(boot_id),
+        _telemetry_bytes(boot_id).decode("utf-8", "surrogatepass"),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            decode(payload)
+        assert caught.value.code == "malformed"
+        assert len(str(caught.value)) < 120
+        if b"\\" in boot_id or b"\xed" in boot_id or b"\xc2" in boot_id:
+            assert what in str(caught.value), str(caught.value)
+
+
+def test_a_surrogate_pair_and_other_text_are_kept() -> None:
+    # A pair written as two escapes is one character outside the BMP; é, a
+    # non-breaking space and U+D7FF sit next to the refused ranges.
+    for boot_id, expected in (
+        (b"b-\\ud83d\\ude00", "b-\U0001f600"),
+        ("b-\U0001f600é\u00a0\ud7ff".encode(), "b-\U0001f600é\u00a0\ud7ff"),
+    ):
+        message = decode(_telemetry_bytes(boot_id))
+        assert isinstance(message, Telemetry)
+        assert message.boot_id == expected
+
+
+def test_an_enrollment_answer_refuses_a_lone_surrogate() -> None:
+    # json.dumps writes a lone surrogate as its escape.
+    for raw in (
+        _enrollment(host="mqtt\ud800.nl"),
+        _enrollment(password="0123456789abcdef0123\udc00"),
+    ):
+        with pytest.raises(ProtocolError, match="lone surrogate"):
+            decode_enrollment_response(raw)
+    payload = _enrollment(host="HOST").encode().replace(b"HOST", b"mqtt\xed\xb0\x80")
+    with pytest.raises(ProtocolError, match="lone surrogate"):
+        decode_enrollment_response(payload)

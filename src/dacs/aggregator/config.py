@@ -10,6 +10,7 @@ import tomllib
 from typing import Any
 
 from dacs.excerpt import bounded, quoted
+from dacs.text import find_forbidden
 
 from .openadr.config import OpenAdrConfig
 from .openadr.errors import OpenAdrConfigError
@@ -60,9 +61,20 @@ class MqttConfig:
     receipt_interval_s: float = 30.0
     # Reconnect waits double from 0.5 s up to this bound.
     reconnect_max_s: float = 30.0
+    # A home with this many refused messages within the window is not heard
+    # (its messages dropped unread, an alert raised) for home_quarantine_s.
+    home_quarantine_refusals: int = 20
+    home_quarantine_window_s: float = 60.0
+    home_quarantine_s: float = 600.0
 
     def __post_init__(self) -> None:
         """Refuse timings the link cannot work with."""
+        if self.home_quarantine_refusals < 1:
+            raise ValueError("home_quarantine_refusals must be at least 1")
+        if self.home_quarantine_window_s <= 0 or self.home_quarantine_s <= 0:
+            raise ValueError(
+                "home_quarantine_window_s and home_quarantine_s must be positive"
+            )
         if self.receipt_interval_s < 0:
             raise ValueError("receipt_interval_s must not be negative")
         if self.reconnect_max_s < RECONNECT_FIRST_S:
@@ -198,6 +210,11 @@ def _apply_environment(section: Any, name: str, environ: Mapping[str, str]) -> A
 
 
 def _convert(annotation: Any, value: Any, where: str) -> Any:
+    # An escape in TOML ("\u0000") or a variable's undecodable bytes
+    # (Python reads them as lone surrogates) would fail far from here.
+    found = find_forbidden(value, lines=True)
+    if found is not None:
+        raise ConfigError(f"{where}: holds {found[1]}")
     text = str(annotation)
     try:
         if "tuple" in text:

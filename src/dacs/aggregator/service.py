@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dacs.protocol import Ack, Preferences, Status, Telemetry
 
+from .alert_publisher import AlertPublisher
 from .alert_webhook import AlertWebhook
 from .clock import Clock
 from .config import AggregatorConfig
@@ -25,6 +26,7 @@ from .control.dispatch import DispatchSettings
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl, CycleReport
 from .control.planner import background_planner
+from .control.quarantine import PointQuarantine
 from .domain.envelope import CapacityEnvelope
 from .fan_out import CommandFanOut
 from .grid_port import OtherLoadForecast
@@ -95,7 +97,7 @@ class AggregatorService(LiveState, MessageSink):
         self.controls: dict[str, CongestionPointControl] = {}
         # Control cycles that failed, per congestion point (the others went on).
         self.failed_cycles: dict[str, int] = {}
-        self.alerts: dict[str, AlertMonitor] = {}
+        self.quarantine = PointQuarantine()
         self.sequences = SequenceTracker()
         self.receipts = ReceiptSender(config.mqtt.receipt_interval_s, clock.now)
         self.writer = TelemetryWriter(
@@ -118,8 +120,10 @@ class AggregatorService(LiveState, MessageSink):
         )
         self._envelope_ledger = EnvelopeLedger(self.sessions)
         self._command_ledger = CommandLedger(self.engine, self.sessions)
-        self._alert_ledger = AlertLedger(self.sessions)
         self._webhook = AlertWebhook(config.control.alert_webhook)
+        self.alerts = AlertPublisher(
+            AlertLedger(self.sessions), self._webhook, self.fleet
+        )
         self.fan_out = CommandFanOut(self.link, self._command_ledger)
         self._commands_loaded = False
         self._forecast = other_load_forecast
@@ -170,7 +174,7 @@ class AggregatorService(LiveState, MessageSink):
         )
         for point in await self.registry.congestion_points():
             control = self.controls.get(point.id)
-            self.alerts.setdefault(
+            self.alerts.monitors.setdefault(
                 point.id,
                 AlertMonitor(
                     point.id, follow_minutes=self.config.control.follow_limit_minutes
@@ -184,8 +188,9 @@ class AggregatorService(LiveState, MessageSink):
                     settings=settings,
                     planner=background_planner(),
                 )
-            else:
+            elif control.rated_capacity_kw != point.rated_capacity_kw:
                 control.rated_capacity_kw = point.rated_capacity_kw
+                self.quarantine.lift(point.id)  # its registration was fixed
         for home in await self.registry.homes():
             self.fleet.add(home.id, home.congestion_point_id)
         now = self.clock.now()
@@ -308,51 +313,37 @@ class AggregatorService(LiveState, MessageSink):
     # -- control ---------------------------------------------------------------
 
     async def cycle(self) -> list[CycleReport]:
-        """One control cycle over every congestion point."""
+        """One control cycle over every congestion point not quarantined."""
         now = self.clock.now()
         reports = []
         for point_id, control in self.controls.items():
+            if self.quarantine.holds(point_id):
+                continue
             try:
                 report, plan = control.cycle(
                     now, other_load_at=self._other_load_at(point_id)
                 )
-            except Exception:
+            except Exception as err:
                 # One point's bad state must not stop control for the rest;
-                # its homes release by expiry meanwhile.
+                # its homes release by expiry meanwhile (control/quarantine.py).
                 self.failed_cycles[point_id] = self.failed_cycles.get(point_id, 0) + 1
-                _LOGGER.exception("control cycle of %s failed", point_id)
+                _LOGGER.exception("control cycle of %s failed: quarantined", point_id)
+                self.quarantine.enter(point_id, err, now)
                 continue
-            await self.fan_out.dispatch(control, plan)
+            try:
+                await self.fan_out.dispatch(control, plan)
+                await self.alerts.after_cycle(point_id, report, now)
+            except Exception:
+                _LOGGER.exception("the cycle of %s was not carried out", point_id)
             reports.append(report)
-            await self._check_alerts(point_id, report, now)
             for listener in self._listeners:
                 listener(report)
+        await self.alerts.quarantines(self.quarantine, self.link.quarantine, now)
         return reports
 
     def _other_load_at(self, point_id: str) -> Callable[[datetime], float] | None:
         """The other-load forecast of one congestion point, if there is one."""
         return point_forecast(self._forecast, point_id)
-
-    async def _check_alerts(
-        self, point_id: str, report: CycleReport, now: datetime
-    ) -> None:
-        monitor = self.alerts.get(point_id)
-        if monitor is None:
-            return
-        raised, cleared = monitor.evaluate(self.fleet, report, now)
-        if not raised and not cleared:
-            return
-        await self._alert_ledger.record(
-            point_id, raised=raised, cleared=cleared, now=now
-        )
-        for alert in raised:
-            _LOGGER.warning(
-                "alert %s at %s: %s",
-                alert.kind.value,
-                alert.home_id or point_id,
-                alert.message,
-            )
-        self._webhook.notify(raised)
 
     async def _redeliver_after_connect(self) -> None:
         await self.fan_out.redeliver_after_connect()

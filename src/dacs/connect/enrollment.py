@@ -22,6 +22,7 @@ from typing import Any, Self
 import aiohttp
 
 from dacs import __version__
+from dacs.excerpt import bounded
 from dacs.protocol import (
     EnrollmentResponse,
     ProtocolError,
@@ -266,8 +267,10 @@ def _parse_answer(payload: bytes) -> EnrollmentResponse:
     try:
         response = decode_enrollment_response(payload)
     except ProtocolError as err:
+        # The decoder's message is bounded already; the prefix must not
+        # push it past the bound (found by the long fuzz run).
         raise EnrollmentResponseError(
-            f"the aggregator's enrollment answer is invalid: {err}"
+            bounded(f"the aggregator's enrollment answer is invalid: {err}")
         ) from None
     # The central broker's ACL only works when the login is the home id and
     # the topics are the home's own subtree: refuse anything else now rather

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dacs.excerpt import bounded, quoted
+from dacs.text import forbidden_character
 
 from .errors import OptionsError
 
@@ -85,6 +86,9 @@ def parse_aggregator_url(value: Any) -> str | None:
             "aggregator_url must be text, e.g. https://aggregator.example"
         )
     url = value.strip().rstrip("/")
+    what = forbidden_character(url)
+    if what is not None:
+        raise OptionsError(f"aggregator_url {quoted(url)} holds {what}")
     parts = urlsplit(url)
     if parts.scheme != "https":
         raise OptionsError(

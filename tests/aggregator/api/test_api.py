@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+import json
 from typing import Any
 
 from aiohttp import web
@@ -343,6 +344,30 @@ def _point_rated(rated_capacity_kw: object) -> dict[str, object]:
             "malformed",
         ),
         ("post", "/api/v1/congestion-points", _point_rated(1.8e308), 400, "malformed"),
+        # A lone surrogate as a JSON escape, as raw bytes; a control character.
+        (
+            "post",
+            "/api/v1/congestion-points",
+            _point_rated(100) | {"name": "x\ud800"},
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points",
+            json.dumps(_point_rated(100) | {"name": "NAME"})
+            .encode()
+            .replace(b"NAME", b"x\xed\xa0\x80"),
+            400,
+            "malformed",
+        ),
+        (
+            "post",
+            "/api/v1/congestion-points",
+            _point_rated(100) | {"grid_operator": "y\x1b[2J"},
+            400,
+            "malformed",
+        ),
         (
             "post",
             "/api/v1/congestion-points/tr-dalen-01/events",
@@ -497,3 +522,38 @@ async def test_alerts_endpoint_and_webhook(
             ).json()
             assert history[0]["kind"] == "shortfall"
             assert history[0]["cleared_at"] is not None
+
+
+async def test_an_operator_lifts_a_quarantined_point(
+    client: TestClient[Any, Any],
+) -> None:
+    await _point(client)
+    service = client.server.app[SERVICE]
+    lift = "/api/v1/congestion-points/tr-dalen-01/quarantine/lift"
+    point = "/api/v1/congestion-points/tr-dalen-01"
+    assert (await (await client.get(point, headers=READER)).json())[
+        "quarantine"
+    ] is None
+    service.quarantine.enter(
+        "tr-dalen-01",
+        OverflowError("cannot convert float infinity"),
+        service.clock.now(),
+    )
+    shown = (await (await client.get(point, headers=READER)).json())["quarantine"]
+    assert shown["reason"] == "OverflowError: cannot convert float infinity"
+    await service.cycle()  # the alert is raised with the next cycle
+    alerts = await (await client.get("/api/v1/alerts", headers=READER)).json()
+    assert [a["kind"] for a in alerts] == ["point_quarantined"]
+    assert (await client.post(lift, headers=READER)).status == 403
+    response = await client.post(lift, headers=OPERATOR)
+    assert response.status == 200
+    assert await response.json() == {"lifted": "tr-dalen-01"}
+    again = await client.post(lift, headers=OPERATOR)
+    assert (again.status, (await again.json())["error"]) == (409, "conflict")
+    unknown = "/api/v1/congestion-points/nowhere/quarantine/lift"
+    assert (await client.post(unknown, headers=OPERATOR)).status == 404
+    await service.cycle()
+    assert await (await client.get("/api/v1/alerts", headers=READER)).json() == []
+    metrics = await (await client.get("/metrics", headers=SCRAPER)).text()
+    assert "dacs_congestion_point_quarantines_lifted_total 1" in metrics
+    assert "dacs_homes_quarantined 0" in metrics

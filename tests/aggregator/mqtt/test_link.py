@@ -269,3 +269,46 @@ async def _connected(link: AggregatorLink) -> AsyncIterator[None]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_home_sending_refused_messages_is_quarantined_then_heard_again() -> (
+    None
+):
+    sink = Collector()
+    link = AggregatorLink(
+        MqttConfig(
+            home_quarantine_refusals=3,
+            home_quarantine_window_s=60,
+            home_quarantine_s=600,
+        ),
+        sink,
+    )
+    clock = [1000.0]
+    link.quarantine.clock = lambda: clock[0]
+    for _ in range(3):
+        await link.dispatch("dacs/v1/h-0001/telemetry", b"{not json")
+    assert link.quarantine.quarantined == {"h-0001": 600.0}
+    assert link.quarantine.take_changes() == [("h-0001", True)]
+    # Dropped unread, valid or not; other homes are heard.
+    await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 0)))
+    await link.dispatch("dacs/v1/h-0001/telemetry", b"{not json")
+    await link.dispatch("dacs/v1/h-0002/telemetry", encode(_telemetry("h-0002", 0)))
+    assert [m.home_id for m in sink.messages] == ["h-0002"]
+    assert (link.counters.refused, link.quarantine.dropped) == (3, 2)
+    # Released once its time is up: heard again, the release reported.
+    clock[0] += 600
+    await link.dispatch("dacs/v1/h-0001/telemetry", encode(_telemetry("h-0001", 1)))
+    assert [m.home_id for m in sink.messages] == ["h-0002", "h-0001"]
+    assert link.quarantine.take_changes() == [("h-0001", False)]
+    assert (link.quarantine.quarantined_total, link.quarantine.released_total) == (1, 1)
+
+
+async def test_refusals_spread_wider_than_the_window_quarantine_nobody() -> None:
+    link = AggregatorLink(MqttConfig(home_quarantine_refusals=3), Collector())
+    clock = [0.0]
+    link.quarantine.clock = lambda: clock[0]
+    for _ in range(10):
+        await link.dispatch("dacs/v1/h-0001/telemetry", b"{not json")
+        clock[0] += 31  # two refusals in any 60 s, never three
+    assert link.quarantine.quarantined == {}
+    assert link.counters.refused == 10

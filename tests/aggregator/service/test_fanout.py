@@ -21,11 +21,12 @@ from dacs.aggregator.config import (
     DatabaseConfig,
     MqttConfig,
 )
+from dacs.aggregator.control.alerts import AlertKind
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.mqtt.link import PUBLISH_WINDOW, PublishError
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
-from dacs.aggregator.storage.tables import CommandRow
+from dacs.aggregator.storage.tables import AlertRow, CommandRow
 from dacs.protocol import (
     Ack,
     AckReason,
@@ -348,8 +349,11 @@ async def test_after_a_restart_only_each_homes_newest_command_counts(
         await revived.engine.dispose()
 
 
-async def test_one_failing_point_does_not_stop_control_for_the_others(
-    tmp_path: Path, mosquitto: MosquittoBroker, monkeypatch: pytest.MonkeyPatch
+async def test_a_failing_point_is_quarantined_and_control_goes_on_for_the_others(
+    tmp_path: Path,
+    mosquitto: MosquittoBroker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with _running(_service(tmp_path, mosquitto)) as service:
         home_ids = await _enroll(service, 4)
@@ -367,8 +371,53 @@ async def test_one_failing_point_does_not_stop_control_for_the_others(
             raise OverflowError("a state no cycle can handle")
 
         monkeypatch.setattr(service.controls["tr-broken"], "cycle", broken)
+        for _ in range(3):
+            reports = await service.cycle()
+            assert [r.congestion_point_id for r in reports] == [POINT]
+        assert reports[0].curtailed_homes == 4  # the healthy point's homes
+        # Failed once, logged with its traceback once, then skipped.
+        assert service.failed_cycles == {"tr-broken": 1}
+        tracebacks = [
+            r for r in caplog.records if r.exc_info and "tr-broken" in r.message
+        ]
+        assert len(tracebacks) == 1
+        assert "OverflowError: a state no cycle can handle" in (
+            service.quarantine.points["tr-broken"].reason
+        )
+        (alert,) = [a for a in service.alerts.in_force() if a.home_id is None]
+        assert (alert.kind, alert.congestion_point_id) == (
+            AlertKind.POINT_QUARANTINED,
+            "tr-broken",
+        )
+        assert await _open_alerts(service) == [("point_quarantined", "tr-broken")]
+        # An operator lifts it once the cause is gone: controlled again, alert cleared.
+        monkeypatch.undo()
+        assert service.quarantine.lift("tr-broken")
         reports = await service.cycle()
-        assert [r.congestion_point_id for r in reports] == [POINT]
-        assert reports[0].commands == 4  # the healthy point's homes are curtailed
+        assert {r.congestion_point_id for r in reports} == {POINT, "tr-broken"}
+        assert await _open_alerts(service) == []
+        # A registration fixed (its rating changed) lifts it too.
+        monkeypatch.setattr(service.controls["tr-broken"], "cycle", broken)
         await service.cycle()
-        assert service.failed_cycles == {"tr-broken": 2}
+        assert service.quarantine.holds("tr-broken")
+        monkeypatch.undo()
+        service.controls["tr-broken"].rated_capacity_kw = 1.8e308  # as registered once
+        await service.reload()  # the registry holds 50 kW now
+        assert not service.quarantine.holds("tr-broken")
+        assert (
+            service.quarantine.quarantined_total,
+            service.quarantine.lifted_total,
+        ) == (
+            2,
+            2,
+        )
+
+
+async def _open_alerts(service: AggregatorService) -> list[tuple[str, str | None]]:
+    async with service.sessions() as session:
+        rows = await session.execute(
+            select(AlertRow.kind, AlertRow.congestion_point_id).where(
+                AlertRow.cleared_at.is_(None)
+            )
+        )
+        return [tuple(row) for row in rows.all()]

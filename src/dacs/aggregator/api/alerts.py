@@ -29,8 +29,7 @@ async def list_alerts(request: web.Request) -> web.Response:
             "raised_at": format_time(alert.raised_at),
             "cleared_at": None,
         }
-        for monitor in service.alerts.values()
-        for alert in monitor.active.values()
+        for alert in service.alerts.in_force()
     ]
     if request.query.get("all") not in ("1", "true"):
         return web.json_response(active)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from dacs.aggregator.service import AggregatorService
@@ -10,10 +12,12 @@ from dacs.protocol import format_time
 
 from .app_keys import SERVICE
 from .auth import Role, requires
+from .errors import error_response
 from .requests import CongestionPointCreate, parse, read_object
-from .responses import CongestionPoint, LastCycle
+from .responses import CongestionPoint, LastCycle, Quarantine, QuarantineLifted
 from .views import event_json, participation_counts
 
+_LOGGER = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -91,4 +95,27 @@ def _point_json(
         "counts": counts,
         "last_cycle": last_cycle,
         "events": [] if control is None else [event_json(e) for e in control.envelopes],
+        "quarantine": _quarantine_json(service, point_id),
     }
+
+
+def _quarantine_json(service: AggregatorService, point_id: str) -> Quarantine | None:
+    entry = service.quarantine.points.get(point_id)
+    if entry is None:
+        return None
+    return {"since": format_time(entry.since), "reason": entry.reason}
+
+
+@routes.post("/api/v1/congestion-points/{point_id}/quarantine/lift")
+@requires(Role.OPERATOR)
+async def lift_quarantine(request: web.Request) -> web.Response:
+    """Put a quarantined point back under control: the next cycle includes it."""
+    service = request.app[SERVICE]
+    point = await service.registry.congestion_point(request.match_info["point_id"])
+    if not service.quarantine.lift(point.id):
+        return error_response(
+            409, "conflict", f"congestion point {point.id} is not quarantined"
+        )
+    _LOGGER.warning("quarantine of %s lifted by an operator", point.id)
+    body: QuarantineLifted = {"lifted": point.id}
+    return web.json_response(body)

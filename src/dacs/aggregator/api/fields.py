@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
+from dacs.text import forbidden_character
+
 IDENTIFIER = r"^[A-Za-z0-9._-]{1,64}$"
 """Ids of congestion points and events: what is safe in a URL and a topic."""
 
@@ -189,6 +191,9 @@ class Text(_Rule):
             )
         if self.identifier and not _IDENTIFIER.fullmatch(value):
             raise refusal(_identifier_refusal(info))
+        what = forbidden_character(value)
+        if what is not None:
+            raise refusal(f"{_key(info)} holds {what}")
         return value
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dacs.aggregator.control.quarantine import PointQuarantine
+from dacs.aggregator.ingest.home_quarantine import HomeQuarantine
 from dacs.aggregator.supervisor import TaskState
 from dacs.protocol import format_time
 
@@ -120,6 +122,7 @@ async def metrics(request: web.Request) -> web.Response:
             f'dacs_control_cycle_failures_total{{congestion_point="{point_id}"}} {count}'
             for point_id, count in sorted(service.failed_cycles.items())
         ),
+        *_quarantine_lines(service.quarantine, service.link.quarantine),
     ]
     return web.Response(
         text="\n".join(lines) + "\n",
@@ -127,6 +130,32 @@ async def metrics(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff"},
     )
+
+
+def _quarantine_lines(points: PointQuarantine, homes: HomeQuarantine) -> list[str]:
+    """Points skipped by control, homes not heard, and how often that happened."""
+    return [
+        "# HELP dacs_congestion_point_quarantined 1 while control skips the point.",
+        "# TYPE dacs_congestion_point_quarantined gauge",
+        *(
+            f'dacs_congestion_point_quarantined{{congestion_point="{point_id}"}} 1'
+            for point_id in sorted(points.points)
+        ),
+        "# TYPE dacs_congestion_point_quarantines_total counter",
+        f"dacs_congestion_point_quarantines_total {points.quarantined_total}",
+        "# TYPE dacs_congestion_point_quarantines_lifted_total counter",
+        f"dacs_congestion_point_quarantines_lifted_total {points.lifted_total}",
+        "# HELP dacs_homes_quarantined Homes whose messages are dropped unread now.",
+        "# TYPE dacs_homes_quarantined gauge",
+        f"dacs_homes_quarantined {len(homes.quarantined)}",
+        "# TYPE dacs_home_quarantines_total counter",
+        f"dacs_home_quarantines_total {homes.quarantined_total}",
+        "# TYPE dacs_home_quarantine_releases_total counter",
+        f"dacs_home_quarantine_releases_total {homes.released_total}",
+        "# HELP dacs_quarantined_messages_dropped_total Messages of quarantined homes.",
+        "# TYPE dacs_quarantined_messages_dropped_total counter",
+        f"dacs_quarantined_messages_dropped_total {homes.dropped}",
+    ]
 
 
 def _task_lines(states: list[TaskState]) -> list[str]:

@@ -47,6 +47,7 @@ _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.CongestionPoint,
     responses.Event,
     responses.Cancelled,
+    responses.QuarantineLifted,
     responses.Accepted,
     responses.Compliance,
     responses.Alert,

@@ -129,6 +129,14 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         method="post",
+        path=f"{_POINT}/quarantine/lift",
+        summary="put a quarantined point back under control (its cycle raised)",
+        role=Role.OPERATOR,
+        responses={"200": "lifted", "404": "unknown point", "409": "not quarantined"},
+        answer="QuarantineLifted",
+    ),
+    Operation(
+        method="post",
         path=f"{_POINT}/measurements",
         summary="real-time transformer load",
         role=Role.OPERATOR,

@@ -93,6 +93,20 @@ class CongestionPoint(TypedDict):
     counts: ParticipationCounts
     last_cycle: LastCycle | None  # None before the first cycle
     events: list[Event]
+    quarantine: Quarantine | None  # None while control runs for the point
+
+
+class Quarantine(TypedDict):
+    """Why control skips a congestion point: its cycle raised."""
+
+    since: str
+    reason: str
+
+
+class QuarantineLifted(TypedDict):
+    """A congestion point back under control."""
+
+    lifted: str  # the point's id
 
 
 class Cancelled(TypedDict):

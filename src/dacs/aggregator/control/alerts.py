@@ -24,6 +24,9 @@ class AlertKind(StrEnum):
     IMPLAUSIBLE_TELEMETRY = "implausible_telemetry"
     REPEATED_COMFORT_OVERRIDE = "repeated_comfort_override"
     SHORTFALL = "shortfall"
+    # Raised and cleared by the quarantines (quarantine_alerts.py), not per cycle.
+    POINT_QUARANTINED = "point_quarantined"
+    HOME_QUARANTINED = "home_quarantined"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,10 @@ import ssl
 import aiomqtt
 
 from dacs.aggregator.config import RECONNECT_FIRST_S, MqttConfig
+from dacs.aggregator.ingest.home_quarantine import (
+    HomeQuarantine,
+    HomeQuarantineSettings,
+)
 from dacs.mqtt import Backoff, ClientSettings, MqttSession
 from dacs.protocol import (
     Ack,
@@ -135,6 +139,13 @@ class AggregatorLink:
         self._config = config
         self._sink = sink
         self.counters = IngestCounters()
+        self.quarantine = HomeQuarantine(
+            HomeQuarantineSettings(
+                refusals=config.home_quarantine_refusals,
+                window_s=config.home_quarantine_window_s,
+                release_s=config.home_quarantine_s,
+            )
+        )
         self.publish_window = publish_window
         self._publish_timeout_s = publish_timeout_s
         self._window = asyncio.Semaphore(publish_window)
@@ -143,6 +154,7 @@ class AggregatorLink:
         # Refused messages' topics and when their retained message was last cleared.
         self._cleared_at: dict[tuple[str, Channel], float] = {}
         self._clearing: set[asyncio.Task[None]] = set()
+        self._clear_pending: set[tuple[str, Channel]] = set()
         self._session = MqttSession(
             self._client_settings,
             subscriptions=[
@@ -295,11 +307,18 @@ class AggregatorLink:
         after every reconnect and restart. Whether this one was retained is
         not known here; clearing a topic that holds nothing retained is
         harmless, and each topic is cleared at most once a minute, so a home
-        that sends garbage cannot make the aggregator publish as fast.
+        that sends garbage cannot make the aggregator publish as fast. A
+        refusal within that minute schedules one clear at its end: the last
+        poison message a home retains is cleared too.
         """
         key = (home_id, channel)
         now = asyncio.get_running_loop().time()
-        if now - self._cleared_at.get(key, -math.inf) < _CLEAR_INTERVAL_S:
+        wait = _CLEAR_INTERVAL_S - (now - self._cleared_at.get(key, -math.inf))
+        if wait > 0:
+            # Not connected, a clear would fail; the next refusal tries again.
+            if key not in self._clear_pending and self.connected:
+                self._clear_pending.add(key)
+                self._spawn_clear(home_id, channel, wait)
             return
         self._cleared_at[key] = now
         if len(self._cleared_at) > _CLEARED_KEPT:
@@ -308,13 +327,22 @@ class AggregatorLink:
                 : _CLEARED_KEPT // 2
             ]:
                 del self._cleared_at[old]
+        self._spawn_clear(home_id, channel, 0.0)
+
+    def _spawn_clear(self, home_id: str, channel: Channel, after_s: float) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._clear_quietly(home_id, channel)
+            self._clear_quietly(home_id, channel, after_s)
         )
         self._clearing.add(task)
         task.add_done_callback(self._clearing.discard)
 
-    async def _clear_quietly(self, home_id: str, channel: Channel) -> None:
+    async def _clear_quietly(
+        self, home_id: str, channel: Channel, after_s: float
+    ) -> None:
+        if after_s > 0:
+            await asyncio.sleep(after_s)
+            self._clear_pending.discard((home_id, channel))
+            self._cleared_at[home_id, channel] = asyncio.get_running_loop().time()
         try:
             await self.clear_retained(home_id, channel)
         except Exception as err:  # noqa: BLE001 - the next refusal tries again
@@ -323,7 +351,11 @@ class AggregatorLink:
 
     async def run(self) -> None:
         """Connect, subscribe, dispatch; reconnect with backoff until cancelled."""
-        await self._session.run()
+        try:
+            await self._session.run()
+        finally:
+            for task in list(self._clearing):  # a clear due later, say
+                task.cancel()
 
     async def _client_settings(self) -> ClientSettings:
         # Read the CA file for every connection, as a renewed one may replace it.
@@ -354,23 +386,28 @@ class AggregatorLink:
             self.counters.refused += 1
             _LOGGER.warning("refused message on %s: %s", name, err)
             return
+        if self.quarantine.holds(home_id):
+            return  # dropped unread; a retained poison is cleared after the release
         try:
             message = decode(payload, channel=channel)
         except (ValueError, ProtocolError) as err:
             self.counters.refused += 1
             _LOGGER.warning("refused message on %s: %s", name, err)
             self._clear_poison(home_id, channel)
+            self.quarantine.refused(home_id)
             return
         except Exception:
             # A decoder bug must not end ingest for every home: this one
             # message is lost, the next is read.
             self.counters.refused += 1
             _LOGGER.exception("could not decode the message on %s", name)
+            self.quarantine.refused(home_id)
             return
         if message.home_id != home_id:
             # A home may only speak for itself: the ACL allows its own topics only.
             self.counters.wrong_home += 1
             _LOGGER.warning("message on %s claims to be from %s", name, message.home_id)
+            self.quarantine.refused(home_id)
             return
         try:
             if isinstance(message, Telemetry):

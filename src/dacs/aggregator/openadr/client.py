@@ -34,6 +34,7 @@ from openadr3_client.oadr310.models.ven.ven import ExistingVen, NewVenVenRequest
 from pydantic import ValidationError
 
 from dacs.excerpt import QUOTE_CHARS, bounded
+from dacs.text import find_forbidden, forbidden_character
 
 from .config import OpenAdrConfig
 from .connection import connect, off_the_loop, translate_error
@@ -71,10 +72,18 @@ def _raw_event(item: Any, err: Exception) -> RawEvent:
         reason = f"{first['msg']} at {where}"
     else:
         reason = str(err)
+    if event_id and forbidden_character(str(event_id)):
+        event_id = ascii(event_id)  # escaped, so the ledger and logs can hold it
     return RawEvent(
         event_id=str(event_id)[:QUOTE_CHARS] if event_id else None,
         reason=bounded(f"not an OpenADR 3.1 event: {reason}"),
     )
+
+
+def _refuse_forbidden_text(item: Any) -> None:
+    found = find_forbidden(item, lines=True)
+    if found is not None:
+        raise ValueError(f"{found[0]} holds {found[1]}")
 
 
 class VtnClient:
@@ -174,11 +183,17 @@ class VtnClient:
                 params = PaginationFilter(
                     skip=page * PAGE_SIZE, limit=PAGE_SIZE
                 ).model_dump(by_alias=True, mode="json") | {"programID": program_id}
-                items = self._json.read(self._client().events, "events", params)
+                items = self._json.read(
+                    self._client().events,
+                    "events",
+                    params,
+                    text_checked_per_item=True,
+                )
                 if not isinstance(items, list):
                     raise TypeError("the events answer is not a JSON list")
                 for item in map(self._wire_now().event, items):
                     try:
+                        _refuse_forbidden_text(item)
                         parsed.append(ExistingEvent.model_validate(item))
                     except (ValidationError, ValueError, TypeError) as err:
                         # The library's own validators raise TypeError for

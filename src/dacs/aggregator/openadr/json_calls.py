@@ -15,8 +15,10 @@ from openadr3_client._models.common.creation_guarded import CreationGuarded
 from pydantic import BaseModel
 import requests
 
+from dacs.text import find_forbidden
+
 from .connection import NOT_OFFERED
-from .errors import VtnCapabilityError
+from .errors import VtnCapabilityError, VtnResponseError
 from .monitoring import OnceWarnings, OpenAdrCounters
 from .timestamps import assume_utc
 
@@ -38,17 +40,32 @@ class JsonCalls:
         params: dict[str, Any] | None = None,
         *,
         capability: str | None = None,
+        text_checked_per_item: bool = False,
     ) -> Any:
         """GET ``path`` as JSON, zone-less timestamps read as UTC.
 
         With ``capability``, an answer of 404/405/501 means the VTN does not
         offer that optional part: VtnCapabilityError, not a failed poll.
+        With ``text_checked_per_item`` the caller refuses each item whose text
+        holds a forbidden character (see ``answer``) on its own.
         """
         response = interface.session.get(f"{interface.base_url}/{path}", params=params)
-        return self.answer(response, capability)
+        return self.answer(
+            response, capability, text_checked_per_item=text_checked_per_item
+        )
 
-    def answer(self, response: requests.Response, capability: str | None) -> Any:
-        """The answer's JSON; VtnCapabilityError for a missing ``capability``."""
+    def answer(
+        self,
+        response: requests.Response,
+        capability: str | None,
+        *,
+        text_checked_per_item: bool = False,
+    ) -> Any:
+        """The answer's JSON; VtnCapabilityError for a missing ``capability``.
+
+        A string holding a control character other than a line break or tab,
+        or a lone surrogate, refuses the answer (VtnResponseError).
+        """
         if capability is not None and response.status_code in NOT_OFFERED:
             raise VtnCapabilityError(
                 capability,
@@ -57,6 +74,14 @@ class JsonCalls:
             )
         response.raise_for_status()
         body, naive = assume_utc(response.json())
+        # Text the VTN sends ends up in logs, the ledger and the API: a NUL
+        # or a lone surrogate would fail there, far from its cause.
+        found = None if text_checked_per_item else find_forbidden(body, lines=True)
+        if found is not None:
+            raise VtnResponseError(
+                f"{response.request.method} {response.url}: the answer's"
+                f" {found[0]} holds {found[1]}"
+            )
         if naive:
             self._counters.naive_timestamps += naive
             self._warnings.warn(
