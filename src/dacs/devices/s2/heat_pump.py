@@ -62,6 +62,7 @@ from .transport import S2Server
 _LOGGER = logging.getLogger(__name__)
 S2_PROFILE_ID = "s2"
 DEFAULT_S2_PORT = 8765
+S2_MEASURED = frozenset({"electric_power_w", "hp_thermal_w", "boiler_active"})
 
 
 def _utc_now() -> datetime:
@@ -106,11 +107,15 @@ class S2HeatPump:
 
     # -- lifecycle -----------------------------------------------------------
 
-    async def connect(self) -> None:
-        """Listen, then wait until a resource manager has paired and described itself."""
+    async def listen(self) -> None:
+        """Start listening for the resource manager (without waiting for it)."""
         if not self._listening:
             await self._server.start()
             self._listening = True
+
+    async def connect(self) -> None:
+        """Listen, then wait until a resource manager has paired and described itself."""
+        await self.listen()
         await self.wait_ready(self._connect_timeout)
 
     async def wait_ready(self, within_s: float) -> None:
@@ -201,6 +206,11 @@ class S2HeatPump:
         if session.pebc is None:
             raise S2ConnectionError("the S2 device has not sent its power constraints")
         return pebc_capabilities(session.pebc)
+
+    @property
+    def measured(self) -> frozenset[str]:
+        """What an S2 PowerMeasurement carries, as Measurements fields."""
+        return S2_MEASURED
 
     @property
     def limit(self) -> LimitResult:
@@ -316,7 +326,12 @@ class S2HeatPump:
             message, object_id = ddbc, uuid.UUID(ddbc.id.root)
             kind = RevokableObjects.DDBC_Instruction
         elif session.pebc is not None:
-            remaining = self.limit_remaining_s
+            # The limit being set may not be recorded yet: its end is.
+            remaining = (
+                None
+                if self._limit_until is None
+                else max(0.0, self._limit_until - time.monotonic())
+            )
             pebc = pebc_instruction(
                 plan,
                 session.pebc,

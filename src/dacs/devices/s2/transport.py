@@ -5,7 +5,8 @@ medium) and a role-neutral :class:`S2AsyncConnection`; this module adds the
 server medium for the CEM and hardens the connection against frames the
 library would otherwise end the connection over (JSON that is not an object,
 a message id that is not a UUID, an unexpected ReceptionStatus). Those are
-refused with ReceptionStatus INVALID_DATA and the connection carries on.
+refused with ReceptionStatus INVALID_DATA (INVALID_MESSAGE, worded field by
+field, for a schema error) and the connection carries on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import secrets
 from typing import override
 import uuid
 
+from pydantic import ValidationError
 from s2python.common import ReceptionStatus, ReceptionStatusValues
 from s2python.connection.async_ import S2AsyncConnection
 from s2python.connection.async_.medium.s2_medium import (
@@ -28,6 +30,8 @@ from s2python.connection.async_.medium.s2_medium import (
     UnparsedMediumData,
 )
 from s2python.reception_status_awaiter import ReceptionStatusAwaiter
+from s2python.s2_parser import S2Parser
+from s2python.s2_validation_error import S2ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import WebSocketException
 from websockets.http11 import Request, Response
@@ -37,48 +41,79 @@ from .errors import S2ListenError
 _LOGGER = logging.getLogger(__name__)
 
 NIL_MESSAGE_ID = uuid.UUID(int=0)
+INVALID_DATA = ReceptionStatusValues.INVALID_DATA
+INVALID_MESSAGE = ReceptionStatusValues.INVALID_MESSAGE
 S2_PATH = "/s2"
 
 type SessionHandler = Callable[[S2AsyncConnection], Awaitable[None]]
 
 
-def screen_frame(frame: UnparsedMediumData) -> str | None:
-    """Why a frame must be refused before the library parses it; None when it may pass.
+def refusal(frame: UnparsedMediumData) -> ReceptionStatus | None:
+    """The ReceptionStatus refusing a frame, in words a person can act on; None when it is valid.
 
-    JSON that does not parse is left to the library (it answers INVALID_DATA).
+    Not JSON at all is left to the library (it answers INVALID_DATA "Not
+    valid json."); s2-python words a schema error only as "Pydantic raised a
+    validation error", so schema errors are worded here, field by field.
     """
     try:
         message = json.loads(frame)
     except ValueError:
         return None
     if not isinstance(message, dict):
-        return "an S2 message is a JSON object"
+        return _refused(NIL_MESSAGE_ID, INVALID_DATA, "an S2 message is a JSON object")
     message_id = message.get("message_id")
-    if message_id is not None:
-        try:
-            uuid.UUID(str(message_id))
-        except ValueError:
-            return f"message_id {str(message_id)[:60]!r} is not a UUID"
+    if message_id is None:
+        return None  # the library refuses it: "could not find a message_id field"
+    try:
+        subject = uuid.UUID(str(message_id))
+    except ValueError:
+        return _refused(
+            NIL_MESSAGE_ID,
+            INVALID_DATA,
+            f"message_id {str(message_id)[:60]!r} is not a UUID",
+        )
+    try:
+        S2Parser.parse_as_any_message(message)
+    except S2ValidationError as err:
+        return _refused(subject, INVALID_MESSAGE, _worded(message, err))
     return None
+
+
+def _worded(message: dict[str, object], err: S2ValidationError) -> str:
+    kind = str(message.get("message_type"))
+    cause = err.__cause__
+    if isinstance(cause, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in problem['loc']) or 'message'}: {problem['msg']}"
+            for problem in cause.errors()[:5]
+        )
+        return f"{kind}: {problems}"[:500]
+    return f"{kind}: {err.msg}"[:500]
+
+
+def _refused(
+    subject: uuid.UUID, status: ReceptionStatusValues, label: str
+) -> ReceptionStatus:
+    return ReceptionStatus(
+        subject_message_id=subject, status=status, diagnostic_label=label
+    )
 
 
 async def screened(
     frames: AsyncIterable[UnparsedMediumData], send: Callable[[str], Awaitable[None]]
 ) -> AsyncGenerator[UnparsedMediumData]:
-    """Pass on the frames s2-python can take; answer the others with INVALID_DATA."""
+    """Pass on the valid frames; answer the others with a clear refusal."""
     async for frame in frames:
-        problem = screen_frame(frame)
-        if problem is None:
+        refused = refusal(frame)
+        if refused is None:
             yield frame
             continue
-        _LOGGER.warning("refused an S2 frame: %s", problem)
-        await send(
-            ReceptionStatus(
-                subject_message_id=NIL_MESSAGE_ID,
-                status=ReceptionStatusValues.INVALID_DATA,
-                diagnostic_label=problem,
-            ).to_json()
+        _LOGGER.warning(
+            "refused an S2 message: %s %s",
+            refused.status.value,
+            refused.diagnostic_label,
         )
+        await send(refused.to_json())
 
 
 class ServerMedium(S2AsyncMediumConnection):
