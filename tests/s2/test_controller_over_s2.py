@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dacs.devices import LimitAction
-from dacs.devices.s2 import S2HeatPump
+from s2python.common import RevokableObjects
+
+from dacs.devices import LimitAction, OperatingMode
+from dacs.devices.s2 import S2Control, S2HeatPump
 from dacs.home import HomeController
 from dacs.testbed.sim.s2_resource_manager import SimulatedS2HeatPump
 
-from .conftest import eventually
+from .conftest import cem, eventually, simulated_device
 
 
 async def test_manual_limit_floor_and_opt_out_over_s2(
@@ -55,3 +57,31 @@ async def test_connection_lost_marks_the_device_unavailable(
     finally:
         await controller.stop()
     assert device.limit is None  # stopping released it
+
+
+async def test_ddbc_operation_modes_heat_pump_or_boiler() -> None:
+    """Where the installer prefers DDBC: the heat pump mode at the limit, the boiler below the floor."""
+    heat_pump = cem(S2Control.DDBC)
+    device = simulated_device(heat_pump.url)
+    await device.start()
+    try:
+        await heat_pump.connect()
+        assert heat_pump.control is S2Control.DDBC
+        assert heat_pump.capabilities.safety_floor_w == device.floor_w
+        await heat_pump.set_power_limit(1000, validity_s=60)
+        assert device.limit is not None
+        assert device.limit.kind is RevokableObjects.DDBC_Instruction
+        assert device.limit_w == 1000.0
+        result = await heat_pump.set_power_limit(300, validity_s=60)
+        assert result.action is LimitAction.GAS_ONLY
+        assert device.mode is OperatingMode.GAS_ONLY
+        await heat_pump.release_limit()
+        assert device.limit is None
+        assert device.mode is OperatingMode.NORMAL
+        # DDBC instructions have no duration: the CEM revokes at the limit's end.
+        await heat_pump.set_power_limit(1000, validity_s=0.5)
+        assert device.limit_w == 1000.0
+        await eventually(lambda: device.limit is None)
+    finally:
+        await heat_pump.close()
+        await device.stop()
