@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import importlib.util
 import json
 from pathlib import Path
+import secrets
 import shutil
 import signal
 import subprocess
@@ -46,8 +47,12 @@ from dacs.protocol import Command, CommandReason, PowerInterval, encode, topic
 from dacs.protocol.topics import Channel
 from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.servers.ports import LOOPBACK, find_free_port
+from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.s2_resource_manager import SimulatedS2HeatPump
+from dacs.testbed.sim.server import SimulatedHeatPumpServer
 from dacs.testbed.sim.simulated_heat_pump import (
     SimulatedHomeOptions,
+    build_home,
     build_simulated_heat_pump,
 )
 
@@ -118,6 +123,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the configuration directory"
     )
+    parser.add_argument(
+        "--s2",
+        action="store_true",
+        help="the heat pump speaks S2 (EN 50491-12-2) instead of Modbus TCP",
+    )
     return parser.parse_args(argv)
 
 
@@ -154,7 +164,7 @@ def storage_document(
 
 
 def prepare_config(
-    config_dir: Path, port: int, modbus_port: int, broker_port: int
+    config_dir: Path, port: int, device: dict[str, object], broker_port: int
 ) -> None:
     """Write configuration.yaml, the integration link and the config entry."""
     (config_dir / "configuration.yaml").write_text(
@@ -166,10 +176,7 @@ def prepare_config(
     storage.mkdir()
     entry = config_entries.ConfigEntry(
         data={
-            "host": LOOPBACK,
-            "port": modbus_port,
-            "device_id": 1,
-            "profile": "dacs",
+            **device,
             "broker": {
                 "host": LOOPBACK,
                 "port": broker_port,
@@ -302,14 +309,41 @@ async def send_flex_event(broker_port: int, minutes: float) -> None:
 async def run(arguments: argparse.Namespace, config_dir: Path, broker_port: int) -> int:
     """Run the heat pump and Home Assistant until Ctrl-C (or --duration)."""
     port = arguments.port
-    modbus_port = find_free_port()
-    simulator = build_simulated_heat_pump(
-        SimulatedHomeOptions(profile="dacs", serial=SERIAL),
-        port=modbus_port,
-        speed=arguments.speed,
-        autorun=True,
-    )
-    prepare_config(config_dir, port, modbus_port, broker_port)
+    device_port = find_free_port()
+    simulator: SimulatedS2HeatPump | SimulatedHeatPumpServer[HybridHome]
+    if arguments.s2:
+        token = secrets.token_urlsafe(12)
+        device: dict[str, object] = {
+            "kind": "s2",
+            "host": LOOPBACK,
+            "port": device_port,
+            "token": token,
+            "s2_control": "pebc",
+            "profile": "s2",
+        }
+        simulator = SimulatedS2HeatPump(
+            build_home(SimulatedHomeOptions(serial=SERIAL)),
+            f"ws://{LOOPBACK}:{device_port}/s2",
+            token=token,
+            serial=SERIAL,
+            speed=arguments.speed,
+        )
+        described = f"S2 over ws://{LOOPBACK}:{device_port}/s2 (PEBC)"
+    else:
+        device = {
+            "host": LOOPBACK,
+            "port": device_port,
+            "device_id": 1,
+            "profile": "dacs",
+        }
+        simulator = build_simulated_heat_pump(
+            SimulatedHomeOptions(profile="dacs", serial=SERIAL),
+            port=device_port,
+            speed=arguments.speed,
+            autorun=True,
+        )
+        described = f"Modbus TCP {LOOPBACK}:{device_port} (DACS profile)"
+    prepare_config(config_dir, port, device, broker_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -338,7 +372,7 @@ async def run(arguments: argparse.Namespace, config_dir: Path, broker_port: int)
         print()
         print(f"Home Assistant:  {url}")
         print(f"Log in as:       {USERNAME} / {PASSWORD}")
-        print(f"Heat pump:       Modbus TCP {LOOPBACK}:{modbus_port} (DACS profile)")
+        print(f"Heat pump:       {described}")
         print(f"Home broker:     mqtt://{LOOPBACK}:{broker_port} (home {HOME_ID})")
         print(f"Logs:            {config_dir / 'home-assistant.log'}")
         print("Press Ctrl-C to stop.")

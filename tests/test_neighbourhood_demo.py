@@ -232,3 +232,58 @@ async def test_evening_from_a_grid_signal_is_settled_to_every_home(
     assert settled.statements_published == scenario.homes
     # Every resident's statement reached their home over the broker.
     assert live.statements_received == scenario.homes
+
+
+async def test_s2_homes_curtail_like_the_others(mosquitto: MosquittoBroker) -> None:
+    """`dacs demo --s2-homes N`: heat pumps over S2 take their share of the curtailment."""
+    scenario = Scenario(
+        homes=6,
+        duration=timedelta(hours=2),
+        event_start=timedelta(minutes=30),
+        event_duration=timedelta(hours=1),
+        cap_share=0.7,
+    )
+    uncontrolled = run_uncontrolled(scenario)
+    peak = float(uncontrolled.total_kw.max())
+    rated, cap = round(peak * 1.05, 1), round(peak * 0.7, 1)
+    live = await run_live(
+        scenario,
+        broker_host="127.0.0.1",
+        broker_port=mosquitto.port,
+        speed=240,
+        cap_kw=cap,
+        rated_kw=rated,
+        s2_homes=3,
+    )
+    over_s2, over_modbus = live.curtailed_minutes[3:], live.curtailed_minutes[:3]
+    assert sum(1 for minutes in over_s2 if minutes > 0) >= 2
+    assert sum(over_s2) > 0.3 * sum(over_modbus)
+    summary = summarise(
+        scenario=scenario,
+        uncontrolled=uncontrolled,
+        controlled=live.trace,
+        curtailed_minutes=live.curtailed_minutes,
+        event=event_profile(scenario, cap, rated),
+        rated_kw=rated,
+        commands_sent=live.commands_sent,
+        shortfall_minutes=live.shortfall_minutes,
+    )
+    assert summary.minutes_over_controlled <= summary.minutes_over_uncontrolled / 3
+
+
+async def test_more_s2_homes_than_homes_is_refused() -> None:
+    with pytest.raises(ValueError, match="s2_homes must lie between 0 and 2"):
+        await run_live(
+            Scenario(
+                homes=2,
+                duration=timedelta(hours=1),
+                event_start=timedelta(minutes=15),
+                event_duration=timedelta(minutes=30),
+            ),
+            broker_host="127.0.0.1",
+            broker_port=1,
+            speed=240,
+            cap_kw=1.0,
+            rated_kw=2.0,
+            s2_homes=3,
+        )

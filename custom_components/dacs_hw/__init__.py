@@ -16,6 +16,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from dacs.devices import (
+    ControllableHeatPump,
     HeatPump,
     HeatPumpConnectionError,
     HeatPumpError,
@@ -23,6 +24,7 @@ from dacs.devices import (
     ProfileError,
     builtin_profiles,
 )
+from dacs.devices.s2 import S2HeatPump, S2UnsupportedError
 from dacs.home import BrokerSettings, HomeController
 from dacs.protocol.schema import schema as protocol_schema
 
@@ -31,6 +33,7 @@ from .const import (
     CONF_COMFORT_FLOOR,
     CONF_DEVICE_ID,
     CONF_HOME_ID,
+    CONF_KIND,
     CONF_PARTICIPATION_DEFAULT,
     CONF_PROFILE,
     CONF_TELEMETRY_INTERVAL,
@@ -40,9 +43,12 @@ from .const import (
     DEFAULT_TELEMETRY_INTERVAL_S,
     DEVICE_TIMEOUT_S,
     DOMAIN,
+    KIND_S2,
     POLL_INTERVAL_S,
+    S2_PAIR_TIMEOUT_S,
 )
 from .coordinator import DacsConfigEntry, DacsCoordinator, DacsRuntimeData
+from .s2 import s2_heat_pump
 from .services import async_setup_services
 from .store import ResidentChoiceStore
 
@@ -150,30 +156,44 @@ async def async_remove_entry(hass: HomeAssistant, entry: DacsConfigEntry) -> Non
     await ResidentChoiceStore(hass, entry.entry_id).async_remove()
 
 
-async def _async_connect(entry: DacsConfigEntry) -> HeatPump:
-    """Connect to the heat pump with the profile chosen during setup."""
+async def _async_connect(entry: DacsConfigEntry) -> ControllableHeatPump:
+    """Connect to the heat pump: over Modbus with its profile, or wait for it over S2."""
     host, port = entry.data[CONF_HOST], entry.data[CONF_PORT]
     placeholders = {"host": host, "port": str(port)}
-    try:
-        heat_pump = HeatPump(
-            host,
-            port,
-            entry.data[CONF_DEVICE_ID],
-            profile=entry.data[CONF_PROFILE],
-            timeout=DEVICE_TIMEOUT_S,
-        )
-    except ProfileError as err:
-        raise ConfigEntryError(
-            translation_domain=DOMAIN,
-            translation_key="unknown_profile",
-            translation_placeholders={"profile": str(entry.data[CONF_PROFILE])},
-        ) from err
+    heat_pump: HeatPump | S2HeatPump
+    if entry.data.get(CONF_KIND) == KIND_S2:
+        heat_pump = s2_heat_pump(entry.data, connect_timeout=S2_PAIR_TIMEOUT_S)
+    else:
+        try:
+            heat_pump = HeatPump(
+                host,
+                port,
+                entry.data[CONF_DEVICE_ID],
+                profile=entry.data[CONF_PROFILE],
+                timeout=DEVICE_TIMEOUT_S,
+            )
+        except ProfileError as err:
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_profile",
+                translation_placeholders={"profile": str(entry.data[CONF_PROFILE])},
+            ) from err
     try:
         await heat_pump.connect()
     except HeatPumpError as err:
         await heat_pump.close()
+        if isinstance(err, S2UnsupportedError):
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="s2_unsupported",
+                translation_placeholders={**placeholders, "error": str(err)},
+            ) from err
         if isinstance(err, HeatPumpConnectionError):
-            key = "cannot_connect"
+            key = (
+                "s2_not_paired"
+                if isinstance(heat_pump, S2HeatPump)
+                else "cannot_connect"
+            )
         elif isinstance(err, HeatPumpInvalidDataError):
             key = "invalid_data"
         else:

@@ -17,6 +17,8 @@ from homeassistant.const import ATTR_TEMPERATURE, UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from dacs.devices import HeatPump
+
 from .coordinator import DacsConfigEntry, DacsCoordinator
 from .entity import DacsEntity, DacsEntityDescription
 from .heating import heat_source, hvac_action
@@ -67,7 +69,10 @@ class DacsClimateEntity(DacsEntity, ClimateEntity):
         """Offer a target temperature where the heat pump takes one."""
         super().__init__(coordinator, description)
         self._attr_hvac_modes = [HVACMode.HEAT]
-        point = coordinator.heat_pump.profile.room_setpoint
+        heat_pump = coordinator.heat_pump
+        point = (
+            heat_pump.profile.room_setpoint if isinstance(heat_pump, HeatPump) else None
+        )
         if (
             point is not None
             and coordinator.heat_pump.capabilities.supports_room_setpoint

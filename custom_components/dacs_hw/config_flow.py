@@ -13,7 +13,13 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_TOKEN,
+    CONF_USERNAME,
+)
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -40,6 +46,13 @@ from dacs.devices import (
     ProfileDetectionError,
     builtin_profiles,
 )
+from dacs.devices.s2 import (
+    S2_PROFILE_ID,
+    S2Control,
+    S2ListenError,
+    S2TimeoutError,
+    S2UnsupportedError,
+)
 from dacs.home import BrokerSettings, MqttLink
 from dacs.protocol import home_root
 
@@ -50,8 +63,10 @@ from .const import (
     CONF_DEVICE_ID,
     CONF_ENTRY,
     CONF_HOME_ID,
+    CONF_KIND,
     CONF_PARTICIPATION_DEFAULT,
     CONF_PROFILE,
+    CONF_S2_CONTROL,
     CONF_TELEMETRY_INTERVAL,
     CONF_TOPIC_PREFIX,
     DEFAULT_BROKER_PORT,
@@ -59,13 +74,18 @@ from .const import (
     DEFAULT_DEVICE_ID,
     DEFAULT_MODBUS_PORT,
     DEFAULT_PARTICIPATION,
+    DEFAULT_S2_LISTEN,
+    DEFAULT_S2_PORT,
     DEFAULT_TELEMETRY_INTERVAL_S,
     DEVICE_TIMEOUT_S,
     DOMAIN,
+    KIND_S2,
     LOGGER,
     MAX_TELEMETRY_INTERVAL_S,
     MIN_TELEMETRY_INTERVAL_S,
+    S2_PAIR_TIMEOUT_S,
 )
+from .s2 import s2_heat_pump
 
 # docs/protocol.md, section 2.
 HOME_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
@@ -91,6 +111,27 @@ DEVICE_SCHEMA = probatio.Schema(
         probatio.Required(CONF_PORT, default=DEFAULT_MODBUS_PORT): _port_selector(),
         probatio.Required(CONF_DEVICE_ID, default=DEFAULT_DEVICE_ID): NumberSelector(
             NumberSelectorConfig(min=1, max=247, step=1, mode=NumberSelectorMode.BOX)
+        ),
+    }
+)
+
+S2_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(CONF_HOST, default=DEFAULT_S2_LISTEN): TextSelector(
+            TextSelectorConfig(autocomplete="off")
+        ),
+        probatio.Required(CONF_PORT, default=DEFAULT_S2_PORT): _port_selector(),
+        probatio.Optional(CONF_TOKEN): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+        probatio.Required(
+            CONF_S2_CONTROL, default=S2Control.PEBC.value
+        ): SelectSelector(
+            SelectSelectorConfig(
+                options=[c.value for c in S2Control],
+                translation_key=CONF_S2_CONTROL,
+                mode=SelectSelectorMode.LIST,
+            )
         ),
     }
 )
@@ -172,8 +213,32 @@ async def _async_identify(
         return heat_pump.identity
 
 
+def _s2_device(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the home controller waits for the S2 device, typed."""
+    token = str(user_input.get(CONF_TOKEN) or "").strip()
+    return {
+        CONF_KIND: KIND_S2,
+        CONF_HOST: str(user_input[CONF_HOST]).strip(),
+        CONF_PORT: int(user_input[CONF_PORT]),
+        CONF_TOKEN: token or None,
+        CONF_S2_CONTROL: str(user_input[CONF_S2_CONTROL]),
+    }
+
+
+async def _async_pair_s2(device: Mapping[str, Any]) -> DeviceIdentity:
+    """Wait for the S2 device to dial in and describe itself; say who it is."""
+    async with s2_heat_pump(device, connect_timeout=S2_PAIR_TIMEOUT_S) as heat_pump:
+        return heat_pump.identity
+
+
 def _device_error(err: HeatPumpError) -> str:
     """The form error for a heat pump that could not be set up."""
+    if isinstance(err, S2ListenError):
+        return "cannot_listen"
+    if isinstance(err, S2TimeoutError):
+        return "no_s2_device"
+    if isinstance(err, S2UnsupportedError):
+        return "s2_unsupported"
     if isinstance(err, HeatPumpConnectionError):
         return "cannot_connect"
     if isinstance(err, HeatPumpInvalidDataError):
@@ -236,6 +301,36 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Modbus (the controller reads the heat pump) or S2 (the heat pump dials in)."""
+        return self.async_show_menu(step_id="user", menu_options=["modbus", "s2"])
+
+    async def async_step_s2(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Wait for an S2 heat pump to dial in and pair."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._device = _s2_device(user_input)
+            try:
+                identity = await _async_pair_s2(self._device)
+            except HeatPumpError as err:
+                errors["base"] = _device_error(err)
+            except Exception:  # noqa: BLE001 - the form must show something
+                LOGGER.exception("Unexpected error while pairing the S2 heat pump")
+                errors["base"] = "unknown"
+            else:
+                return await self._async_create(identity)
+        return self.async_show_form(
+            step_id="s2",
+            data_schema=self.add_suggested_values_to_schema(
+                S2_SCHEMA, user_input or {}
+            ),
+            errors=errors,
+        )
+
+    async def async_step_modbus(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
         """Ask where the heat pump is; detect its profile."""
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -252,7 +347,7 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 return await self._async_create(identity)
         return self.async_show_form(
-            step_id="user",
+            step_id="modbus",
             data_schema=self.add_suggested_values_to_schema(
                 DEVICE_SCHEMA, user_input or self._device
             ),
@@ -288,7 +383,11 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
         device = self._device
         await self.async_set_unique_id(
             identity.serial
-            or f"{device[CONF_HOST]}:{device[CONF_PORT]}:{device[CONF_DEVICE_ID]}",
+            or (
+                f"s2:{device[CONF_PORT]}"
+                if identity.profile_id == S2_PROFILE_ID
+                else f"{device[CONF_HOST]}:{device[CONF_PORT]}:{device[CONF_DEVICE_ID]}"
+            ),
             raise_on_progress=False,
         )
         data = {**device, CONF_PROFILE: identity.profile_id}

@@ -13,6 +13,14 @@ LOGGER = logging.getLogger(__package__)
 
 # Config entry data.
 CONF_DEVICE_ID: Final = "device_id"
+# An S2 heat pump (EN 50491-12-2): it dials the home controller, the CEM.
+CONF_KIND: Final = "kind"
+KIND_S2: Final = "s2"
+CONF_S2_CONTROL: Final = "s2_control"
+DEFAULT_S2_PORT: Final = 8765
+DEFAULT_S2_LISTEN: Final = "0.0.0.0"  # noqa: S104 - the device dials in from the LAN
+# How long setup waits for the S2 device to dial in and describe itself.
+S2_PAIR_TIMEOUT_S: Final = 30.0
 CONF_PROFILE: Final = "profile"
 CONF_BROKER: Final = "broker"
 CONF_HOME_ID: Final = "home_id"

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from dacs.devices import HeatPump, HeatPumpError
+from dacs.devices import ControllableHeatPump, HeatPump, HeatPumpError
 from dacs.home import FlexEvent, HomeController, HomeSnapshot, ResidentSettings
 
 from .const import CONF_COMFORT_FLOOR, DOMAIN, LOGGER
@@ -25,7 +25,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class DacsRuntimeData:
     """What a loaded config entry holds."""
 
-    heat_pump: HeatPump
+    heat_pump: ControllableHeatPump
     controller: HomeController
     coordinator: DacsCoordinator
     store: ResidentChoiceStore
@@ -144,18 +144,22 @@ class DacsCoordinator(DataUpdateCoordinator[HomeSnapshot]):
 
     async def async_set_room_setpoint(self, celsius: float) -> None:
         """Write the room temperature setpoint to the heat pump."""
+        if not isinstance(self.heat_pump, HeatPump):
+            raise HeatPumpError("this heat pump takes no room setpoint")
         await self.heat_pump.set_room_setpoint(celsius)
         await self.async_read_room_setpoint()
         self.async_update_listeners()
 
     async def async_read_room_setpoint(self) -> None:
         """Read the room setpoint back where the heat pump has one."""
-        point = self.heat_pump.profile.room_setpoint
-        caps = self.heat_pump.capabilities
-        if point is None or not caps.supports_room_setpoint:
+        heat_pump = self.heat_pump
+        if not isinstance(heat_pump, HeatPump):
+            return  # S2 devices keep their own setpoint
+        point = heat_pump.profile.room_setpoint
+        if point is None or not heat_pump.capabilities.supports_room_setpoint:
             return
         try:
-            value = await self.heat_pump.read_point(point)
+            value = await heat_pump.read_point(point)
         except HeatPumpError as err:
             LOGGER.debug("Could not read the room setpoint: %s", err)
             return

@@ -54,7 +54,7 @@ async def async_get_config_entry_diagnostics(
                 "data": dict(entry.data),
                 "options": dict(entry.options),
             },
-            "profile": runtime.heat_pump.profile.id,
+            "profile": runtime.heat_pump.identity.profile_id,
             "snapshot": _plain(snapshot),
             "room_setpoint_c": runtime.coordinator.room_setpoint_c,
             "aggregator_link": (

@@ -50,7 +50,7 @@ def measured(*names: str) -> Callable[[DacsRuntimeData], bool]:
     """Create the entity only where the heat pump's profile measures ``names``."""
 
     def has(runtime: DacsRuntimeData) -> bool:
-        return all(name in runtime.heat_pump.profile.measurements for name in names)
+        return all(name in runtime.heat_pump.measured for name in names)
 
     return has
 

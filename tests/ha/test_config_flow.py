@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     SOURCE_IGNORE,
     SOURCE_USER,
     ConfigEntryState,
+    ConfigFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT, CONF_USERNAME
 from homeassistant.core import HomeAssistant
@@ -76,13 +77,25 @@ def _discovery(broker_port: int, **changes: object) -> HassioServiceInfo:
     )
 
 
+async def _choose_modbus(
+    hass: HomeAssistant, result: ConfigFlowResult
+) -> ConfigFlowResult:
+    """The first step asks how the heat pump connects: Modbus here."""
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["modbus", "s2"]
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "modbus"}
+    )
+
+
 async def test_user_flow(hass: HomeAssistant, simulator: Simulator) -> None:
     """The heat pump answers with the DACS profile: one step, one entry."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    result = await _choose_modbus(hass, result)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "modbus"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _device(simulator.port)
     )
@@ -114,6 +127,7 @@ async def test_user_flow_errors(
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    result = await _choose_modbus(hass, result)
     if side_effect is None:
         wrong = _device(find_free_port())
         result = await hass.config_entries.flow.async_configure(
@@ -144,6 +158,7 @@ async def test_detection_fails_choose_a_profile(
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    result = await _choose_modbus(hass, result)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _device(simulator.port)
     )
@@ -174,6 +189,7 @@ async def test_profile_step_errors(
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    result = await _choose_modbus(hass, result)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _device(simulator.port)
     )
@@ -206,6 +222,7 @@ async def test_already_configured_updates_the_address(
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    result = await _choose_modbus(hass, result)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], _device(simulator.port)
     )
@@ -230,6 +247,7 @@ async def test_discovery_then_set_up_a_heat_pump(
         assert result["step_id"] == "hassio_setup"
         result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
         assert result["step_id"] == "user"
+        result = await _choose_modbus(hass, result)
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], _device(simulator.port)
         )

@@ -32,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="homes behind the transformer (default 50)",
     )
     demo.add_argument(
+        "--s2-homes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="of those, N whose heat pumps speak S2 (EN 50491-12-2) instead of "
+        "Modbus (default 0)",
+    )
+    demo.add_argument(
         "--speed",
         type=float,
         default=120.0,
@@ -112,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         # Fifty homes each narrating their flex events would bury the summary.
         logging.getLogger("dacs.home").setLevel(logging.WARNING)
+        for name in ("s2python", "websockets", "dacs.testbed.sim.s2_resource_manager"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if not 0 <= args.s2_homes <= args.homes:
+        print(
+            f"--s2-homes must lie between 0 and --homes ({args.homes})", file=sys.stderr
+        )
+        return 2
     try:
         return asyncio.run(_main(args))
     except KeyboardInterrupt:
@@ -213,6 +228,7 @@ async def _main(args: argparse.Namespace) -> int:
                 expected_kw=_per_interval_kw(uncontrolled, scenario),
                 vtn_strict=args.vtn_mode == "strict",
                 vtn_version=args.vtn_version,
+                s2_homes=args.s2_homes,
             )
         )
         stopper = asyncio.create_task(stop.wait())
@@ -258,6 +274,13 @@ async def _main(args: argparse.Namespace) -> int:
         compliance=summary.compliance_controlled,
     )
     print(f"the evening minute by minute: {csv_path}; plotted: {plot_path}")
+    if args.s2_homes:
+        over_s2 = result.curtailed_minutes[-args.s2_homes :]
+        print(
+            f"Over S2: {sum(1 for m in over_s2 if m > 0)} of {args.s2_homes} homes "
+            f"curtailed, {sum(over_s2) / len(over_s2):.0f} minutes on average "
+            f"(all homes: {sum(result.curtailed_minutes) / len(result.curtailed_minutes):.0f})."
+        )
     print(format_alerts(result.alerts))
     if result.grid_note:
         print(result.grid_note)

@@ -1,6 +1,10 @@
-"""Heat pump drivers: the DACS open Modbus profile and brand profiles as data."""
+"""Heat pump drivers: the DACS open Modbus profile and brand profiles as data.
+
+S2 heat pumps live in :mod:`dacs.devices.s2` (imported only where used).
+"""
 
 from .client import HeatPump
+from .controllable import ControllableHeatPump
 from .detect import detect_profile
 from .errors import (
     HeatPumpConnectionError,
@@ -33,6 +37,7 @@ from .transport import ModbusTransport
 
 __all__ = [
     "Capabilities",
+    "ControllableHeatPump",
     "DeviceIdentity",
     "DeviceProfile",
     "HeatPump",

@@ -144,6 +144,11 @@ class HeatPump:
         return self._capabilities
 
     @property
+    def measured(self) -> frozenset[str]:
+        """Names of the measurements the profile maps."""
+        return frozenset(self.profile.measurements)
+
+    @property
     def limit(self) -> LimitResult:
         """The limit this client put in force (RELEASED when none)."""
         return self._limit

@@ -17,7 +17,7 @@ import logging
 import uuid
 
 from dacs import __version__
-from dacs.devices import HeatPump, HeatPumpError, LimitResult, Measurements
+from dacs.devices import ControllableHeatPump, HeatPumpError, LimitResult, Measurements
 from dacs.protocol import (
     Ack,
     Cancel,
@@ -70,7 +70,7 @@ class HomeController:
 
     def __init__(
         self,
-        heat_pump: HeatPump,
+        heat_pump: ControllableHeatPump,
         *,
         home_id: str | None = None,
         broker: BrokerSettings | None = None,

@@ -40,10 +40,12 @@ from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.storage.alerts import AlertLedger
 from dacs.devices import HeatPump
+from dacs.devices.s2 import S2HeatPump
 from dacs.home import BrokerSettings, HomeController
 from dacs.testbed.servers import find_free_port
 from dacs.testbed.sim.household_load import household_power_w
 from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.s2_resource_manager import SimulatedS2HeatPump
 from dacs.testbed.sim.server import SimulatedHeatPumpServer
 from dacs.testbed.sim.simulated_heat_pump import serve_home
 from dacs.testbed.sim.weather import WeatherSeries
@@ -62,13 +64,67 @@ PROFILE_MIX = ("dacs",) * 7 + ("nibe_s",) * 2 + ("daikin_homehub",)
 
 @dataclass
 class HomeRig:
-    """One home of the live run: physics, Modbus device, driver, controller."""
+    """One home of the live run: physics, simulated device, driver, controller."""
 
     home_id: str
-    server: SimulatedHeatPumpServer[HybridHome]
-    heat_pump: HeatPump
+    device: SimulatedHeatPumpServer[HybridHome] | SimulatedS2HeatPump
+    heat_pump: HeatPump | S2HeatPump
     controller: HomeController
     curtailed_minutes: float = 0.0
+
+    @property
+    def plant(self) -> HybridHome:
+        """The home's physics."""
+        return self.device.plant
+
+    @property
+    def curtailed(self) -> bool:
+        """True while the device runs under a limit or gas-only."""
+        if isinstance(self.device, SimulatedS2HeatPump):
+            return self.device.limit is not None
+        firmware = self.device.firmware
+        return firmware.limit_w is not None or firmware.mode.value != "normal"
+
+
+async def _modbus_rig(
+    index: int, home: HybridHome, speed: float
+) -> tuple[SimulatedHeatPumpServer[HybridHome], HeatPump]:
+    server = serve_home(
+        home,
+        PROFILE_MIX[index % len(PROFILE_MIX)],
+        serial=f"DEMO{index:04d}",
+        speed=speed,
+    )
+    await server.start()
+    heat_pump = HeatPump("127.0.0.1", server.port, timeout=5)
+    try:
+        await heat_pump.connect()
+    except BaseException:
+        await server.stop()
+        raise
+    return server, heat_pump
+
+
+async def _s2_rig(
+    index: int, home: HybridHome, speed: float
+) -> tuple[SimulatedS2HeatPump, S2HeatPump]:
+    """A home whose heat pump speaks S2: it dials its home controller, which is the CEM."""
+    token = secrets.token_urlsafe(12)
+    heat_pump = S2HeatPump(
+        "127.0.0.1", find_free_port(), token=token, connect_timeout=15
+    )
+    await heat_pump.listen()
+    device = SimulatedS2HeatPump(
+        home, heat_pump.url, token=token, serial=f"DEMO-S2-{index:04d}", speed=speed
+    )
+    await device.start()
+    try:
+        await heat_pump.connect()
+    except BaseException:
+        await device.stop()
+        await heat_pump.close()
+        raise
+    return device, heat_pump
 
 
 @dataclass
@@ -121,6 +177,7 @@ async def run_live(
     expected_kw: Sequence[float] | None = None,
     vtn_strict: bool = False,
     vtn_version: str = "3.1.0",
+    s2_homes: int = 0,
 ) -> LiveRun:
     """Run the scenario under control; returns the per-minute trace and fairness figures.
 
@@ -129,8 +186,11 @@ async def run_live(
     FlexRequest; ``expected_kw`` is the load the grid operator expects per
     15 minutes of the event (what it asks to be reduced, over UFTP);
     ``vtn_strict`` runs the OpenADR VTN as a minimal, specification-literal one,
-    ``vtn_version`` as an OpenADR 3.1.0 or 3.0.1 VTN.
+    ``vtn_version`` as an OpenADR 3.1.0 or 3.0.1 VTN; the last ``s2_homes``
+    homes' heat pumps speak S2 instead of Modbus.
     """
+    if not 0 <= s2_homes <= scenario.homes:
+        raise ValueError(f"s2_homes must lie between 0 and {scenario.homes}")
     clock = ScaledClock(scenario.start, speed)
     grid = make_operator(
         grid_signal, clock, vtn_strict=vtn_strict, vtn_version=vtn_version
@@ -217,15 +277,11 @@ async def run_live(
             zip(home_ids, scenario.home_configs(), strict=True)
         ):
             home = HybridHome(home_config, weather, scenario.start)
-            server = serve_home(
-                home,
-                PROFILE_MIX[index % len(PROFILE_MIX)],
-                serial=f"DEMO{index:04d}",
-                speed=speed,
+            device, heat_pump = await (
+                _s2_rig(index, home, speed)
+                if index >= scenario.homes - s2_homes
+                else _modbus_rig(index, home, speed)
             )
-            await server.start()
-            heat_pump = HeatPump("127.0.0.1", server.port, timeout=5)
-            await heat_pump.connect()
             controller = HomeController(
                 heat_pump,
                 home_id=home_id,
@@ -242,7 +298,7 @@ async def run_live(
             rigs.append(
                 HomeRig(
                     home_id=home_id,
-                    server=server,
+                    device=device,
                     heat_pump=heat_pump,
                     controller=controller,
                 )
@@ -284,7 +340,7 @@ async def run_live(
             with contextlib.suppress(Exception):
                 await rig.heat_pump.close()
             with contextlib.suppress(Exception):
-                await rig.server.stop()
+                await rig.device.stop()
         await runner.cleanup()
         await grid.stop()
         shutil.rmtree(workdir, ignore_errors=True)  # keys and database included
@@ -316,23 +372,22 @@ async def _record(
     household = np.zeros(steps)
     indoor = np.zeros(steps)
     shortfall_minutes = 0.0
-    gas_before = sum(r.server.plant.gas_m3 for r in rigs)
-    electric_before = sum(r.server.plant.electric_energy_wh for r in rigs)
+    gas_before = sum(r.plant.gas_m3 for r in rigs)
+    electric_before = sum(r.plant.electric_energy_wh for r in rigs)
     for step in range(steps):
         target = scenario.start + timedelta(seconds=(step + 1) * STEP_S)
         delay = (target - clock.now()).total_seconds()
         if delay > 0:
             await clock.sleep(delay)
         now = clock.now()
-        hp_w = sum(r.server.plant.hp_electric_w for r in rigs)
+        hp_w = sum(r.plant.hp_electric_w for r in rigs)
         hh_w = sum(household_power_w(now, kwh) for kwh in annual)
         service.record_measurement(POINT_ID, now, hp_w + hh_w)
         heat_pump[step] = hp_w / 1000
         household[step] = hh_w / 1000
-        indoor[step] = min(r.server.plant.indoor_temp_c for r in rigs)
+        indoor[step] = min(r.plant.indoor_temp_c for r in rigs)
         for rig in rigs:
-            firmware = rig.server.firmware
-            if firmware.limit_w is not None or firmware.mode.value != "normal":
+            if rig.curtailed:
                 rig.curtailed_minutes += STEP_S / 60
         report = service.last_cycle(POINT_ID)
         if report is not None and report.shortfall_w > 0:
@@ -349,9 +404,9 @@ async def _record(
             heat_pump_kw=heat_pump,
             household_kw=household,
             min_indoor_c=indoor,
-            gas_m3=sum(r.server.plant.gas_m3 for r in rigs) - gas_before,
+            gas_m3=sum(r.plant.gas_m3 for r in rigs) - gas_before,
             electric_kwh=(
-                sum(r.server.plant.electric_energy_wh for r in rigs) - electric_before
+                sum(r.plant.electric_energy_wh for r in rigs) - electric_before
             )
             / 1000,
         ),
