@@ -67,7 +67,7 @@ def linear_fit[V: (float, FloatArray)](
 ) -> V:
     """The hplib fit ``p1*T_in + p2*T_out + p3 + p4*T_amb`` with ``T_amb = T_in``."""
     p1, p2, p3, p4 = fit
-    return p1 * source_c + p2 * flow_c + p3 + p4 * source_c
+    return (p1 + p4) * source_c + p2 * flow_c + p3
 
 
 def cop_from_fit[V: (float, FloatArray)](

@@ -153,6 +153,8 @@ class HybridHomeConfig:
         household: The occupants (schedule, hot water, night setback,
             sensor noise); None: the house's constant mean gains, no hot
             water, an exact thermostat.
+        dwelling: The reference dwelling type the house was made from.
+        insulation: Its insulation level.
     """
 
     house: HouseParameters
@@ -164,6 +166,8 @@ class HybridHomeConfig:
     switch_over_outdoor_c: float | None = -3.0
     design_delta_t_k: float = 6.0
     household: Household | None = None
+    dwelling: DwellingType | None = None  # what the house stands for, if known
+    insulation: InsulationLevel | None = None
 
     def __post_init__(self) -> None:
         """Reject settings the controls cannot use."""
@@ -987,6 +991,8 @@ def make_neighbourhood_configs(n: int, seed: int) -> list[HybridHomeConfig]:
                 room_setpoint_c=setpoint,
                 heating_curve=_CURVES[insulation],
                 switch_over_outdoor_c=rng.choice((-5.0, -3.0, -3.0, 0.0)),
+                dwelling=dwelling,
+                insulation=insulation,
             )
         )
     return configs

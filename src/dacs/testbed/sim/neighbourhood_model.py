@@ -16,12 +16,13 @@ Controls (limit, mode, setpoint) may change between calls of :meth:`step`;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dacs.devices.models import OperatingMode
 
@@ -155,6 +156,33 @@ def _households(configs: Sequence[HybridHomeConfig]) -> HouseholdArrays:
 
 
 @dataclass(frozen=True)
+class _Groups:
+    """Distinct (heating curve, heat pump, switch-over) combinations."""
+
+    curve: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+    cop_fit: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+    electric_fit: tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+    nominal_w: FloatArray
+    switch_over_c: FloatArray
+
+
+def _performance_groups(h: HomeArrays) -> tuple[_Groups, NDArray[np.intp]]:
+    table = np.column_stack(
+        [*h.curve, *h.cop_fit, *h.electric_fit, h.nominal_w, h.switch_over_c]
+    )
+    unique, index = np.unique(table, axis=0, return_inverse=True)
+    cols = [unique[:, i] for i in range(unique.shape[1])]
+    groups = _Groups(
+        curve=(cols[0], cols[1], cols[2], cols[3]),
+        cop_fit=(cols[4], cols[5], cols[6], cols[7]),
+        electric_fit=(cols[8], cols[9], cols[10], cols[11]),
+        nominal_w=cols[12],
+        switch_over_c=cols[13],
+    )
+    return groups, index.reshape(-1)
+
+
+@dataclass(frozen=True)
 class _Block:
     """Inputs of a block of steps that do not depend on the state: (steps, homes)."""
 
@@ -220,6 +248,7 @@ class NeighbourhoodRun:
     unmet_heat_wh: FloatArray
     startup_loss_wh: FloatArray
     starts: FloatArray
+    available_wh: FloatArray  # energy the compressor could have drawn at full speed
     min_indoor_c: FloatArray
     max_indoor_c: FloatArray
     mean_indoor_c: FloatArray
@@ -263,6 +292,7 @@ class NeighbourhoodModel:
         self._configs = list(configs)
         self._weather = weather
         self.homes = HomeArrays.of(self._configs)
+        self._groups, self._group_index = _performance_groups(self.homes)
         n = len(self._configs)
         outdoor, _ = sample_many(weather, np.array([self._time_s]))
         setpoints = _column([c.room_setpoint_c for c in self._configs])
@@ -292,6 +322,7 @@ class NeighbourhoodModel:
         self.unmet_heat_wh = np.zeros(n)
         self.startup_loss_wh = np.zeros(n)
         self.starts = np.zeros(n)
+        self.available_wh = np.zeros(n)  # what the compressor could have drawn
 
     @property
     def size(self) -> int:
@@ -349,14 +380,29 @@ class NeighbourhoodModel:
             raise ValueError("weather gave negative radiation")
         out = outdoor[:, None]
         people = household_inputs(h.people, calendar(times_s), dt_s)
-        with_people = h.has_household[None, :]
-        setpoint = self.room_setpoint_c[None, :] - people.setpoint_drop_k * with_people
-        gains = h.house_gains[None, :] + people.gains_w * with_people
-        hot_water = np.minimum(people.hot_water_w * with_people, h.boiler_max)
-        flow = eq.flow_temp_c(out, *h.curve)
-        cop = eq.cop_from_fit(h.cop_fit, out, flow)
-        full = eq.full_electric_w(h.nominal_w, h.electric_fit, out, flow)
-        allowed = eq.flag(out >= h.switch_over_c) * eq.flag(full > 0.0)
+        if np.all(h.has_household):  # skip the masks in the common case
+            setpoint = self.room_setpoint_c[None, :] - people.setpoint_drop_k
+            gains = people.gains_w
+            hot_water = np.minimum(people.hot_water_w, h.boiler_max)
+            tap = people.tap_share
+        else:
+            with_people = h.has_household[None, :]
+            setpoint = (
+                self.room_setpoint_c[None, :] - people.setpoint_drop_k * with_people
+            )
+            gains = h.house_gains[None, :] + people.gains_w * with_people
+            hot_water = np.minimum(people.hot_water_w * with_people, h.boiler_max)
+            tap = people.tap_share * with_people
+        # Homes share a few (curve, heat pump, switch-over) combinations:
+        # evaluate those, then spread them over the homes.
+        g, index = self._groups, self._group_index
+        flow = eq.flow_temp_c(out, *g.curve)
+        group_cop = eq.cop_from_fit(g.cop_fit, out, flow)
+        group_full = eq.full_electric_w(g.nominal_w, g.electric_fit, out, flow)
+        group_allowed = eq.flag(out >= g.switch_over_c) * eq.flag(group_full > 0.0)
+        cop = np.take(group_cop, index, axis=1)
+        full = np.take(group_full, index, axis=1)
+        allowed = np.take(group_allowed, index, axis=1)
         k = self._coefficients_for(dt_s)
         sun = h.solar_aperture[None, :] * radiation[:, None]
         return _Block(
@@ -366,7 +412,7 @@ class NeighbourhoodModel:
             full=full,
             allowed=allowed,
             hot_water=hot_water,
-            tap=people.tap_share * with_people,
+            tap=tap,
             drive_air=eq.house_drive((k[6], k[4], k[8]), out, gains, sun),
             drive_mass=eq.house_drive((k[7], k[5], k[9]), out, gains, sun),
             outdoor=outdoor,
@@ -431,6 +477,7 @@ class NeighbourhoodModel:
         self.hot_water_wh += hot_water * hours
         self.startup_loss_wh += (heat - hp_heat) * hours
         self.starts += started
+        self.available_wh += permitted * np.minimum(block.full[i], limit) * hours
         self.gas_m3 += gas_w * (dt_s / GAS_HHV_J_PER_M3)
         self.unmet_heat_wh += np.maximum(demand - delivered, 0.0) * hours
         self._time_s += dt_s
@@ -477,14 +524,18 @@ class NeighbourhoodModel:
         step_s: float = 60.0,
         *,
         record_interval_s: float | None = None,
+        before_step: Callable[[NeighbourhoodModel, float], None] | None = None,
     ) -> NeighbourhoodRun:
-        """Run every home for ``duration_s`` at fixed controls.
+        """Run every home for ``duration_s``.
 
         Args:
             duration_s: Length of the run; rounded down to whole steps.
             step_s: Step length (s).
             record_interval_s: Also keep means per interval of this length
                 (a whole number of steps); None keeps only totals.
+            before_step: Called with the model and the step's start (POSIX s)
+                before each step; it may change limits and modes (setpoint
+                changes take effect from the next hour's block).
 
         Raises:
             ValueError: a non-positive step or duration, or an interval that is
@@ -517,6 +568,8 @@ class NeighbourhoodModel:
             block = self._block(times, step_s)
             for i in range(count):
                 began = self._time_s
+                if before_step is not None:
+                    before_step(self, began)
                 result = self._advance(block, i, step_s)
                 np.minimum(indoor_min, result.indoor_temp_c, out=indoor_min)
                 np.maximum(indoor_max, result.indoor_temp_c, out=indoor_max)
@@ -534,6 +587,7 @@ class NeighbourhoodModel:
             unmet_heat_wh=self.unmet_heat_wh.copy(),
             startup_loss_wh=self.startup_loss_wh.copy(),
             starts=self.starts.copy(),
+            available_wh=self.available_wh.copy(),
             min_indoor_c=indoor_min,
             max_indoor_c=indoor_max,
             mean_indoor_c=indoor_sum / max(steps, 1),

@@ -230,63 +230,81 @@ class HouseholdInputs:
     tap_share: FloatArray  # share of the step the boiler serves the tap
 
 
+@dataclass(frozen=True)
+class _DayPlan:
+    """One day of every home, drawn once: rows are days, columns homes."""
+
+    wake: FloatArray
+    back: FloatArray
+    out_today: FloatArray  # 1.0 if the household goes out on this day
+    appliance_factor: FloatArray
+    morning_min: FloatArray
+    evening_at: FloatArray
+    evening_min: FloatArray
+
+
+def _day_plan(
+    people: HouseholdArrays, day: FloatArray, weekday: FloatArray
+) -> _DayPlan:
+    d = day[:, None]
+    seed = people.seed[None, :]
+    weekend = flag(weekday >= 5.0)[:, None]
+    # Getting up: +-30 min around the usual time, an hour later at weekends.
+    wake = (
+        people.wake_min[None, :]
+        + 60.0 * (day_uniform(seed, d, _WAKE) - 0.5)
+        + 60.0 * weekend
+    )
+    stays_home = flag(day_uniform(seed, d, _HOME_TODAY) < WFH_CHANCE)
+    daily_j = people.hot_water_j_per_day[None, :] * (
+        0.6 + 0.8 * day_uniform(seed, d, _HOT_WATER)
+    )
+    return _DayPlan(
+        wake=wake,
+        back=RETURN_MIN + 90.0 * (day_uniform(seed, d, _RETURN) - 0.5),
+        out_today=(1.0 - weekend) * people.away_weekdays[None, :] * (1.0 - stays_home),
+        # Appliances follow the NEDU profile, scaled +-25 % from day to day.
+        appliance_factor=0.75 + 0.5 * day_uniform(seed, d, _APPLIANCES),
+        morning_min=MORNING_SHARE * daily_j / TAP_POWER_W / 60.0,
+        evening_at=EVENING_TAP_MIN + 120.0 * (day_uniform(seed, d, _EVENING) - 0.5),
+        evening_min=(1.0 - MORNING_SHARE) * daily_j / TAP_POWER_W / 60.0,
+    )
+
+
 def household_inputs(
     people: HouseholdArrays, cal: Calendar, dt_s: float
 ) -> HouseholdInputs:
     """Setpoint drop, internal gains and hot water per step (rows) and home (columns)."""
+    days, first, row = np.unique(cal.day, return_index=True, return_inverse=True)
+    plan = _day_plan(people, days, cal.weekday[first])
     minute = cal.minute[:, None]
-    day = cal.day[:, None]
-    weekend = flag(cal.weekday >= 5.0)[:, None]
-    seed = people.seed[None, :]
     step_min = dt_s / 60.0
-    # Getting up: +-30 min around the usual time, an hour later at weekends.
-    wake = (
-        people.wake_min[None, :]
-        + 60.0 * (day_uniform(seed, day, _WAKE) - 0.5)
-        + 60.0 * weekend
-    )
+    wake = plan.wake[row]
     sleep = people.sleep_min[None, :]
     awake = flag(minute >= wake) * flag(minute < sleep)
-    working_day = (1.0 - weekend) * people.away_weekdays[None, :]
-    stays_home = flag(day_uniform(seed, day, _HOME_TODAY) < WFH_CHANCE)
-    back = RETURN_MIN + 90.0 * (day_uniform(seed, day, _RETURN) - 0.5)
     out = (
-        working_day
-        * (1.0 - stays_home)
-        * flag(minute >= LEAVE_MIN)
-        * flag(minute < back)
+        plan.out_today[row] * flag(minute >= LEAVE_MIN) * flag(minute < plan.back[row])
     )
-    present = 1.0 - out
     persons = people.occupants[None, :]
     people_w = (
-        present * persons * (awake * PERSON_AWAKE_W + (1.0 - awake) * PERSON_ASLEEP_W)
+        (1.0 - out)
+        * persons
+        * (PERSON_ASLEEP_W + awake * (PERSON_AWAKE_W - PERSON_ASLEEP_W))
     )
-    # Appliances follow the NEDU profile, scaled +-25 % from day to day.
-    appliance_factor = 0.75 + 0.5 * day_uniform(seed, day, _APPLIANCES)
     appliances_w = (
-        APPLIANCE_HEAT_SHARE
-        * cal.profile_fraction[:, None]
+        (APPLIANCE_HEAT_SHARE * 4000.0 * cal.profile_fraction)[:, None]
         * people.annual_electricity_kwh[None, :]
-        * 4000.0
-        * appliance_factor
+        * plan.appliance_factor[row]
     )
     # Night setback from bedtime until an hour before getting up.
-    night = flag(minute >= sleep) + flag(minute < wake - PREHEAT_MIN)
-    drop = people.setback_k[None, :] * at_most(night, 1.0)
+    night = at_most(flag(minute >= sleep) + flag(minute < wake - PREHEAT_MIN), 1.0)
     # Hot water: a morning draw after getting up, an evening one around 19:00.
-    daily_j = people.hot_water_j_per_day[None, :] * (
-        0.6 + 0.8 * day_uniform(seed, day, _HOT_WATER)
-    )
-    morning_min = MORNING_SHARE * daily_j / TAP_POWER_W / 60.0
-    evening_min = (1.0 - MORNING_SHARE) * daily_j / TAP_POWER_W / 60.0
-    evening_at = EVENING_TAP_MIN + 120.0 * (day_uniform(seed, day, _EVENING) - 0.5)
-    morning_at = wake + 10.0
-    share = _overlap(minute, step_min, morning_at, morning_min) + _overlap(
-        minute, step_min, evening_at, evening_min
+    share = _overlap(minute, step_min, wake + 10.0, plan.morning_min[row]) + _overlap(
+        minute, step_min, plan.evening_at[row], plan.evening_min[row]
     )
     share = at_most(share, 1.0)
     return HouseholdInputs(
-        setpoint_drop_k=drop,
+        setpoint_drop_k=people.setback_k[None, :] * night,
         gains_w=people_w + appliances_w,
         hot_water_w=share * TAP_POWER_W,
         tap_share=share,
