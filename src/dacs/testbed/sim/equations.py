@@ -131,6 +131,8 @@ def ramp_factor[V: (float, FloatArray)](since_start_s: V, dt_s: float, ramp_s: V
     builds up over ``ramp_s`` (refrigerant and heat exchanger warming up);
     the missing heat is the start-up loss. ``ramp_s = 0``: no loss.
     """
+    if isinstance(ramp_s, float) and ramp_s <= 0.0:
+        return 1.0 + 0.0 * since_start_s
     ramp = at_least(ramp_s, _TINY_S)
     end = since_start_s + dt_s
 
@@ -138,7 +140,9 @@ def ramp_factor[V: (float, FloatArray)](since_start_s: V, dt_s: float, ramp_s: V
         short = ramp - at_most(t, ramp)
         return t - ramp / 2 + short * short / (2 * ramp)
 
-    return (integral(end) - integral(since_start_s)) / dt_s
+    ramping = flag(ramp_s > 0.0)
+    mean = (integral(end) - integral(since_start_s)) / dt_s
+    return ramping * mean + (1.0 - ramping)
 
 
 def compressor_on[V: (float, FloatArray)](

@@ -47,6 +47,8 @@ MIN_OFF_S = (300.0, 600.0, 900.0)  # anti-short-cycle timer: estimate
 STARTUP_RAMP_S = 120.0
 _SMALL_W = 1_750.0  # catalogue bins by reference power, matching the generic sizes
 _LARGE_W = 2_200.0
+_GENERIC_MEDIUM_W = 1_500.0  # the generic sizes are 1,200 / 1,700 / 2,300 W
+_GENERIC_LARGE_W = 2_000.0
 
 
 def make_realistic_configs(n: int, seed: int) -> list[HybridHomeConfig]:
@@ -101,9 +103,9 @@ def _is_apartment(config: HybridHomeConfig) -> bool:
 
 def _pick_model(rng: random.Random, generic_w: float) -> CatalogueModel:
     """A catalogue model of about the size the generic generator chose."""
-    if generic_w < _SMALL_W:
+    if generic_w < _GENERIC_MEDIUM_W:
         bin_ = [m for m in CATALOGUE if m.reference_electric_w <= _SMALL_W]
-    elif generic_w < _LARGE_W:
+    elif generic_w < _GENERIC_LARGE_W:
         bin_ = [m for m in CATALOGUE if _SMALL_W < m.reference_electric_w <= _LARGE_W]
     else:
         bin_ = [m for m in CATALOGUE if m.reference_electric_w > _LARGE_W]
