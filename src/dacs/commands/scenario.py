@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--list", action="store_true", help="list the scenarios and exit"
     )
+    parser.add_argument(
+        "--physics",
+        choices=("per_home", "vectorised"),
+        default="per_home",
+        help="step each home on its own (default) or the street at once",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -97,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    results = run_suite(specs, jobs=args.jobs, on_done=progress)
+    results = run_suite(specs, jobs=args.jobs, on_done=progress, physics=args.physics)
     report = write_report(results, args.out)
     summary = summarise(results)
     print(
