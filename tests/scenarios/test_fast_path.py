@@ -108,3 +108,23 @@ def test_the_command_lists_and_refuses_unknown_scenarios(
     assert len(listed) == len(suite()) >= 20
     assert main(["scenario", "--only", "no-such-scenario"]) == 2
     assert "no-such-scenario" in capsys.readouterr().err
+
+
+def test_the_vectorised_physics_runs_the_same_evening() -> None:
+    """The scenario suite's switch: one model for the street gives the same run."""
+    uncontrolled = run_fast(SMALL, GridAsk(rated_kw=1e6), WEATHER, controller=None)
+    rated, cap = limits(uncontrolled, SMALL)
+    ask = grid_ask(SMALL, prognosis_kw=[30.0] * 18, rated_kw=rated, cap_kw=cap)
+    per_home = run_fast(SMALL, ask, WEATHER, controller=DacsController)
+    vectorised = run_fast(
+        SMALL, ask, WEATHER, controller=DacsController, physics="vectorised"
+    )
+    assert per_home.commands > 0
+    assert vectorised.commands == per_home.commands
+    np.testing.assert_allclose(vectorised.total_w, per_home.total_w, rtol=1e-6)
+    np.testing.assert_allclose(vectorised.gas_m3, per_home.gas_m3, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        vectorised.min_indoor_c, per_home.min_indoor_c, rtol=1e-9
+    )
+    with pytest.raises(ValueError, match="physics"):
+        run_fast(SMALL, ask, WEATHER, physics="quantum")  # type: ignore[arg-type]

@@ -1,10 +1,13 @@
 """The baseline's error against the simulator's true counterfactual.
 
-Measured on this scenario (12 homes, 8 event days, 16:00-20:30): NMAE 7.3 %
-per home-interval and 7.0 % for the congestion point with the homes' own
-history, 12.4 % / 11.0 % when every home has one day of history and uses the
-neighbours' pooled fit; "the same interval yesterday" scores 45.8 % / 42.3 %.
-The bounds leave room for floating-point drift, not for a worse method.
+Measured on this scenario (12 realistic homes: occupants, hot water, night
+setback, thermostat and power sensor noise, compressor timers; 8 event days,
+16:00-20:30): NMAE 34.9 % per home-interval and 20.0 % for the congestion
+point with the homes' own history, 38.5 % / 18.7 % when every home has one
+day of history and uses the neighbours' pooled fit; "the same interval
+yesterday" scores 61.4 % / 44.1 %. The generic homes (steady thermostat, no
+hot water, exact sensors) give about 9 % on every other of these days. The bounds leave room for
+floating-point drift, not for a worse method.
 """
 
 from __future__ import annotations
@@ -24,22 +27,36 @@ from dacs.testbed.sim.baseline_accuracy import (
 DAYS = tuple(date(2024, 12, 18) + timedelta(days=9 * i) for i in range(8))
 
 
-def test_own_history_baseline_is_accurate_and_beats_yesterday() -> None:
+def test_own_history_baseline_beats_yesterday_on_realistic_homes() -> None:
     report = measure_baseline_accuracy(AccuracyScenario(homes=12, event_days=DAYS))
-    assert report.congestion_point.nmae < 0.10
-    assert report.home_intervals.nmae < 0.10
+    assert report.congestion_point.nmae < 0.25
+    assert report.home_intervals.nmae < 0.40
     assert abs(report.congestion_point.bias_kw) < 0.05 * 12  # < 50 W per home
-    assert report.congestion_point.nmae < report.congestion_point_naive.nmae / 3
+    assert report.congestion_point.nmae < report.congestion_point_naive.nmae / 2
     assert all(h.baseline.nmae < h.naive.nmae for h in report.homes)
-    assert all(h.baseline.nmae < 0.2 for h in report.homes)
     assert all(h.pooled_days == 0 for h in report.homes)
     assert report.delivered_estimated_kwh == pytest.approx(
-        report.delivered_true_kwh, rel=0.1
+        report.delivered_true_kwh, rel=0.15
     )
     assert report.extra_gas_estimated_m3 == pytest.approx(
         report.extra_gas_true_m3, rel=0.1
     )
-    assert "congestion point, weather baseline" in format_report(report)
+    text = format_report(report)
+    assert "congestion point, weather baseline" in text
+    assert "realistic" in text
+
+
+def test_on_generic_homes_the_baseline_is_much_closer() -> None:
+    report = measure_baseline_accuracy(
+        AccuracyScenario(homes=12, event_days=DAYS[::2], realistic=False)
+    )
+    assert report.congestion_point.nmae < 0.12
+    assert report.home_intervals.nmae < 0.12
+    assert report.congestion_point.nmae < report.congestion_point_naive.nmae / 3
+    assert all(h.baseline.nmae < 0.2 for h in report.homes)
+    assert report.extra_gas_estimated_m3 == pytest.approx(
+        report.extra_gas_true_m3, rel=0.1
+    )
 
 
 def test_newcomers_on_the_pooled_fit_still_beat_yesterday() -> None:
@@ -47,7 +64,7 @@ def test_newcomers_on_the_pooled_fit_still_beat_yesterday() -> None:
         AccuracyScenario(homes=12, event_days=DAYS, own_history_days=1)
     )
     assert all(h.pooled_days == len(DAYS) for h in report.homes)
-    assert report.congestion_point.nmae < 0.15
+    assert report.congestion_point.nmae < 0.25
     assert report.congestion_point.nmae < report.congestion_point_naive.nmae / 2
 
 

@@ -57,6 +57,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=240.0,
         help="simulated seconds per real second on the broker path (default 240)",
     )
+    parser.add_argument(
+        "--physics",
+        choices=("per_home", "vectorised"),
+        default="per_home",
+        help="step each home on its own (default) or the street at once",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -124,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    results = run_suite(specs, jobs=args.jobs, on_done=progress)
+    results = run_suite(specs, jobs=args.jobs, on_done=progress, physics=args.physics)
     checks = _live_checks(results, args.live, args.live_speed)
     report = write_report(results, args.out, extra_sections=format_live_checks(checks))
     summary = summarise(results)

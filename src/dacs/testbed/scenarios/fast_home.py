@@ -34,8 +34,9 @@ from dacs.protocol import (
     Status,
     Telemetry,
 )
-from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.simulated_heat_pump import firmware_for
+
+from .model_home import HomePhysics
 
 _NO_DECISION = Decision(
     max_power_w=None,
@@ -46,7 +47,7 @@ _NO_DECISION = Decision(
 )
 
 
-def device_capabilities(home: HybridHome, profile_id: str) -> Capabilities:
+def device_capabilities(home: HomePhysics, profile_id: str) -> Capabilities:
     """What the home's heat pump reports over Modbus in ``profile_id``'s registers."""
     profile = get_profile(profile_id)
     firmware = firmware_for(home, profile_id, serial="FAST")
@@ -63,7 +64,7 @@ class FastHome:
     def __init__(
         self,
         home_id: str,
-        physics: HybridHome,
+        physics: HomePhysics,
         profile_id: str,
         *,
         settings: ResidentSettings | None = None,

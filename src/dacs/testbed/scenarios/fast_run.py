@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,17 +33,24 @@ from dacs.testbed.neighbourhood.counterfactual import (
     household_trace,
 )
 from dacs.testbed.neighbourhood.live import PROFILE_MIX
-from dacs.testbed.sim.hybrid import HybridHome
+from dacs.testbed.sim.hybrid import HybridHome, HybridHomeConfig
+from dacs.testbed.sim.neighbourhood_model import NeighbourhoodModel
 from dacs.testbed.sim.weather import Weather
 
 from .fast_home import FastHome
 from .grid_signals import POINT_ID, GridAsk
+from .model_home import HomePhysics, ModelHome
 from .spec import ScenarioSpec
 
 STEP_S = 10.0
 TELEMETRY_S = 60.0
 CYCLE_S = 30.0
 _STEPS_PER_MINUTE = round(60 / STEP_S)
+# "per_home": each home a HybridHome, stepped one by one (the Modbus
+# simulator's model); "vectorised": one NeighbourhoodModel steps the street
+# at once. Same equations; they agree to rounding (tests/scenarios).
+Physics = Literal["per_home", "vectorised"]
+PHYSICS: tuple[Physics, ...] = ("per_home", "vectorised")
 
 
 class Controller(Protocol):
@@ -139,18 +146,16 @@ def run_fast(
     weather: Weather,
     *,
     controller: ControllerFactory | None = DacsController,
+    physics: Physics = "per_home",
 ) -> FastRun:
-    """Run ``spec`` under ``controller`` (None: no control at all)."""
+    """Run ``spec`` under ``controller`` (None: no control at all) on ``physics``."""
     scenario = spec.neighbourhood()
-    ids = scenario.home_ids()
+    configs = scenario.home_configs()
+    model, views = _physics(physics, configs, weather, scenario.start)
     homes = [
-        FastHome(
-            home_id,
-            HybridHome(config, weather, scenario.start),
-            PROFILE_MIX[index % len(PROFILE_MIX)],
-        )
-        for index, (home_id, config) in enumerate(
-            zip(ids, scenario.home_configs(), strict=True)
+        FastHome(home_id, view, PROFILE_MIX[index % len(PROFILE_MIX)])
+        for index, (home_id, view) in enumerate(
+            zip(scenario.home_ids(), views, strict=True)
         )
     ]
     fleet = Fleet()
@@ -198,9 +203,17 @@ def run_fast(
                 for message in control.cycle(now):
                     commands += 1
                     _deliver(fleet, by_id, message, now)
+            if model is not None:
+                for home in homes:
+                    home.evaluate(now)
+                step = model.step(STEP_S)
+                for view in views:
+                    if isinstance(view, ModelHome):
+                        view.took(step)
             for index, home in enumerate(homes):
-                home.evaluate(now)
-                home.step(STEP_S)
+                if model is None:
+                    home.evaluate(now)
+                    home.step(STEP_S)
                 power = home.physics.hp_electric_w
                 minute_power[index] += power / _STEPS_PER_MINUTE
                 home_heat[index, minute] += (
@@ -240,6 +253,21 @@ def run_fast(
         shortfall_minutes=dacs.shortfall_cycles * CYCLE_S / 60 if dacs else 0.0,
         not_following_alerts=dacs.not_following if dacs else 0,
     )
+
+
+def _physics(
+    physics: Physics,
+    configs: list[HybridHomeConfig],
+    weather: Weather,
+    start: datetime,
+) -> tuple[NeighbourhoodModel | None, list[HomePhysics]]:
+    """The street's physics: one HybridHome per home, or one model for all."""
+    if physics == "per_home":
+        return None, [HybridHome(config, weather, start) for config in configs]
+    if physics == "vectorised":
+        model = NeighbourhoodModel(configs, weather, start)
+        return model, [ModelHome(model, i, c) for i, c in enumerate(configs)]
+    raise ValueError(f"physics must be one of {PHYSICS}, got {physics!r}")
 
 
 def _deliver(

@@ -22,7 +22,7 @@ from dacs.testbed.sim.weather import Weather, WeatherSeries
 from .best_plan import BestPlan, HomeOptions, best_plan
 from .equal_share import EqualShareController
 from .fast_home import device_capabilities
-from .fast_run import DacsController, FastRun, run_fast
+from .fast_run import DacsController, FastRun, Physics, run_fast
 from .grid_signals import GridAsk, cap_lookup, grid_ask
 from .outcome import RunOutcome, assess_run, overlaps
 from .spec import ScenarioSpec
@@ -73,11 +73,18 @@ def limits(uncontrolled: FastRun, spec: ScenarioSpec) -> tuple[float, float]:
     return round(peak_kw * 1.05, 1), round(peak_kw * (1 - spec.depth), 1)
 
 
-def run_scenario(spec: ScenarioSpec, weather: Weather | None = None) -> ScenarioResult:
+def run_scenario(
+    spec: ScenarioSpec,
+    weather: Weather | None = None,
+    *,
+    physics: Physics = "per_home",
+) -> ScenarioResult:
     """Run one scenario under every controller and solve its best plan."""
     began = time.perf_counter()
     weather = weather or WeatherSeries.default(wrap=True)
-    uncontrolled = run_fast(spec, GridAsk(rated_kw=1e6), weather, controller=None)
+    uncontrolled = run_fast(
+        spec, GridAsk(rated_kw=1e6), weather, controller=None, physics=physics
+    )
     rated_kw, cap_kw = limits(uncontrolled, spec)
     scenario = spec.neighbourhood()
     event = scenario.event_window
@@ -89,8 +96,12 @@ def run_scenario(spec: ScenarioSpec, weather: Weather | None = None) -> Scenario
     )
     runs = {
         "none": uncontrolled,
-        "equal_share": run_fast(spec, ask, weather, controller=EqualShareController),
-        "dacs": run_fast(spec, ask, weather, controller=DacsController),
+        "equal_share": run_fast(
+            spec, ask, weather, controller=EqualShareController, physics=physics
+        ),
+        "dacs": run_fast(
+            spec, ask, weather, controller=DacsController, physics=physics
+        ),
     }
     caps_now = cap_lookup(ask)
     emergency = _emergency_window(ask)
@@ -194,6 +205,7 @@ def run_suite(
     *,
     jobs: int = 1,
     on_done: Callable[[ScenarioResult, int, int], None] | None = None,
+    physics: Physics = "per_home",
 ) -> list[ScenarioResult]:
     """Run every scenario, ``jobs`` at a time; results in the order of ``specs``."""
     results: dict[str, ScenarioResult] = {}
@@ -205,14 +217,16 @@ def run_suite(
 
     if jobs <= 1:
         for spec in specs:
-            done(run_scenario(spec))
+            done(run_scenario(spec, physics=physics))
     else:
         # Workers start fresh: they take the caller's level for the loop's logs.
         level = logging.getLogger(CONTROL_LOGGER).level
         with ProcessPoolExecutor(
             max_workers=jobs, initializer=_set_control_log_level, initargs=(level,)
         ) as pool:
-            futures = [pool.submit(run_scenario, spec) for spec in specs]
+            futures = [
+                pool.submit(run_scenario, spec, physics=physics) for spec in specs
+            ]
             for future in as_completed(futures):
                 done(future.result())
     return [results[spec.name] for spec in specs]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -41,11 +42,12 @@ from dacs.aggregator.settlement.periods import (
 )
 from dacs.aggregator.settlement.remuneration import extra_boiler_heat_kw
 
-from .hybrid import HybridHomeConfig, make_neighbourhood_configs, simulate_year
+from .hybrid import HybridHomeConfig, make_neighbourhood_configs
+from .neighbourhood_model import IntervalRecord, NeighbourhoodModel
+from .realistic import make_realistic_configs
 from .weather import WeatherSeries
 
 _STEP_S = 60.0
-_PER_INTERVAL = int(INTERVAL_S / _STEP_S)
 _DAY = 96  # intervals
 _BOILER_ONLY_KW = 0.2
 # Every fifth day from mid-December to late February 2025: cold snaps and mild spells.
@@ -65,6 +67,10 @@ class AccuracyScenario:
     event_duration: timedelta = timedelta(hours=4, minutes=30)
     limit_share: float = 0.5  # the home's limit, as a share of its nominal power
     own_history_days: float | None = None  # None: all of the config's history days
+    # Realistic homes (occupants, hot water, setback, sensor noise, compressor
+    # timers, real heat pump models); False: the generic homes of
+    # make_neighbourhood_configs, exact sensors.
+    realistic: bool = True
 
     def __post_init__(self) -> None:
         """Refuse scenarios the weather or the grid cannot hold."""
@@ -160,7 +166,8 @@ def measure_baseline_accuracy(
     config = config or SettlementConfig()
     weather = weather or WeatherSeries.default(wrap=True)
     settings = baseline_settings(config)
-    homes = make_neighbourhood_configs(scenario.homes, scenario.seed)
+    make = make_realistic_configs if scenario.realistic else make_neighbourhood_configs
+    homes = make(scenario.homes, scenario.seed)
     series = [_Series() for _ in homes]
     point_truth: list[FloatArray] = []
     point_baseline: list[FloatArray] = []
@@ -168,14 +175,15 @@ def measure_baseline_accuracy(
     delivered_true = delivered_estimated = gas_true = gas_estimated = 0.0
     for day in scenario.event_days:
         start = datetime.combine(day, scenario.event_start, LOCAL_TIME).astimezone(UTC)
-        histories = [_history(home, weather, start, config, settings) for home in homes]
+        histories, model = _histories(homes, weather, start, config, settings)
+        windows = _windows(model, homes, scenario)
         own = _own_history(histories, scenario, settings)
         electric_pools, boiler_pools = _pools(histories, settings)
         intervals = int(scenario.event_duration.total_seconds()) // INTERVAL_S
         day_truth = np.zeros(intervals)
         day_baseline = np.zeros(intervals)
         day_naive = np.zeros(intervals)
-        for index, (home, history) in enumerate(zip(homes, histories, strict=True)):
+        for index, history in enumerate(histories):
             half = index % 2  # the pool fitted on the other half of the homes
             electric_model = fit_baseline(
                 history.outdoor,
@@ -195,7 +203,7 @@ def measure_baseline_accuracy(
                 settings=settings,
                 pooled=boiler_pools[1 - half],
             )
-            window = _window(home, weather, start, scenario, history.indoor_c)
+            window = windows[index]
             blocks = time_of_day_blocks(window.starts, config.block_hours)
             predicted = electric_model.predict(window.outdoor, blocks)
             naive = history.electric[-_DAY : -_DAY + len(predicted)]
@@ -211,7 +219,9 @@ def measure_baseline_accuracy(
             delivered_true += (
                 float(
                     np.sum(
-                        np.maximum(0.0, window.counterfactual_kw - window.limited_kw)
+                        np.maximum(
+                            0.0, window.counterfactual_kw - window.limited_true_kw
+                        )
                     )
                 )
                 * hours
@@ -272,38 +282,41 @@ def baseline_settings(config: SettlementConfig) -> BaselineSettings:
     )
 
 
-def _history(
-    home: HybridHomeConfig,
+def _histories(
+    homes: Sequence[HybridHomeConfig],
     weather: WeatherSeries,
     event_start: datetime,
     config: SettlementConfig,
     settings: BaselineSettings,
-) -> _History:
+) -> tuple[list[_History], NeighbourhoodModel]:
+    """Every home's unlimited days before the event, as its telemetry reports them."""
     start = event_start - timedelta(days=config.history_days)
-    run = simulate_year(
-        home,
-        weather,
-        start,
-        _STEP_S,
-        duration_s=config.history_days * 86_400.0,
-        record=True,
+    model = NeighbourhoodModel(homes, weather, start, meter_seed=int(start.timestamp()))
+    run = model.run(
+        config.history_days * 86_400.0, _STEP_S, record_interval_s=INTERVAL_S
     )
-    if run.trace is None:
-        raise RuntimeError("simulate_year(record=True) returned no trace")
-    minutes = start.timestamp() + _STEP_S * np.arange(run.steps, dtype=np.float64)
-    outdoor, _ = weather.at_epoch_seconds(minutes)
-    electric = _per_interval(run.trace.hp_electric_w) / 1000
-    boiler = _per_interval(run.trace.boiler_thermal_w) / 1000
-    starts = (minutes[::_PER_INTERVAL]).astype(np.int64)
-    return _History(
-        outdoor=_per_interval(outdoor),
-        electric=electric,
-        boiler=boiler,
-        blocks=time_of_day_blocks(starts, 24 // settings.blocks_per_day),
-        eligible=np.ones(len(electric), dtype=bool),
-        boiler_only=(electric < RUNNING_KW) & (boiler > _BOILER_ONLY_KW),
-        indoor_c=run.final_state.indoor_temp_c,
-    )
+    if run.record is None:
+        raise RuntimeError("run(record_interval_s=...) returned no record")
+    record = run.record
+    starts = record.starts_s.astype(np.int64)
+    blocks = time_of_day_blocks(starts, 24 // settings.blocks_per_day)
+    histories = []
+    for index in range(len(homes)):
+        # The power sensor's reading, not the truth, is what the baseline sees.
+        electric = record.metered_electric_w[:, index] / 1000
+        boiler = record.boiler_thermal_w[:, index] / 1000
+        histories.append(
+            _History(
+                outdoor=record.outdoor_temp_c,
+                electric=electric,
+                boiler=boiler,
+                blocks=blocks,
+                eligible=np.ones(len(electric), dtype=bool),
+                boiler_only=(electric < RUNNING_KW) & (boiler > _BOILER_ONLY_KW),
+                indoor_c=float(model.indoor_c[index]),
+            )
+        )
+    return histories, model
 
 
 def _own_history(
@@ -358,52 +371,51 @@ class _Window:
     starts: np.ndarray
     outdoor: FloatArray
     counterfactual_kw: FloatArray
-    limited_kw: FloatArray
+    limited_kw: FloatArray  # as the power sensor reports it
+    limited_true_kw: FloatArray
     counterfactual_boiler_kw: FloatArray
     limited_boiler_kw: FloatArray
     extra_gas_m3: float
 
 
-def _window(
-    home: HybridHomeConfig,
-    weather: WeatherSeries,
-    start: datetime,
+def _windows(
+    model: NeighbourhoodModel,
+    homes: Sequence[HybridHomeConfig],
     scenario: AccuracyScenario,
-    indoor_c: float,
-) -> _Window:
+) -> list[_Window]:
     """The event window twice from the same state: without and with the limit."""
     duration = scenario.event_duration.total_seconds()
-    free = simulate_year(
-        home,
-        weather,
-        start,
-        _STEP_S,
-        duration_s=duration,
-        initial_indoor_c=indoor_c,
-        record=True,
+    free_model = copy.deepcopy(model)
+    limited_model = copy.deepcopy(model)
+    for index, home in enumerate(homes):
+        limited_model.set_limit(
+            index, scenario.limit_share * home.heat_pump.nominal_electric_w
+        )
+    free = free_model.run(duration, _STEP_S, record_interval_s=INTERVAL_S)
+    limited = limited_model.run(duration, _STEP_S, record_interval_s=INTERVAL_S)
+    if free.record is None or limited.record is None:
+        raise RuntimeError("run(record_interval_s=...) returned no record")
+    extra_gas = (limited_model.gas_m3 - model.gas_m3) - (
+        free_model.gas_m3 - model.gas_m3
     )
-    limited = simulate_year(
-        home,
-        weather,
-        start,
-        _STEP_S,
-        duration_s=duration,
-        initial_indoor_c=indoor_c,
-        electric_limit_w=scenario.limit_share * home.heat_pump.nominal_electric_w,
-        record=True,
-    )
-    if free.trace is None or limited.trace is None:
-        raise RuntimeError("simulate_year(record=True) returned no trace")
-    minutes = start.timestamp() + _STEP_S * np.arange(free.steps, dtype=np.float64)
-    outdoor, _ = weather.at_epoch_seconds(minutes)
+    return [
+        _window_of(free.record, limited.record, index, float(extra_gas[index]))
+        for index in range(len(homes))
+    ]
+
+
+def _window_of(
+    free: IntervalRecord, limited: IntervalRecord, index: int, extra_gas_m3: float
+) -> _Window:
     return _Window(
-        starts=minutes[::_PER_INTERVAL].astype(np.int64),
-        outdoor=_per_interval(outdoor),
-        counterfactual_kw=_per_interval(free.trace.hp_electric_w) / 1000,
-        limited_kw=_per_interval(limited.trace.hp_electric_w) / 1000,
-        counterfactual_boiler_kw=_per_interval(free.trace.boiler_thermal_w) / 1000,
-        limited_boiler_kw=_per_interval(limited.trace.boiler_thermal_w) / 1000,
-        extra_gas_m3=limited.gas_m3 - free.gas_m3,
+        starts=free.starts_s.astype(np.int64),
+        outdoor=free.outdoor_temp_c,
+        counterfactual_kw=free.hp_electric_w[:, index] / 1000,  # the truth
+        limited_kw=limited.metered_electric_w[:, index] / 1000,  # what is measured
+        limited_true_kw=limited.hp_electric_w[:, index] / 1000,
+        counterfactual_boiler_kw=free.boiler_thermal_w[:, index] / 1000,
+        limited_boiler_kw=limited.boiler_thermal_w[:, index] / 1000,
+        extra_gas_m3=extra_gas_m3,
     )
 
 
@@ -429,16 +441,6 @@ def _estimated_gas_m3(
     return heat_kwh / config.boiler_efficiency / config.gas_kwh_per_m3
 
 
-def _per_interval(values: FloatArray) -> FloatArray:
-    whole = len(values) // _PER_INTERVAL * _PER_INTERVAL
-    result: FloatArray = (
-        np.asarray(values[:whole], dtype=np.float64)
-        .reshape(-1, _PER_INTERVAL)
-        .mean(axis=1)
-    )
-    return result
-
-
 def format_report(report: AccuracyReport) -> str:
     """The figures as a table a person reads."""
     s = report.scenario
@@ -449,6 +451,11 @@ def format_report(report: AccuracyReport) -> str:
             f"window {s.event_start:%H:%M} local for {s.event_duration}, limit {s.limit_share:.0%} of nominal"
         ),
         f"own history: {'all' if s.own_history_days is None else f'{s.own_history_days:g} days'}",
+        (
+            "homes: realistic (occupants, hot water, setback, sensor noise, timers)"
+            if s.realistic
+            else "homes: generic (steady thermostat, no hot water, exact sensors)"
+        ),
         "",
         f"{'per 15-minute interval':<36}{'MAE kW':>10}{'bias kW':>10}{'NMAE':>8}{'n':>7}",
     ]
@@ -506,9 +513,17 @@ def main() -> None:
         default=None,
         help="give every home only this much history (tests the pooled fallback)",
     )
+    parser.add_argument(
+        "--generic",
+        action="store_true",
+        help="the generic homes without occupants, hot water or sensor noise",
+    )
     args = parser.parse_args()
     scenario = AccuracyScenario(
-        homes=args.homes, seed=args.seed, own_history_days=args.own_history_days
+        homes=args.homes,
+        seed=args.seed,
+        own_history_days=args.own_history_days,
+        realistic=not args.generic,
     )
     print(format_report(measure_baseline_accuracy(scenario)))  # noqa: T201 - a CLI
 

@@ -26,11 +26,14 @@ class BoilerSpec:
         efficiency: Heat out per gas in, on the higher heating value.
         min_thermal_w: Lowest output at which the burner modulates; below it
             the burner cycles on and off.
+        hot_water_efficiency: Tap-water heat out per gas in (HHV) of the
+            combi boiler's hot-water side, including its start losses.
     """
 
     max_thermal_w: float = 24_000.0
     efficiency: float = 0.90
     min_thermal_w: float = 4_000.0
+    hot_water_efficiency: float = 0.80
 
     def __post_init__(self) -> None:
         """Reject specs a boiler cannot have."""
@@ -39,6 +42,14 @@ class BoilerSpec:
         if not (math.isfinite(self.efficiency) and 0 < self.efficiency <= 1):
             raise ValueError(
                 f"efficiency (on HHV) must be in (0, 1], got {self.efficiency}"
+            )
+        if not (
+            math.isfinite(self.hot_water_efficiency)
+            and 0 < self.hot_water_efficiency <= 1
+        ):
+            raise ValueError(
+                "hot_water_efficiency (on HHV) must be in (0, 1],"
+                f" got {self.hot_water_efficiency}"
             )
         if not (
             math.isfinite(self.min_thermal_w)

@@ -36,7 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 import math
 
+from . import equations
 from .checks import require_finite
+from .equations import cop_from_fit, full_electric_w
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,11 @@ class HplibFit:
     p2: float
     p3: float
     p4: float
+
+    @property
+    def coefficients(self) -> tuple[float, float, float, float]:
+        """``(p1, p2, p3, p4)``."""
+        return (self.p1, self.p2, self.p3, self.p4)
 
     def evaluate(self, source_c: float, flow_c: float, ambient_c: float) -> float:
         """Evaluate ``p1*source + p2*flow + p3 + p4*ambient`` in hplib's order."""
@@ -72,7 +79,7 @@ GENERIC_ON_OFF_ELECTRIC = HplibFit(
 
 # hplib replaces the compressor by a heating rod (COP 1) where the linear
 # fit drops to 1 or below, e.g. the regulated fit at A-10/W55 gives 0.69.
-MIN_COP = 1.0
+MIN_COP = equations.MIN_COP
 # Default minimum stable modulation of an inverter unit, as a share of the
 # nominal power. Estimated; hplib itself floors regulated units at 25 %.
 DEFAULT_MIN_MODULATION = 0.35
@@ -91,12 +98,22 @@ class HeatPumpSpec:
         cop_fit: COP as a function of outdoor and flow temperature.
         electric_fit: Full-speed electric power as a multiple of
             ``nominal_electric_w``.
+        min_run_s: Minimum run time once started (0: the *averaged*
+            compressor, which cycles within a step without a state).
+        min_off_s: Minimum off time before a restart (anti-short-cycle).
+        startup_ramp_s: Time the heat output takes to build up after a start;
+            the heat missing meanwhile is the start-up loss.
+        model: Manufacturer and model, or "generic".
     """
 
     nominal_electric_w: float
     min_electric_w: float
     cop_fit: HplibFit = GENERIC_REGULATED_COP
     electric_fit: HplibFit = GENERIC_ON_OFF_ELECTRIC
+    min_run_s: float = 0.0
+    min_off_s: float = 0.0
+    startup_ramp_s: float = 0.0
+    model: str = "generic"
 
     def __post_init__(self) -> None:
         """Reject specs a compressor cannot have."""
@@ -112,6 +129,10 @@ class HeatPumpSpec:
                 "min_electric_w must be > 0 and <= nominal_electric_w"
                 f" ({self.nominal_electric_w}), got {self.min_electric_w}"
             )
+        for name in ("min_run_s", "min_off_s", "startup_ramp_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value}")
 
 
 @dataclass(frozen=True)
@@ -153,8 +174,8 @@ def cop(spec: HeatPumpSpec, outdoor_temp_c: float, flow_temp_c: float) -> float:
         ValueError: a temperature is not finite.
     """
     require_finite(outdoor_temp_c=outdoor_temp_c, flow_temp_c=flow_temp_c)
-    return max(
-        MIN_COP, spec.cop_fit.evaluate(outdoor_temp_c, flow_temp_c, outdoor_temp_c)
+    return cop_from_fit(
+        spec.cop_fit.coefficients, float(outdoor_temp_c), float(flow_temp_c)
     )
 
 
@@ -167,8 +188,12 @@ def max_electric_w(
         ValueError: a temperature is not finite.
     """
     require_finite(outdoor_temp_c=outdoor_temp_c, flow_temp_c=flow_temp_c)
-    shape = spec.electric_fit.evaluate(outdoor_temp_c, flow_temp_c, outdoor_temp_c)
-    return spec.nominal_electric_w * max(0.0, shape)
+    return full_electric_w(
+        spec.nominal_electric_w,
+        spec.electric_fit.coefficients,
+        float(outdoor_temp_c),
+        float(flow_temp_c),
+    )
 
 
 def operate(

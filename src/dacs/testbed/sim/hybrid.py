@@ -18,7 +18,7 @@ Two ways to run it, with the same physics and the same control law:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 import math
 import random
 
@@ -27,15 +27,10 @@ from numpy.typing import NDArray
 
 from dacs.devices.models import OperatingMode
 
-from .boiler import GAS_HHV_J_PER_M3, BoilerSpec, burn
+from . import equations as eq
+from .boiler import GAS_HHV_J_PER_M3, BoilerSpec
 from .checks import require_finite
-from .heat_pump_model import (
-    MIN_COP,
-    HeatPumpSpec,
-    modulating_heat_pump,
-    on_off_heat_pump,
-    operate,
-)
+from .heat_pump_model import HeatPumpSpec, modulating_heat_pump, on_off_heat_pump
 from .house import (
     DwellingType,
     HouseParameters,
@@ -43,16 +38,16 @@ from .house import (
     InsulationLevel,
     discretise,
     house_parameters,
-    steady_state_heat_w,
     steady_state_house,
-    step_house,
 )
-from .weather import ArrayWeather, Weather, WeatherSample, epoch_seconds
+from .occupants import Household, HouseholdArrays, calendar, household_inputs
+from .weather import Weather, WeatherSample, epoch_seconds, sample_many
 
 YEAR_S = 365 * 86_400.0
 _CHUNK_STEPS = 10_080  # one week of 1-minute steps: bounded memory, few NumPy calls
 _MIN_SETPOINT_C = 5.0
 _MAX_SETPOINT_C = 30.0
+_LONG_AGO_S = 1e9  # "the compressor last switched long ago": no timer blocks it
 
 
 def _check_setpoint(value: float) -> None:
@@ -98,10 +93,13 @@ class HeatingCurve:
 
     def flow_temp_c(self, outdoor_temp_c: float) -> float:
         """Flow temperature for this outdoor temperature."""
-        flow = self.mild_flow_c + self.slope_k_per_k * (
-            self.mild_outdoor_c - outdoor_temp_c
+        return eq.flow_temp_c(
+            float(outdoor_temp_c),
+            self.mild_outdoor_c,
+            self.mild_flow_c,
+            self.slope_k_per_k,
+            self.design_flow_c,
         )
-        return min(self.design_flow_c, max(self.mild_flow_c, flow))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,15 +126,13 @@ class Thermostat:
         self, feed_forward_w: float, setpoint_c: float, indoor_c: float
     ) -> float:
         """Heat demand for this error (W, >= 0)."""
-        half_band = self.deadband_k / 2
-        error = setpoint_c - indoor_c
-        if error > half_band:
-            demand = feed_forward_w + self.gain_w_per_k * (error - half_band)
-        elif error < -half_band:
-            demand = feed_forward_w + self.gain_w_per_k * (error + half_band)
-        else:
-            demand = feed_forward_w
-        return max(demand, 0.0)
+        return eq.thermostat_demand_w(
+            float(feed_forward_w),
+            float(setpoint_c),
+            float(indoor_c),
+            self.gain_w_per_k,
+            self.deadband_k / 2,
+        )
 
 
 @dataclass(kw_only=True)
@@ -154,6 +150,11 @@ class HybridHomeConfig:
             heats alone (bivalent-alternative operation); None: never.
         design_delta_t_k: Flow-return difference at design load; scales
             linearly with the delivered heat.
+        household: The occupants (schedule, hot water, night setback,
+            sensor noise); None: the house's constant mean gains, no hot
+            water, an exact thermostat.
+        dwelling: The reference dwelling type the house was made from.
+        insulation: Its insulation level.
     """
 
     house: HouseParameters
@@ -164,6 +165,9 @@ class HybridHomeConfig:
     thermostat: Thermostat = field(default_factory=Thermostat)
     switch_over_outdoor_c: float | None = -3.0
     design_delta_t_k: float = 6.0
+    household: Household | None = None
+    dwelling: DwellingType | None = None  # what the house stands for, if known
+    insulation: InsulationLevel | None = None
 
     def __post_init__(self) -> None:
         """Reject settings the controls cannot use."""
@@ -174,6 +178,24 @@ class HybridHomeConfig:
             raise ValueError(
                 f"design_delta_t_k must be finite and >= 0, got {self.design_delta_t_k}"
             )
+
+    @property
+    def mean_gains_w(self) -> float:
+        """Internal gains the thermostat's feed-forward assumes (W)."""
+        if self.household is None:
+            return self.house.internal_gains_w
+        return self.household.mean_gains_w
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the home needs more than the scalar fast loop can do."""
+        hp = self.heat_pump
+        return (
+            self.household is not None
+            or hp.min_run_s > 0
+            or hp.min_off_s > 0
+            or hp.startup_ramp_s > 0
+        )
 
     @property
     def design_heat_w(self) -> float:
@@ -216,6 +238,9 @@ class StepResult:
     boiler_gas_w: float
     delivered_heat_w: float
     unmet_heat_w: float
+    hot_water_w: float = 0.0  # tap water heated by the boiler (in boiler_thermal_w)
+    room_setpoint_c: float = 20.0  # after any night setback
+    started: bool = False  # the compressor started in this step
 
 
 class HybridHome:
@@ -260,6 +285,14 @@ class HybridHome:
         self.room_setpoint_c = config.room_setpoint_c
         self._last: StepResult | None = None
         self._outdoor_temp_c = sample.outdoor_temp_c
+        self._hp_on = 0.0
+        self._since_switch_s = _LONG_AGO_S
+        self._people = (
+            None if config.household is None else HouseholdArrays.of([config.household])
+        )
+        self.starts = 0
+        self.hot_water_wh = 0.0
+        self.startup_loss_wh = 0.0
         self.electric_energy_wh = 0.0
         self.hp_heat_wh = 0.0
         self.boiler_heat_wh = 0.0
@@ -381,42 +414,106 @@ class HybridHome:
         sample = _weather_at(self._weather, self._time)
         outdoor = sample.outdoor_temp_c
         solar = sample.global_radiation_wm2
+        house = config.house
+        hp = config.heat_pump
+        curve = config.heating_curve
         setpoint = self._room_setpoint_c
-        flow = config.heating_curve.flow_temp_c(outdoor)
-        feed_forward = steady_state_heat_w(config.house, setpoint, outdoor)
-        demand = config.thermostat.demand_w(
-            feed_forward, setpoint, self._state.indoor_temp_c
+        gains = house.internal_gains_w
+        hot_water = tap = offset = resolution = 0.0
+        if self._people is not None and config.household is not None:
+            inputs = household_inputs(
+                self._people, calendar(np.array([self._time.timestamp()])), dt_s
+            )
+            setpoint -= float(inputs.setpoint_drop_k[0, 0])
+            gains = float(inputs.gains_w[0, 0])
+            hot_water = float(inputs.hot_water_w[0, 0])
+            tap = float(inputs.tap_share[0, 0])
+            offset = config.household.thermostat_offset_k
+            resolution = config.household.thermostat_resolution_k
+        flow = eq.flow_temp_c(
+            outdoor,
+            curve.mild_outdoor_c,
+            curve.mild_flow_c,
+            curve.slope_k_per_k,
+            curve.design_flow_c,
         )
-        heat_pump = operate(
-            config.heat_pump,
-            heat_demand_w=demand,
-            outdoor_temp_c=outdoor,
-            flow_temp_c=flow,
-            electric_limit_w=self._electric_limit_w,
-            allowed=(
-                self._mode is OperatingMode.NORMAL and config.heat_pump_allowed(outdoor)
-            ),
+        feed_forward = eq.feed_forward_w(
+            house.total_conductance_w_per_k, config.mean_gains_w, setpoint, outdoor
         )
-        deficit = max(0.0, demand - heat_pump.thermal_w)
-        boiler = burn(
-            config.boiler, 0.0 if self._mode is OperatingMode.OFF else deficit
+        sensed = eq.sensed_temp_c(self._state.indoor_temp_c, offset, resolution)
+        thermostat = config.thermostat
+        half_band = thermostat.deadband_k / 2
+        demand = eq.thermostat_demand_w(
+            feed_forward, setpoint, sensed, thermostat.gain_w_per_k, half_band
         )
-        delivered = heat_pump.thermal_w + boiler.thermal_w
-        self._state = step_house(
-            config.house,
-            self._state,
-            heat_to_air_w=delivered,
-            outdoor_temp_c=outdoor,
-            solar_wm2=solar,
+        performance = eq.cop_from_fit(hp.cop_fit.coefficients, outdoor, flow)
+        full = eq.full_electric_w(
+            hp.nominal_electric_w, hp.electric_fit.coefficients, outdoor, flow
+        )
+        limit = self._electric_limit_w
+        permitted = (
+            1.0
+            if self._mode is OperatingMode.NORMAL
+            and config.heat_pump_allowed(outdoor)
+            and (limit is None or limit >= hp.min_electric_w)
+            and full > 0
+            else 0.0
+        )
+        boiler_max = (
+            0.0 if self._mode is OperatingMode.OFF else config.boiler.max_thermal_w
+        )
+        flows = eq.heat_flows(
+            on=self._hp_on,
+            since_switch_s=self._since_switch_s,
+            permitted=permitted,
+            demand_w=demand,
+            cop=performance,
+            capacity_w=(full if limit is None else min(full, limit)) * performance,
+            min_electric_w=hp.min_electric_w,
+            error_k=setpoint - sensed,
+            half_band_k=half_band,
+            min_run_s=hp.min_run_s,
+            min_off_s=hp.min_off_s,
+            ramp_s=hp.startup_ramp_s,
+            boiler_available_w=boiler_max * (1.0 - tap),
             dt_s=dt_s,
         )
+        running, heat, electric = flows.running, flows.heat_w, flows.electric_w
+        hp_heat, boiler_space = flows.hp_heat_w, flows.boiler_space_w
+        hot_water = min(hot_water, config.boiler.max_thermal_w)
+        delivered = hp_heat + boiler_space
+        gas_w = (
+            boiler_space / config.boiler.efficiency
+            + hot_water / config.boiler.hot_water_efficiency
+        )
+        k = discretise(house, dt_s)
+        sun = house.solar_aperture_m2 * solar
+        indoor, mass = eq.house_step(
+            (k.phi_aa, k.phi_am, k.phi_ma, k.phi_mm, k.air_a, k.air_m),
+            indoor_c=self._state.indoor_temp_c,
+            mass_c=self._state.mass_temp_c,
+            drive_air=eq.house_drive(
+                (k.outdoor_a, k.air_a, k.mass_a), outdoor, gains, sun
+            ),
+            drive_mass=eq.house_drive(
+                (k.outdoor_m, k.air_m, k.mass_m), outdoor, gains, sun
+            ),
+            heat_w=delivered,
+        )
+        self._state = HouseState(indoor, mass)
+        started = bool(flows.started)
+        self._since_switch_s = flows.since_switch_s
+        self._hp_on = running
         self._time += timedelta(seconds=dt_s)
         self._outdoor_temp_c = outdoor
         hours = dt_s / 3600.0
-        self.electric_energy_wh += heat_pump.electric_w * hours
-        self.hp_heat_wh += heat_pump.thermal_w * hours
-        self.boiler_heat_wh += boiler.thermal_w * hours
-        self.gas_m3 += boiler.gas_m3_per_h * hours
+        self.electric_energy_wh += electric * hours
+        self.hp_heat_wh += hp_heat * hours
+        self.boiler_heat_wh += (boiler_space + hot_water) * hours
+        self.hot_water_wh += hot_water * hours
+        self.startup_loss_wh += (heat - hp_heat) * hours
+        self.starts += started
+        self.gas_m3 += gas_w * dt_s / GAS_HHV_J_PER_M3
         unmet = max(0.0, demand - delivered)
         self.unmet_heat_wh += unmet * hours
         self._last = StepResult(
@@ -427,13 +524,16 @@ class HybridHome:
             flow_temp_c=flow,
             return_temp_c=config.return_temp_c(flow, delivered),
             heat_demand_w=demand,
-            hp_electric_w=heat_pump.electric_w,
-            hp_thermal_w=heat_pump.thermal_w,
-            cop=heat_pump.cop,
-            boiler_thermal_w=boiler.thermal_w,
-            boiler_gas_w=boiler.gas_w,
+            hp_electric_w=electric,
+            hp_thermal_w=hp_heat,
+            cop=performance if running else 0.0,
+            boiler_thermal_w=boiler_space + hot_water,
+            boiler_gas_w=gas_w,
             delivered_heat_w=delivered,
             unmet_heat_w=unmet,
+            hot_water_w=hot_water,
+            room_setpoint_c=setpoint,
+            started=started,
         )
         return self._last
 
@@ -533,6 +633,18 @@ def simulate_year(
     mode = OperatingMode(mode)
     _check_setpoint(config.room_setpoint_c)  # the config is mutable
     steps = int(duration_s // step_s)
+    if config.stateful:
+        return _simulate_stateful(
+            config,
+            weather,
+            start,
+            step_s,
+            steps,
+            electric_limit_w=electric_limit_w,
+            mode=mode,
+            initial_indoor_c=initial_indoor_c,
+            record=record,
+        )
     house = config.house
     setpoint = config.room_setpoint_c
     indoor = setpoint if initial_indoor_c is None else initial_indoor_c
@@ -543,7 +655,7 @@ def simulate_year(
     for first in range(0, steps, _CHUNK_STEPS):
         count = min(_CHUNK_STEPS, steps - first)
         times = start_s + step_s * np.arange(first, first + count, dtype=np.float64)
-        outdoor, solar = _sample(weather, times)
+        outdoor, solar = sample_many(weather, times)
         loop.run(outdoor, solar)
     indoor_all = np.concatenate(loop.indoor) if loop.indoor else np.empty(0)
     trace = None
@@ -572,6 +684,56 @@ def simulate_year(
         min_indoor_c=float(indoor_all.min()),
         max_indoor_c=float(indoor_all.max()),
         mean_indoor_c=float(indoor_all.mean()),
+        trace=trace,
+    )
+
+
+def _simulate_stateful(
+    config: HybridHomeConfig,
+    weather: Weather,
+    start: datetime,
+    step_s: float,
+    steps: int,
+    *,
+    electric_limit_w: float | None,
+    mode: OperatingMode,
+    initial_indoor_c: float | None,
+    record: bool,
+) -> YearSummary:
+    """Occupants and compressor timers need the full model: a neighbourhood of one."""
+    from .neighbourhood_model import NeighbourhoodModel  # noqa: PLC0415 - a cycle
+
+    model = NeighbourhoodModel(
+        [config], weather, start, initial_indoor_c=initial_indoor_c
+    )
+    model.set_limit(0, electric_limit_w)
+    model.set_mode(0, mode)
+    run = model.run(
+        steps * step_s, step_s, record_interval_s=step_s if record else None
+    )
+    trace = None
+    if run.record is not None:
+        trace = SimulationTrace(
+            indoor_temp_c=run.record.indoor_temp_c[:, 0],
+            hp_electric_w=run.record.hp_electric_w[:, 0],
+            boiler_thermal_w=run.record.boiler_thermal_w[:, 0],
+        )
+    return YearSummary(
+        start=start,
+        end=start + timedelta(seconds=steps * step_s),
+        step_s=step_s,
+        steps=steps,
+        electric_energy_wh=float(run.electric_energy_wh[0]),
+        hp_heat_wh=float(run.hp_heat_wh[0]),
+        boiler_heat_wh=float(run.boiler_heat_wh[0]),
+        gas_m3=float(run.gas_m3[0]),
+        unmet_heat_wh=float(run.unmet_heat_wh[0]),
+        final_state=HouseState(
+            float(run.final_indoor_c[0]), float(run.final_mass_c[0])
+        ),
+        min_indoor_c=float(run.min_indoor_c[0]),
+        max_indoor_c=float(run.max_indoor_c[0]),
+        mean_indoor_c=float(run.mean_indoor_c[0]),
         trace=trace,
     )
 
@@ -611,21 +773,22 @@ class _FastLoop:
         config = self.config
         spec = config.heat_pump
         curve = config.heating_curve
-        flow = np.minimum(
-            curve.design_flow_c,
-            np.maximum(
-                curve.mild_flow_c,
-                curve.mild_flow_c
-                + curve.slope_k_per_k * (curve.mild_outdoor_c - outdoor),
-            ),
+        const = np.full_like(outdoor, 1.0)
+        flow = eq.flow_temp_c(
+            outdoor,
+            curve.mild_outdoor_c * const,
+            curve.mild_flow_c * const,
+            curve.slope_k_per_k * const,
+            curve.design_flow_c * const,
         )
-        fit = spec.cop_fit
-        cop = np.maximum(
-            MIN_COP, fit.p1 * outdoor + fit.p2 * flow + fit.p3 + fit.p4 * outdoor
+        cop = eq.cop_from_fit(
+            _broadcast(spec.cop_fit.coefficients, const), outdoor, flow
         )
-        shape = spec.electric_fit
-        full = spec.nominal_electric_w * np.maximum(
-            0.0, shape.p1 * outdoor + shape.p2 * flow + shape.p3 + shape.p4 * outdoor
+        full = eq.full_electric_w(
+            spec.nominal_electric_w * const,
+            _broadcast(spec.electric_fit.coefficients, const),
+            outdoor,
+            flow,
         )
         limit = self.electric_limit_w
         if self.mode is not OperatingMode.NORMAL or (
@@ -667,7 +830,7 @@ class _FastLoop:
         indoor_list: list[float] = []
 
         # The hot loop: plain floats and local names only; it runs ~500k times
-        # a simulated year. Mirrors Thermostat.demand_w, operate and burn.
+        # a simulated year. The same equations as equations.py, inlined on floats.
         p_aa, p_am, p_ma, p_mm = k.phi_aa, k.phi_am, k.phi_ma, k.phi_mm
         q_a, q_m = k.air_a, k.air_m
         setpoint = config.room_setpoint_c
@@ -734,6 +897,14 @@ class _FastLoop:
         self.unmet_w_sum += unmet_sum
 
 
+def _broadcast(
+    fit: tuple[float, float, float, float], like: NDArray[np.float64]
+) -> tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+]:
+    return (fit[0] * like, fit[1] * like, fit[2] * like, fit[3] * like)
+
+
 def _weather_at(weather: Weather, when: datetime) -> WeatherSample:
     """The weather at one instant, refusing values the house cannot use."""
     sample = weather.at(when)
@@ -746,23 +917,6 @@ def _weather_at(weather: Weather, when: datetime) -> WeatherSample:
             f"weather gave non-finite or negative values at {when.isoformat()}: {sample}"
         )
     return sample
-
-
-def _sample(
-    weather: Weather, times_s: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Outdoor temperature and radiation at many instants."""
-    if isinstance(weather, ArrayWeather):
-        return weather.at_epoch_seconds(times_s)
-    samples = [weather.at(_from_epoch(t)) for t in times_s.tolist()]
-    return (
-        np.array([s.outdoor_temp_c for s in samples], dtype=np.float64),
-        np.array([s.global_radiation_wm2 for s in samples], dtype=np.float64),
-    )
-
-
-def _from_epoch(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 # Neighbourhood mix: estimates for a Dutch street of owner-occupied homes
@@ -837,6 +991,8 @@ def make_neighbourhood_configs(n: int, seed: int) -> list[HybridHomeConfig]:
                 room_setpoint_c=setpoint,
                 heating_curve=_CURVES[insulation],
                 switch_over_outdoor_c=rng.choice((-5.0, -3.0, -3.0, 0.0)),
+                dwelling=dwelling,
+                insulation=insulation,
             )
         )
     return configs

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import math
 import time
+from typing import Protocol
 
 from dacs.devices.modbus_profile import DeviceProfile, get_profile
 
@@ -106,8 +107,17 @@ def serve_home(
     )
 
 
+class Configured(Protocol):
+    """Anything that knows its home's configuration (a home, or one of a street)."""
+
+    @property
+    def config(self) -> HybridHomeConfig:
+        """The home's configuration."""
+        ...
+
+
 def firmware_for(
-    home: HybridHome,
+    home: Configured,
     profile_id: str,
     *,
     serial: str,

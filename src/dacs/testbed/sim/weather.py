@@ -325,3 +325,16 @@ def _interpolate(xs: list[float], ys: list[float], x: float) -> float:
     # Same formula as numpy.interp so that the scalar and vector paths agree.
     slope = (ys[i + 1] - y0) / (xs[i + 1] - x0)
     return slope * (x - x0) + y0
+
+
+def sample_many(
+    weather: Weather, times_s: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Outdoor temperature and radiation at many POSIX times, vectorised if it can."""
+    if isinstance(weather, ArrayWeather):
+        return weather.at_epoch_seconds(times_s)
+    samples = [weather.at(datetime.fromtimestamp(t, tz=UTC)) for t in times_s.tolist()]
+    return (
+        np.array([s.outdoor_temp_c for s in samples], dtype=np.float64),
+        np.array([s.global_radiation_wm2 for s in samples], dtype=np.float64),
+    )
