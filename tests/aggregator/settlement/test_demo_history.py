@@ -24,7 +24,8 @@ from dacs.testbed.neighbourhood.history import (
     seed_history,
 )
 from dacs.testbed.neighbourhood.scenario import Scenario
-from dacs.testbed.sim.hybrid import HybridHomeConfig, simulate_year
+from dacs.testbed.sim.home_config import HybridHomeConfig
+from dacs.testbed.sim.hybrid import simulate_year
 from dacs.testbed.sim.weather import WeatherSeries
 
 from .street import FixedClock

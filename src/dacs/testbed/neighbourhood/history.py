@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dacs.aggregator.storage.tables import HomeRow, TelemetryRow
 from dacs.protocol import LimitSource, Participation
-from dacs.testbed.sim.hybrid import HybridHomeConfig, simulate_year
+from dacs.testbed.sim.home_config import HybridHomeConfig
+from dacs.testbed.sim.hybrid import simulate_year
 from dacs.testbed.sim.weather import ArrayWeather, Weather
 
 # Live controllers use random 12-hex-digit boot ids; this one cannot match them.

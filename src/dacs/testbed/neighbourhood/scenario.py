@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import random
 
-from dacs.testbed.sim.hybrid import HybridHomeConfig, make_neighbourhood_configs
+from dacs.testbed.sim.home_config import HybridHomeConfig
+from dacs.testbed.sim.hybrid import make_neighbourhood_configs
 
 # Monday 20 January 2025 in De Bilt, 14:00 local time: a frosty weekday.
 DEFAULT_START = datetime(2025, 1, 20, 13, 0, tzinfo=UTC)

@@ -33,7 +33,8 @@ from dacs.testbed.neighbourhood.counterfactual import (
     household_trace,
 )
 from dacs.testbed.neighbourhood.live import PROFILE_MIX
-from dacs.testbed.sim.hybrid import HybridHome, HybridHomeConfig
+from dacs.testbed.sim.home_config import HybridHomeConfig
+from dacs.testbed.sim.hybrid import HybridHome
 from dacs.testbed.sim.neighbourhood_model import NeighbourhoodModel
 from dacs.testbed.sim.weather import Weather
 

@@ -15,7 +15,7 @@ import math
 from typing import Protocol
 
 from dacs.devices.models import OperatingMode
-from dacs.testbed.sim.hybrid import HybridHomeConfig
+from dacs.testbed.sim.home_config import HybridHomeConfig
 from dacs.testbed.sim.neighbourhood_model import (
     MODE_CODES,
     NeighbourhoodModel,

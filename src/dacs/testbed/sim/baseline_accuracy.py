@@ -42,7 +42,8 @@ from dacs.aggregator.settlement.periods import (
 )
 from dacs.aggregator.settlement.remuneration import extra_boiler_heat_kw
 
-from .hybrid import HybridHomeConfig, make_neighbourhood_configs
+from .home_config import HybridHomeConfig
+from .hybrid import make_neighbourhood_configs
 from .neighbourhood_model import IntervalRecord, NeighbourhoodModel
 from .realistic import make_realistic_configs
 from .weather import WeatherSeries

@@ -29,8 +29,8 @@ from dacs.devices.models import OperatingMode
 from . import equations as eq
 from .boiler import GAS_HHV_J_PER_M3
 from .equations import FloatArray
+from .home_config import HybridHomeConfig
 from .house import discretise, steady_state_house
-from .hybrid import HybridHomeConfig
 from .occupants import HouseholdArrays, calendar, household_inputs
 from .weather import Weather, epoch_seconds, sample_many
 

@@ -14,7 +14,8 @@ from dataclasses import replace
 import random
 
 from .catalogue import CATALOGUE, CatalogueModel, catalogue_heat_pump
-from .hybrid import HybridHomeConfig, make_neighbourhood_configs
+from .home_config import HybridHomeConfig
+from .hybrid import make_neighbourhood_configs
 from .occupants import Household
 
 # People per household. Apartments: the Dutch mix of all households (CBS,

@@ -14,8 +14,9 @@ from dacs.devices.modbus_profile import DeviceProfile, get_profile
 from .boiler import BoilerSpec
 from .firmware import FirmwareIdentity, HeatPumpFirmware
 from .heat_pump_model import modulating_heat_pump
+from .home_config import HybridHomeConfig
 from .house import DwellingType, InsulationLevel, house_parameters
-from .hybrid import HybridHome, HybridHomeConfig
+from .hybrid import HybridHome
 from .server import SimulatedHeatPumpServer
 from .weather import Weather, WeatherSeries
 

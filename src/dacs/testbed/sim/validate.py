@@ -23,9 +23,9 @@ from dacs.devices.models import OperatingMode
 
 from . import equations as eq
 from .climate import NormalYear
+from .home_config import HybridHomeConfig
 from .house import DwellingType
 from .household_load import e1a_fractions
-from .hybrid import HybridHomeConfig
 from .neighbourhood_model import NeighbourhoodModel, NeighbourhoodRun
 from .occupants import LOCAL
 from .realistic import make_realistic_configs
