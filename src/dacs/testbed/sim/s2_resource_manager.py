@@ -484,7 +484,26 @@ class _DeviceControl(S2ControlType):
         msg: S2ConnectionEventsAndMessages,
         send_okay: SendOkayRun,
     ) -> None:
-        """Follow an instruction of this control type, or refuse it."""
+        """Follow an instruction of this control type, or refuse it with the reason."""
+        if not isinstance(msg, self.instruction_type):
+            return
+        limit = self._limit(msg)
+        if isinstance(limit, str):
+            await refuse(
+                connection,
+                msg,
+                send_okay,
+                ReceptionStatusValues.INVALID_CONTENT,
+                limit,
+            )
+            return
+        if send_okay is not None:
+            await send_okay()
+        self.device.follow(limit)
+        await _status(connection, limit.instruction_id, InstructionStatus.ACCEPTED)
+
+    def _limit(self, msg: PEBCInstruction | DDBCInstruction) -> S2DeviceLimit | str:
+        """The limit an instruction sets, or why it cannot be followed."""
         raise NotImplementedError
 
     async def _revoke(
@@ -510,41 +529,9 @@ class _PebcControl(_DeviceControl, PEBCControlType):
         )
 
     @override
-    async def handle_instruction(
-        self,
-        connection: S2AsyncConnection,
-        msg: S2ConnectionEventsAndMessages,
-        send_okay: SendOkayRun,
-    ) -> None:
+    def _limit(self, msg: PEBCInstruction | DDBCInstruction) -> S2DeviceLimit | str:
         if not isinstance(msg, PEBCInstruction):
-            return
-        problem = self._problem(msg)
-        if problem is not None:
-            await refuse(
-                connection,
-                msg,
-                send_okay,
-                ReceptionStatusValues.INVALID_CONTENT,
-                problem,
-            )
-            return
-        if send_okay is not None:
-            await send_okay()
-        elements = msg.power_envelopes[0].power_envelope_elements
-        upper = elements[0].upper_limit
-        total_ms = sum(e.duration.root for e in elements)
-        self.device.follow(
-            S2DeviceLimit(
-                instruction_id=msg.id,
-                kind=RevokableObjects.PEBC_Instruction,
-                max_power_w=None if upper <= 0 else upper,
-                mode=OperatingMode.GAS_ONLY if upper <= 0 else OperatingMode.NORMAL,
-                ends_at=msg.execution_time + timedelta(milliseconds=total_ms),
-            )
-        )
-        await _status(connection, msg.id, InstructionStatus.ACCEPTED)
-
-    def _problem(self, msg: PEBCInstruction) -> str | None:
+            return "not a PEBC instruction"
         device = self.device
         if msg.power_constraints_id != device.constraints_id:
             return f"unknown power constraints {msg.power_constraints_id}"
@@ -553,13 +540,21 @@ class _PebcControl(_DeviceControl, PEBCControlType):
         ]
         if not envelopes or not envelopes[0].power_envelope_elements:
             return f"no envelope for {_ELECTRIC.value}"
-        upper = envelopes[0].power_envelope_elements[0].upper_limit
+        elements = envelopes[0].power_envelope_elements
+        upper = elements[0].upper_limit
         if not (upper == 0 or device.floor_w <= upper <= device.nominal_w):
             return (
                 f"upper limit {upper:.0f} W outside the allowed ranges "
                 f"(0 or {device.floor_w:.0f}..{device.nominal_w:.0f} W)"
             )
-        return None
+        total_ms = sum(e.duration.root for e in elements)
+        return S2DeviceLimit(
+            instruction_id=msg.id,
+            kind=RevokableObjects.PEBC_Instruction,
+            max_power_w=None if upper <= 0 else upper,
+            mode=OperatingMode.GAS_ONLY if upper <= 0 else OperatingMode.NORMAL,
+            ends_at=msg.execution_time + timedelta(milliseconds=total_ms),
+        )
 
 
 class _DdbcControl(_DeviceControl, DDBCControlType):
@@ -572,14 +567,9 @@ class _DdbcControl(_DeviceControl, DDBCControlType):
         )
 
     @override
-    async def handle_instruction(
-        self,
-        connection: S2AsyncConnection,
-        msg: S2ConnectionEventsAndMessages,
-        send_okay: SendOkayRun,
-    ) -> None:
+    def _limit(self, msg: PEBCInstruction | DDBCInstruction) -> S2DeviceLimit | str:
         if not isinstance(msg, DDBCInstruction):
-            return
+            return "not a DDBC instruction"
         device = self.device
         if (
             msg.actuator_id != device.actuator_id
@@ -590,28 +580,15 @@ class _DdbcControl(_DeviceControl, DDBCControlType):
             }
             or not 0.0 <= msg.operation_mode_factor <= 1.0
         ):
-            await refuse(
-                connection,
-                msg,
-                send_okay,
-                ReceptionStatusValues.INVALID_CONTENT,
-                "unknown actuator or operation mode, or a factor outside 0..1",
-            )
-            return
-        if send_okay is not None:
-            await send_okay()
+            return "unknown actuator or operation mode, or a factor outside 0..1"
         boiler = msg.operation_mode_id == device.boiler_mode_id
         power = device.floor_w + msg.operation_mode_factor * (
             device.nominal_w - device.floor_w
         )
-        instruction_id = uuid.UUID(msg.id.root)
-        device.follow(
-            S2DeviceLimit(
-                instruction_id=instruction_id,
-                kind=RevokableObjects.DDBC_Instruction,
-                max_power_w=None if boiler else power,
-                mode=OperatingMode.GAS_ONLY if boiler else OperatingMode.NORMAL,
-                ends_at=None,
-            )
+        return S2DeviceLimit(
+            instruction_id=uuid.UUID(msg.id.root),
+            kind=RevokableObjects.DDBC_Instruction,
+            max_power_w=None if boiler else power,
+            mode=OperatingMode.GAS_ONLY if boiler else OperatingMode.NORMAL,
+            ends_at=None,
         )
-        await _status(connection, instruction_id, InstructionStatus.ACCEPTED)
