@@ -343,7 +343,7 @@ async def _add_heat_pump(
     modbus_port: int,
     config_dir: Path,
 ) -> dict[str, Any]:
-    """The installer's config flow: Add integration -> DACS-HW -> the address."""
+    """The installer's config flow: Add integration -> DACS-HW -> Modbus -> the address."""
     async with session.post(
         f"{url}/api/config/config_entries/flow",
         json={"handler": "dacs_hw", "show_advanced_options": False},
@@ -351,9 +351,19 @@ async def _add_heat_pump(
     ) as answer:
         # Here Home Assistant has installed the requirement (or failed to).
         assert answer.status == 200, f"{await answer.text()}\n{_log(config_dir)}"
+        menu = await answer.json()
+    # The first step asks how the heat pump is connected: Modbus or S2.
+    assert menu["type"] == "menu", menu
+    assert "modbus" in menu["menu_options"], menu
+    async with session.post(
+        f"{url}/api/config/config_entries/flow/{menu['flow_id']}",
+        json={"next_step_id": "modbus"},
+        headers=headers,
+    ) as answer:
+        assert answer.status == 200, await answer.text()
         form = await answer.json()
     assert form["type"] == "form", form
-    assert form["step_id"] == "user", form
+    assert form["step_id"] == "modbus", form
     async with session.post(
         f"{url}/api/config/config_entries/flow/{form['flow_id']}",
         json={"host": LOOPBACK, "port": modbus_port, "device_id": 1},
