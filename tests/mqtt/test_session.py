@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+import gc
 import logging
 from pathlib import Path
 
@@ -336,3 +337,59 @@ async def test_after_a_session_that_lasted_the_first_retry_is_quick() -> None:
     finally:
         broker.cleanup()
     assert took < 1.0, f"reconnected {took:.2f} s after the broker was back"
+
+
+async def test_a_connection_lost_before_the_message_loop_leaves_no_unread_error(
+    mosquitto: MosquittoBroker,
+) -> None:
+    """The broker goes while the on-connect hook waits for a publish's ack.
+
+    aiomqtt keeps the reason of the lost connection in a future that only its
+    message loop reads; left unread, asyncio prints "Future exception was never
+    retrieved" with a traceback when the client is collected (seen in the demo
+    with amqtt dropping a client).
+    """
+    recorder = Recorder()
+    connected = asyncio.Event()
+    frozen = asyncio.Event()
+
+    async def publishing_hook() -> None:
+        recorder.connects += 1
+        if recorder.connects == 1:
+            assert session.client is not None
+            connected.set()
+            await frozen.wait()
+            # What the home controller's hook does: publish its status, QoS 1.
+            await session.client.publish("test/status", b"online", qos=1)
+
+    session = MqttSession(
+        ClientSettings(
+            host="127.0.0.1",
+            port=mosquitto.port,
+            client_id="publishing-hook",
+            timeout_s=1.0,
+        ),
+        subscriptions=["test/#"],
+        on_message=recorder.on_message,
+        on_connect=publishing_hook,
+        on_error=recorder.on_error,
+        backoff=FAST,
+    )
+    unread: list[str] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: unread.append(context["message"]))
+    async with _running(session):
+        await asyncio.wait_for(connected.wait(), 10)
+        # Frozen, the broker takes the publish and answers nothing; then it dies.
+        mosquitto.freeze()
+        frozen.set()
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(mosquitto.kill)
+        await _until(lambda: bool(recorder.errors))
+        mosquitto.start()
+        await _until(lambda: recorder.connects >= 2)
+    # The failed attempts' tracebacks hold the old client: let it go, then collect.
+    recorder.errors.clear()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert unread == []

@@ -213,6 +213,7 @@ class MqttSession:
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             max_inflight_messages=settings.max_inflight,
         ) as client:
+            _read_disconnection_reason(client)
             if settings.max_inflight is not None:
                 # aiomqtt warns about every call while more than ten wait; a
                 # full window of publishes and the subscriptions is the plan.
@@ -311,3 +312,17 @@ def _payload_bytes(payload: object) -> bytes:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload)
     return b"" if payload is None else str(payload).encode()
+
+
+def _read_disconnection_reason(client: aiomqtt.Client) -> None:
+    """Mark the reason of a lost connection as read once it is known.
+
+    aiomqtt keeps it in a future that only its message loop awaits. When the
+    connection is lost before that loop runs (a hook waiting for a PUBACK, a
+    subscription), nobody reads it and asyncio prints "Future exception was
+    never retrieved" with a traceback; the session reports the loss already.
+    """
+    disconnected: asyncio.Future[None] = client._disconnected  # noqa: SLF001
+    disconnected.add_done_callback(
+        lambda future: None if future.cancelled() else future.exception()
+    )

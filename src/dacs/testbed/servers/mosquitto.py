@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -142,6 +143,14 @@ class MosquittoBroker(ThrowawayService):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+    def freeze(self) -> None:
+        """Stop the broker's process (SIGSTOP): connections stay open, nothing answers.
+
+        kill() ends a frozen broker; start() then starts a new one.
+        """
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGSTOP)
 
     def kill(self) -> None:
         """Kill the broker at once, as a crash or power cut would."""
