@@ -236,6 +236,23 @@ async def _until(condition: Callable[[], Any], within_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def _telemetry(home_id: str, boot_id: str, seq: int) -> Telemetry:
+    """A valid reading of 1,500 W, taken now."""
+    return Telemetry(
+        home_id=home_id,
+        seq=seq,
+        boot_id=boot_id,
+        ts=datetime.now(UTC).replace(microsecond=0),
+        electric_power_w=1500.0,
+        indoor_temp_c=20.0,
+        electric_energy_kwh=12.5,
+        limit_w=None,
+        limit_source=LimitSource.NONE,
+        participation=Participation.ON,
+        comfort_override=False,
+    )
+
+
 def _retained(central: Central, home_id: str) -> list[tuple[str, bytes]]:
     """What a new subscriber gets retained on the home's topics."""
     probe = MqttProbe(
@@ -278,18 +295,7 @@ async def test_hostile_payloads_on_every_writable_topic_stop_nothing(
     finally:
         probe.close()
     # Ingest goes on: another home's telemetry, sent after the fuzz, is stored.
-    now = datetime.now(UTC).replace(microsecond=0)
-    after = Telemetry(
-        home_id=other,
-        seq=7,
-        boot_id="after-fuzz",
-        ts=now,
-        electric_power_w=1500.0,
-        limit_w=None,
-        limit_source=LimitSource.NONE,
-        participation=Participation.ON,
-        comfort_override=False,
-    )
+    after = _telemetry(other, "after-fuzz", 7)
     sender = _home(central, other)
     try:
         await _in_a_thread(
@@ -346,24 +352,10 @@ async def test_a_nan_or_infinite_reading_reaches_neither_the_database_nor_the_ap
     # answered bare NaN or failed. Now decode refuses it before anything.
     client, central, (home_id, _) = aggregator
     service = client.server.app[SERVICE]
-    now = datetime.now(UTC).replace(microsecond=0)
     boot = "nan-boot"
 
     def reading(seq: int, field: str = "", literal: str = "") -> bytes:
-        message = Telemetry(
-            home_id=home_id,
-            seq=seq,
-            boot_id=boot,
-            ts=now,
-            electric_power_w=1500.0,
-            indoor_temp_c=20.0,
-            electric_energy_kwh=12.5,
-            limit_w=None,
-            limit_source=LimitSource.NONE,
-            participation=Participation.ON,
-            comfort_override=False,
-        )
-        document = json.loads(encode(message))
+        document = json.loads(encode(_telemetry(home_id, boot, seq)))
         if not field:
             return json.dumps(document).encode()
         document[field] = "@poison@"
