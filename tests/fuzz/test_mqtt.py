@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import json
+import math
 from pathlib import Path
 import re
 import threading
@@ -34,6 +35,7 @@ from dacs.aggregator.app import create_app
 from dacs.aggregator.clock import SystemClock
 from dacs.aggregator.config import (
     AggregatorConfig,
+    ApiConfig,
     ControlConfig,
     DatabaseConfig,
     MqttConfig,
@@ -68,6 +70,7 @@ from .inputs import payloads
 from .test_protocol import VALID
 
 PASSWORD = "fuzzing-home-secret-0123456789"
+READER = {"Authorization": "Bearer fuzz-reader-token"}
 # The channels the rendered ACL lets a home write ("pattern write dacs/v1/%u/<x>").
 WRITABLE = [
     Channel(name)
@@ -116,6 +119,7 @@ async def aggregator(
         dict.fromkeys(home_ids, PASSWORD),
     )
     config = AggregatorConfig(
+        api=ApiConfig(reader_tokens=(READER["Authorization"].removeprefix("Bearer "),)),
         database=DatabaseConfig(url=postgres_dsn, telemetry_flush_s=0.2),
         mqtt=MqttConfig(
             host="127.0.0.1",
@@ -232,6 +236,23 @@ async def _until(condition: Callable[[], Any], within_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def _telemetry(home_id: str, boot_id: str, seq: int) -> Telemetry:
+    """A valid reading of 1,500 W, taken now."""
+    return Telemetry(
+        home_id=home_id,
+        seq=seq,
+        boot_id=boot_id,
+        ts=datetime.now(UTC).replace(microsecond=0),
+        electric_power_w=1500.0,
+        indoor_temp_c=20.0,
+        electric_energy_kwh=12.5,
+        limit_w=None,
+        limit_source=LimitSource.NONE,
+        participation=Participation.ON,
+        comfort_override=False,
+    )
+
+
 def _retained(central: Central, home_id: str) -> list[tuple[str, bytes]]:
     """What a new subscriber gets retained on the home's topics."""
     probe = MqttProbe(
@@ -274,18 +295,7 @@ async def test_hostile_payloads_on_every_writable_topic_stop_nothing(
     finally:
         probe.close()
     # Ingest goes on: another home's telemetry, sent after the fuzz, is stored.
-    now = datetime.now(UTC).replace(microsecond=0)
-    after = Telemetry(
-        home_id=other,
-        seq=7,
-        boot_id="after-fuzz",
-        ts=now,
-        electric_power_w=1500.0,
-        limit_w=None,
-        limit_source=LimitSource.NONE,
-        participation=Participation.ON,
-        comfort_override=False,
-    )
+    after = _telemetry(other, "after-fuzz", 7)
     sender = _home(central, other)
     try:
         await _in_a_thread(
@@ -323,3 +333,85 @@ async def test_hostile_payloads_on_every_writable_topic_stop_nothing(
         decode(payload, channel=channel)  # raises if a refused message stayed
     assert all(payload != poison for _, payload in retained)
     assert json.dumps(sorted(sent.valid_telemetry))  # what was checked, for -v
+
+
+def _strict_json(text: str) -> Any:
+    """JSON as a browser reads it: ``NaN`` and ``Infinity`` are not JSON."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in an API answer: {text[:300]}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+async def test_a_nan_or_infinite_reading_reaches_neither_the_database_nor_the_api(
+    aggregator: tuple[TestClient[Any, Any], Central, list[str]],
+) -> None:
+    # #18: a NaN electric_power_w was stored in PostgreSQL as NaN, the point's
+    # heat pump load and the homes' baselines became NaN, and the REST API
+    # answered bare NaN or failed. Now decode refuses it before anything.
+    client, central, (home_id, _) = aggregator
+    service = client.server.app[SERVICE]
+    boot = "nan-boot"
+
+    def reading(seq: int, field: str = "", literal: str = "") -> bytes:
+        document = json.loads(encode(_telemetry(home_id, boot, seq)))
+        if not field:
+            return json.dumps(document).encode()
+        document[field] = "@poison@"
+        return json.dumps(document).replace('"@poison@"', literal).encode()
+
+    poisons = [
+        reading(2, "electric_power_w", "NaN"),
+        reading(3, "electric_power_w", "Infinity"),
+        reading(4, "electric_power_w", "-Infinity"),
+        reading(5, "electric_energy_kwh", "1e999"),
+        reading(6, "indoor_temp_c", "NaN"),
+    ]
+    refused_before = service.link.counters.refused
+    probe = _home(central, home_id)
+    name = topic(home_id, Channel.TELEMETRY)
+    try:
+        await _in_a_thread(lambda: probe.publish(name, reading(1)))
+
+        async def first_stored() -> bool:
+            return (boot, 1) in await _stored(service, home_id)
+
+        await _until(first_stored, 20)
+        for payload in poisons:  # sent after a valid one, so each would be the latest
+            await _in_a_thread(lambda payload=payload: probe.publish(name, payload))
+    finally:
+        probe.close()
+
+    async def all_refused() -> bool:
+        return service.link.counters.refused >= refused_before + len(poisons)
+
+    await _until(all_refused, 20)
+    await asyncio.sleep(0.5)  # two of the writer's flushes
+    assert await _stored(service, home_id) >= {(boot, 1)}
+    assert {seq for b, seq in await _stored(service, home_id) if b == boot} == {1}
+    async with service.sessions() as session:
+        columns = [
+            TelemetryRow.electric_power_w,
+            TelemetryRow.indoor_temp_c,
+            TelemetryRow.electric_energy_kwh,
+        ]
+        values = (await session.execute(select(*columns))).all()
+    assert values
+    assert all(math.isfinite(v) for row in values for v in row if v is not None)
+    # Every answer the dashboard reads is JSON, with the reading that was valid.
+    for path in (
+        "/api/v1/homes",
+        f"/api/v1/homes/{home_id}",
+        "/api/v1/congestion-points",
+        "/api/v1/congestion-points/tr-fuzz",
+    ):
+        answer = await client.get(path, headers=READER)
+        assert answer.status == 200, (path, await answer.text())
+        _strict_json(await answer.text())
+    home = _strict_json(
+        await (await client.get(f"/api/v1/homes/{home_id}", headers=READER)).text()
+    )
+    assert home["electric_power_w"] == 1500.0
+    health = await client.get("/health")
+    assert (health.status, (await health.json())["status"]) == (200, "ok")

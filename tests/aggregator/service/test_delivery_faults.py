@@ -5,8 +5,10 @@ its own MQTT link). A broker's PUBACK is not delivery: before receipts, a
 60 s broker kill lost most of what the homes sent in the seconds after the
 broker came back, before the aggregator had subscribed again (Mosquitto
 does not restore ``$share`` subscriptions from its persistence file).
-Durations: the broker is away 60 s in (a) and (b); the aggregator 5 s in (c);
-PostgreSQL 10 s in (d).
+Durations: the broker is away 20 s in (a) and (b) in ``make test`` and the
+issue's 60 s with ``DACS_FAULTS=long`` (long enough either way for the homes
+to be back before the aggregator, whose waits have grown meanwhile); the
+aggregator 5 s in (c); PostgreSQL 10 s in (d).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -32,7 +35,7 @@ from .delivery_harness import (
 
 _LOGGER = logging.getLogger(__name__)
 HOMES = 5
-BROKER_OUTAGE_S = 60.0
+BROKER_OUTAGE_S = 60.0 if os.environ.get("DACS_FAULTS") == "long" else 20.0
 AGGREGATOR_OUTAGE_S = 5.0
 DATABASE_OUTAGE_S = 10.0
 BEFORE_THE_FAULT_S = 3.0
@@ -83,14 +86,14 @@ async def _broker_outage(
         return await delivered(postgres_dsn, homes)
 
 
-async def test_a_broker_killed_for_a_minute_with_its_persistence_file(
+async def test_a_broker_killed_with_its_persistence_file(
     tmp_path: Path, broker: MosquittoBroker, postgres_dsn: str
 ) -> None:
     delivery = await _broker_outage(tmp_path, broker, postgres_dsn, keep_file=True)
     _assert_all_delivered(delivery)
 
 
-async def test_b_broker_killed_for_a_minute_and_restarted_empty(
+async def test_b_broker_killed_and_restarted_empty(
     tmp_path: Path, broker: MosquittoBroker, postgres_dsn: str
 ) -> None:
     delivery = await _broker_outage(tmp_path, broker, postgres_dsn, keep_file=False)
