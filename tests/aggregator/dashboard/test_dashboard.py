@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-import itertools
 import json
 import math
 import os
 from pathlib import Path
 import random
-import shutil
-import signal
-import subprocess
 import time
 from typing import Any
 
-from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 import pytest
 
@@ -52,6 +47,7 @@ from dacs.protocol import (
     Telemetry,
     format_time,
 )
+from dacs.testbed.browser import CHROMIUM, Page, headless_chromium
 from dacs.testbed.servers import MosquittoBroker
 
 POINT = "tr-dalen-01"
@@ -67,7 +63,6 @@ GOES_OFFLINE = "home-05"
 COMFORT_OVERRIDE = "home-17"
 PAUSED = "home-09"
 OPTED_OUT = "home-14"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
 
 
@@ -474,139 +469,10 @@ async def test_open_streams_end_when_the_app_stops(
 # -- the page in a real browser ---------------------------------------------------
 
 
-class DevTools:
-    """A minimal Chrome DevTools Protocol client on one page's websocket."""
-
-    def __init__(self, ws: ClientWebSocketResponse) -> None:
-        self._ws = ws
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.errors: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self._ws:
-            if message.type is not WSMsgType.TEXT:
-                break
-            data = json.loads(message.data)
-            if "id" in data:
-                future = self._pending.pop(data["id"], None)
-                if future is None or future.done():
-                    continue
-                if "error" in data:
-                    future.set_exception(AssertionError(f"CDP error: {data['error']}"))
-                else:
-                    future.set_result(data.get("result", {}))
-                continue
-            method, params = data.get("method"), data.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                self.errors.append(json.dumps(params["exceptionDetails"])[:500])
-            elif method == "Runtime.consoleAPICalled" and params["type"] == "error":
-                self.errors.append(json.dumps(params["args"])[:500])
-            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-                entry = params["entry"]
-                self.errors.append(f"{entry['text']} {entry.get('url', '')}")
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(ConnectionError("the browser went away"))
-
-    async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        message_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._pending[message_id] = future
-        await self._ws.send_json({"id": message_id, "method": method, "params": params})
-        async with asyncio.timeout(15):
-            return await future
-
-    async def evaluate(self, expression: str) -> Any:
-        result = await self.send(
-            "Runtime.evaluate",
-            expression=expression,
-            returnByValue=True,
-            awaitPromise=True,
-        )
-        if "exceptionDetails" in result:
-            raise AssertionError(f"{expression!r} failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    async def wait_for(self, expression: str, within_s: float = 10.0) -> Any:
-        """Poll ``expression`` until it is truthy."""
-        value = None
-        try:
-            async with asyncio.timeout(within_s):
-                while not (value := await self.evaluate(expression)):  # noqa: ASYNC110 - polling the page
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            raise AssertionError(
-                f"{expression!r} still {value!r} after {within_s} s; errors: {self.errors}"
-            ) from None
-        return value
-
-    async def close(self) -> None:
-        self._reader.cancel()
-        await asyncio.gather(self._reader, return_exceptions=True)
-        await self._ws.close()
-
-
-@contextmanager
-def _chromium_process(profile: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Headless Chromium with a DevTools port; killed with its children in any case."""
-    process = subprocess.Popen(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--window-size=1440,1000",
-            "--remote-debugging-address=127.0.0.1",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: renderers die with it
-    )
-    try:
-        yield process
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 @asynccontextmanager
-async def _browser(tmp_path: Path) -> AsyncIterator[DevTools]:
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    with _chromium_process(profile) as process:
-        port_file = profile / "DevToolsActivePort"
-        async with asyncio.timeout(15):
-            while not port_file.exists() or not port_file.read_text().strip():
-                if process.poll() is not None:
-                    raise AssertionError(f"chromium exited with {process.returncode}")
-                await asyncio.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        async with ClientSession() as session:
-            async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
-                targets = await response.json()
-            page = next(t for t in targets if t["type"] == "page")
-            ws = await session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
-            devtools = DevTools(ws)
-            try:
-                for domain in ("Page", "Runtime", "Log"):
-                    await devtools.send(f"{domain}.enable")
-                yield devtools
-            finally:
-                await devtools.close()
+async def _browser(tmp_path: Path) -> AsyncIterator[Page]:
+    async with headless_chromium(tmp_path / "chromium-profile") as page:
+        yield page
 
 
 CANVAS_INK = """(() => {
@@ -731,20 +597,7 @@ async def test_dashboard_in_chromium(
             assert "over the cap today" in isp_note
             assert page.errors == []
 
-            height = await page.evaluate("document.documentElement.scrollHeight")
-            await page.send(
-                "Emulation.setDeviceMetricsOverride",
-                width=1440,
-                height=int(height),
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            await page.evaluate(
-                "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-            )
-            shot = await page.send("Page.captureScreenshot", format="png")
-            ARTIFACTS.mkdir(exist_ok=True)
-            (ARTIFACTS / "dashboard.png").write_bytes(base64.b64decode(shot["data"]))
+            await page.screenshot(ARTIFACTS / "dashboard.png", full_page=True)
 
             # The page's open stream must not hold the app's shutdown.
             started = time.monotonic()
@@ -776,7 +629,7 @@ async def _served(
         await runner.cleanup()
 
 
-async def _visited(page: DevTools) -> list[str]:
+async def _visited(page: Page) -> list[str]:
     """Every address in the tab's history."""
     history = await page.send("Page.getNavigationHistory")
     return [entry["url"] for entry in history["entries"]]
