@@ -118,6 +118,25 @@ class ControlConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClusterConfig:
+    """Several instances on one PostgreSQL database: leases on congestion points."""
+
+    enabled: bool = False
+    instance_id: str = ""  # empty: host name, process id and a random part
+    lease_s: float = 60.0  # renewed every cycle; must outlast two cycles
+    margin_s: float = 15.0  # stop commanding this long before the lease ends
+
+    def __post_init__(self) -> None:
+        """The margin must fit inside the lease."""
+        if not 0 < self.margin_s < self.lease_s:
+            raise ValueError(
+                f"margin_s ({self.margin_s}) must be positive and below lease_s ({self.lease_s})"
+            )
+        if len(self.instance_id) > 128:
+            raise ValueError("instance_id: at most 128 characters")
+
+
+@dataclass(frozen=True, kw_only=True)
 class AggregatorConfig:
     """All settings of one aggregator instance."""
 
@@ -129,6 +148,7 @@ class AggregatorConfig:
     openadr: OpenAdrConfig = field(default_factory=OpenAdrConfig)
     uftp: UftpConfig = field(default_factory=UftpConfig)
     settlement: SettlementConfig = field(default_factory=SettlementConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 _SECTIONS = {
@@ -140,6 +160,7 @@ _SECTIONS = {
     "openadr": OpenAdrConfig,
     "uftp": UftpConfig,
     "settlement": SettlementConfig,
+    "cluster": ClusterConfig,
 }
 
 
@@ -165,12 +186,27 @@ def load_config(
         section = _apply_environment(section, name, environ or {})
         sections[name] = section
     config = AggregatorConfig(**sections)
+    _check_cluster(config)
     if config.openadr.enabled:
         try:
             config.openadr.check()
         except OpenAdrConfigError as err:
             raise ConfigError(str(err)) from err
     return config
+
+
+def _check_cluster(config: AggregatorConfig) -> None:
+    """A lease must survive one late renewal, and leases need a shared PostgreSQL."""
+    cluster = config.cluster
+    if not cluster.enabled:
+        return
+    if cluster.lease_s < 2 * config.control.cycle_s:
+        raise ConfigError(
+            f"[cluster] lease_s ({cluster.lease_s}) must be at least two control "
+            f"cycles ({2 * config.control.cycle_s} s)"
+        )
+    if not config.database.url.startswith(("postgresql", "postgres:")):
+        raise ConfigError("[cluster] needs a PostgreSQL database (database.url)")
 
 
 def _build(cls: type[Any], values: dict[str, Any], section: str) -> Any:

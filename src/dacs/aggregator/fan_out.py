@@ -10,7 +10,7 @@ same ack.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 import logging
 
 from dacs.protocol import Cancel, Command
@@ -21,6 +21,7 @@ from .control.loop import CongestionPointControl
 from .mqtt.link import AggregatorLink
 from .mqtt.outbox import Outbox
 from .storage.commands import CommandLedger
+from .storage.leases import Fence, FencedOutError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,10 +29,20 @@ _LOGGER = logging.getLogger(__name__)
 class CommandFanOut:
     """Stores and publishes commands and cancels; sends again what was not confirmed."""
 
-    def __init__(self, link: AggregatorLink, ledger: CommandLedger) -> None:
-        """Publish on ``link``, store in ``ledger``."""
+    def __init__(
+        self,
+        link: AggregatorLink,
+        ledger: CommandLedger,
+        *,
+        may_send: Callable[[Command | Cancel], bool] = lambda _message: True,
+    ) -> None:
+        """Publish on ``link``, store in ``ledger``; publish only what ``may_send`` allows."""
         self._link = link
         self._ledger = ledger
+        # False for a home whose congestion point this instance no longer
+        # owns (or whose lease is near its end): its commands stay unsent.
+        self._may_send = may_send
+        self.withheld = 0
         # Stored but not confirmed by the broker: sent again after a reconnect.
         self.outbox = Outbox()
         # One fan-out at a time, so a redelivery never overtakes a newer command.
@@ -46,7 +57,11 @@ class CommandFanOut:
         self.outbox.put(list(unanswered))
 
     async def dispatch(
-        self, control: CongestionPointControl, plan: DispatchPlan
+        self,
+        control: CongestionPointControl,
+        plan: DispatchPlan,
+        *,
+        fence: Fence | None = None,
     ) -> None:
         """Store a cycle's commands and cancels in one transaction, then publish them all."""
         messages: list[Command | Cancel] = [*plan.commands, *plan.cancels]
@@ -59,7 +74,9 @@ class CommandFanOut:
                 return
             if messages:
                 try:
-                    await self._ledger.store(plan.commands, plan.cancels)
+                    await self._ledger.store(plan.commands, plan.cancels, fence=fence)
+                except FencedOutError as err:
+                    _LOGGER.warning("commands not stored, none sent: %s", err)
                 except Exception:
                     _LOGGER.exception("commands not stored; none sent this cycle")
                 else:
@@ -92,9 +109,16 @@ class CommandFanOut:
 
     async def _publish(self, messages: list[Command | Cancel]) -> None:
         """Publish retained through the window; the outbox keeps what is unconfirmed."""
-        if not messages:
+        allowed = [m for m in messages if self._may_send(m)]
+        if withheld := [m for m in messages if not self._may_send(m)]:
+            # Another instance owns these homes now (or soon): it has the
+            # commands in force from the database and sends what is needed.
+            self.outbox.delivered(withheld)
+            self.withheld += len(withheld)
+            _LOGGER.info("%d commands not sent: their point is not ours", len(withheld))
+        if not allowed:
             return
-        delivery = await self._link.publish_all(messages, retain=True)
+        delivery = await self._link.publish_all(allowed, retain=True)
         self.outbox.delivered(delivery.confirmed)
         # Logged by the link; sending them again would fail the same way.
         self.outbox.delivered(delivery.failed)
@@ -103,5 +127,5 @@ class CommandFanOut:
                 "%d of %d commands not confirmed by the broker; sending them "
                 "again after the reconnect",
                 len(delivery.unconfirmed),
-                len(messages),
+                len(allowed),
             )

@@ -36,7 +36,9 @@ from .ingest.telemetry_writer import TelemetryWriter
 from .live_state import LiveState
 from .mqtt.link import AggregatorLink, MessageSink
 from .mqtt.outbox import Outbox
+from .point_ownership import PointOwnership
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
+from .restore import StateRestorer
 from .storage.ack_writer import AckWriter
 from .storage.alerts import AlertLedger
 from .storage.commands import CommandLedger
@@ -120,11 +122,23 @@ class AggregatorService(LiveState, MessageSink):
         )
         self._envelope_ledger = EnvelopeLedger(self.sessions)
         self._command_ledger = CommandLedger(self.engine, self.sessions)
+        self._restorer = StateRestorer(
+            self._envelope_ledger, self._command_ledger, self.fleet
+        )
+        self.ownership = PointOwnership.from_config(
+            config.cluster,
+            self.engine,
+            restorer=self._restorer,
+            registry=self.registry,
+            fleet=self.fleet,
+        )
         self._webhook = AlertWebhook(config.control.alert_webhook)
         self.alerts = AlertPublisher(
             AlertLedger(self.sessions), self._webhook, self.fleet
         )
-        self.fan_out = CommandFanOut(self.link, self._command_ledger)
+        self.fan_out = CommandFanOut(
+            self.link, self._command_ledger, may_send=self.ownership.may_send
+        )
         self._commands_loaded = False
         self._forecast = other_load_forecast
         self._listeners: list[Callable[[CycleReport], None]] = []
@@ -156,6 +170,7 @@ class AggregatorService(LiveState, MessageSink):
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""
         await self.supervisor.stop()
+        await self.ownership.stop()
         await self._webhook.close()
         await self.fan_out.close()
         with contextlib.suppress(Exception):
@@ -193,38 +208,12 @@ class AggregatorService(LiveState, MessageSink):
                 self.quarantine.lift(point.id)  # its registration was fixed
         for home in await self.registry.homes():
             self.fleet.add(home.id, home.congestion_point_id)
-        now = self.clock.now()
-        for point_id, envelope in await self._envelope_ledger.in_force(now):
-            if (control := self.controls.get(point_id)) is not None:
-                control.put_in_force(envelope)
-        await self._load_commands(now)
-        # A restarted aggregator must not take a curtailed home's limited power
-        # for its normal use and swap it for another home.
-        for home_id, average in (
-            await self._command_ledger.unlimited_averages(now)
-        ).items():
-            view = self.fleet.homes.get(home_id)
-            if view is not None and view.baseline_w is None:
-                view.baseline_w = average.power_w
-            if view is not None and view.cop is None:
-                view.cop = average.cop
-
-    async def _load_commands(self, now: datetime) -> None:
-        """Commands in force come back after a restart: no home is released early or commanded twice."""
-        unanswered = []
-        for command, answered in await self._command_ledger.in_force(now):
-            view = self.fleet.homes.get(command.home_id)
-            if view is None:
-                continue
-            view.command = command
-            if not answered:
-                unanswered.append(command)
-        if self._commands_loaded:
-            return  # a reload while running: what is unanswered is on its way
-        self._commands_loaded = True
-        # Stored before it was published: a stop (or crash) between the two
-        # left it unsent.
-        self.fan_out.resume(unanswered)
+        unanswered = await self._restorer.restore(self.controls, self.clock.now())
+        if not self._commands_loaded:
+            # Stored before it was published: a stop (or crash) between the
+            # two left it unsent. (A reload while running: on its way.)
+            self._commands_loaded = True
+            self.fan_out.resume(unanswered)
 
     # -- the grid port -----------------------------------------------------------
 
@@ -315,9 +304,12 @@ class AggregatorService(LiveState, MessageSink):
     async def cycle(self) -> list[CycleReport]:
         """One control cycle over every congestion point not quarantined."""
         now = self.clock.now()
+        change = await self.ownership.refresh(self.controls, self.fan_out, now)
+        if any(g.congestion_point_id not in self.controls for g in change.gained):
+            await self.reload()  # a point registered through another instance
         reports = []
         for point_id, control in self.controls.items():
-            if self.quarantine.holds(point_id):
+            if self.quarantine.holds(point_id) or not self.ownership.controls(point_id):
                 continue
             try:
                 report, plan = control.cycle(
@@ -331,7 +323,9 @@ class AggregatorService(LiveState, MessageSink):
                 self.quarantine.enter(point_id, err, now)
                 continue
             try:
-                await self.fan_out.dispatch(control, plan)
+                await self.fan_out.dispatch(
+                    control, plan, fence=self.ownership.fence(point_id)
+                )
                 await self.alerts.after_cycle(point_id, report, now)
             except Exception:
                 _LOGGER.exception("the cycle of %s was not carried out", point_id)

@@ -48,6 +48,11 @@ class CommandBook:
         self.guard = Guard.NONE
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._newest_issued: datetime | None = None
+        # The newest ownership epoch of the congestion point seen: a command
+        # or cancel from an older epoch comes from an aggregator instance
+        # that lost the point (fencing, docs/architecture.md).
+        self.newest_epoch: int | None = None
+        self.stale_refused = 0
 
     def in_force(self, now: datetime) -> Command | None:
         """The command in force at ``now`` (None once it has ended)."""
@@ -113,6 +118,8 @@ class CommandBook:
                 AckReason.WRONG_HOME,
                 f"command for {command.home_id!r} reached home {self.home_id!r}",
             )
+        if (stale := self._stale(command.epoch, command.command_id, now)) is not None:
+            return stale
         if self.current is not None and command.command_id == self.current.command_id:
             if command == self.current and self.current_ack is not None:
                 return self.current_ack  # a redelivery: the same answer again
@@ -122,8 +129,15 @@ class CommandBook:
                 AckReason.REPLAYED,
                 "a different command with the id of the command in force",
             )
+        # A new owner's clock may run behind the old one's: a newer epoch
+        # makes the command newer whatever its time says.
+        newer_epoch = command.epoch is not None and (
+            self.newest_epoch is None or command.epoch > self.newest_epoch
+        )
         if command.command_id in self._seen or (
-            self._newest_issued is not None and command.issued_at <= self._newest_issued
+            not newer_epoch
+            and self._newest_issued is not None
+            and command.issued_at <= self._newest_issued
         ):
             return self._ack(
                 command.command_id,
@@ -167,6 +181,8 @@ class CommandBook:
                 AckReason.WRONG_HOME,
                 f"cancel for {cancel.home_id!r} reached home {self.home_id!r}",
             )
+        if (stale := self._stale(cancel.epoch, cancel.command_id, now)) is not None:
+            return stale
         if self.current is None or cancel.command_id != self.current.command_id:
             return self._ack(
                 cancel.command_id,
@@ -174,6 +190,7 @@ class CommandBook:
                 AckReason.UNKNOWN_COMMAND,
                 "no command with this id is in force",
             )
+        self._see_epoch(cancel.epoch)
         self._clear()
         return Ack(
             home_id=self.home_id,
@@ -246,7 +263,33 @@ class CommandBook:
             detail=detail,
         )
 
+    def _stale(self, epoch: int | None, command_id: str, now: datetime) -> Ack | None:
+        """The refusal of a message from an older epoch than the newest seen (None: not stale)."""
+        if epoch is None or self.newest_epoch is None or epoch >= self.newest_epoch:
+            return None
+        self.stale_refused += 1
+        _LOGGER.warning(
+            "refused %s of epoch %d: epoch %d already seen (an aggregator that "
+            "lost the congestion point)",
+            command_id,
+            epoch,
+            self.newest_epoch,
+        )
+        return self._ack(
+            command_id,
+            now,
+            AckReason.STALE_EPOCH,
+            f"epoch {epoch} is older than epoch {self.newest_epoch}",
+        )
+
+    def _see_epoch(self, epoch: int | None) -> None:
+        if epoch is not None and (
+            self.newest_epoch is None or epoch > self.newest_epoch
+        ):
+            self.newest_epoch = epoch
+
     def _remember(self, command: Command) -> None:
+        self._see_epoch(command.epoch)
         self._seen[command.command_id] = None
         while len(self._seen) > _REMEMBERED_COMMANDS:
             self._seen.popitem(last=False)

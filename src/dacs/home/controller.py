@@ -222,6 +222,11 @@ class HomeController:
             telemetry_seq=self._seq,
         )
 
+    @property
+    def stale_epoch_refusals(self) -> int:
+        """Commands and cancels refused as coming from an aggregator that lost the point."""
+        return self._book.stale_refused
+
     # -- the resident ------------------------------------------------------
 
     async def set_participation(self, participate: bool) -> None:

@@ -229,6 +229,7 @@ def _command(doc: dict[str, Any]) -> Command:
         expires_at=parse_time(doc["expires_at"]),
         reason=CommandReason(doc["reason"]),
         envelope=envelope,
+        epoch=doc.get("epoch"),
     )
     if command.expires_at <= command.issued_at:
         raise ProtocolError("malformed", "expires_at must be after issued_at")
@@ -247,6 +248,7 @@ def _cancel(doc: dict[str, Any]) -> Cancel:
         home_id=doc["home_id"],
         command_id=doc["command_id"],
         issued_at=parse_time(doc["issued_at"]),
+        epoch=doc.get("epoch"),
     )
 
 

@@ -60,6 +60,7 @@ class AckReason(StrEnum):
     MALFORMED = "malformed"
     EXPIRED = "expired"
     REPLAYED = "replayed"  # not newer than a command already seen
+    STALE_EPOCH = "stale_epoch"  # from an aggregator that no longer owns the point
     WRONG_HOME = "wrong_home"
     UNSUPPORTED_VERSION = "unsupported_version"
     OPTED_OUT = "opted_out"
@@ -88,6 +89,11 @@ class LimitSource(StrEnum):
 
 def _head(home_id: str, kind: str) -> dict[str, Any]:
     return {"v": PROTOCOL_MAJOR, "type": kind, "home_id": home_id}
+
+
+def _epoch(epoch: int | None) -> dict[str, Any]:
+    """The optional fencing token: left out when there is none."""
+    return {} if epoch is None else {"epoch": epoch}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,6 +134,9 @@ class Command:
     expires_at: datetime
     reason: CommandReason
     envelope: tuple[PowerInterval, ...]
+    # The congestion point's ownership epoch (fencing token); None from an
+    # aggregator that runs alone and from older senders.
+    epoch: int | None = None
 
     @property
     def ends_at(self) -> datetime:
@@ -152,13 +161,17 @@ class Command:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return _head(self.home_id, "command") | {
-            "command_id": self.command_id,
-            "issued_at": format_time(self.issued_at),
-            "expires_at": format_time(self.expires_at),
-            "reason": self.reason.value,
-            "envelope": [interval.to_dict() for interval in self.envelope],
-        }
+        return (
+            _head(self.home_id, "command")
+            | {
+                "command_id": self.command_id,
+                "issued_at": format_time(self.issued_at),
+                "expires_at": format_time(self.expires_at),
+                "reason": self.reason.value,
+                "envelope": [interval.to_dict() for interval in self.envelope],
+            }
+            | _epoch(self.epoch)
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,13 +183,18 @@ class Cancel:
     home_id: str
     command_id: str
     issued_at: datetime
+    epoch: int | None = None  # as a command's
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return _head(self.home_id, "cancel") | {
-            "command_id": self.command_id,
-            "issued_at": format_time(self.issued_at),
-        }
+        return (
+            _head(self.home_id, "cancel")
+            | {
+                "command_id": self.command_id,
+                "issued_at": format_time(self.issued_at),
+            }
+            | _epoch(self.epoch)
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -71,6 +71,7 @@ def plan_dispatch(
     cap_w: float,
     forecast_load_w: float,
     settings: DispatchSettings,
+    epoch: int | None = None,
 ) -> DispatchPlan:
     """Commands for homes whose limit appears or changes; cancels that fit the headroom.
 
@@ -124,6 +125,7 @@ def plan_dispatch(
                 envelope=(
                     PowerInterval(start=now, duration_s=duration, max_power_w=desired),
                 ),
+                epoch=epoch,
             )
         )
     cancels, held = _staggered_release(
@@ -133,6 +135,7 @@ def plan_dispatch(
         cap_w=cap_w,
         forecast_load_w=forecast_load_w,
         rebound_share=settings.rebound_share,
+        epoch=epoch,
     )
     return DispatchPlan(
         commands=tuple(commands), cancels=cancels, held_for_rebound=held
@@ -147,6 +150,7 @@ def _staggered_release(
     cap_w: float,
     forecast_load_w: float,
     rebound_share: float,
+    epoch: int | None,
 ) -> tuple[tuple[Cancel, ...], tuple[str, ...]]:
     if not releasing:
         return (), ()
@@ -174,7 +178,10 @@ def _staggered_release(
         ):
             cancels.append(
                 Cancel(
-                    home_id=view.home_id, command_id=command.command_id, issued_at=now
+                    home_id=view.home_id,
+                    command_id=command.command_id,
+                    issued_at=now,
+                    epoch=epoch,
                 )
             )
         else:

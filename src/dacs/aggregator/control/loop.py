@@ -68,6 +68,9 @@ class CongestionPointControl:
     last_allocation: Allocation | None = None
     tracker: CapTracker = field(default_factory=CapTracker)
     planner: EventPlanner = field(default_factory=EventPlanner)
+    # The ownership epoch this instance holds the point in; its commands
+    # carry it (None: the instance runs alone).
+    epoch: int | None = None
     other_load: OtherLoadEstimate = field(init=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +186,7 @@ class CongestionPointControl:
             cap_w=target.target_w,
             forecast_load_w=other_w + heat_pump_w,
             settings=self.settings,
+            epoch=self.epoch,
         )
         # Short is what the deepest limits leave over the cap itself; what
         # they leave in the margin only is not a lack of flexibility.

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dacs.protocol import Cancel, Command, CommandReason, PowerInterval, parse_time
 
+from .leases import Fence, check_fence
 from .tables import CommandRow, TelemetryRow
 
 # One statement per cycle for all its cancels (bind names differ from columns).
@@ -35,10 +36,20 @@ class CommandLedger:
         self._sessions = sessions
 
     async def store(
-        self, commands: Sequence[Command], cancels: Sequence[Cancel]
+        self,
+        commands: Sequence[Command],
+        cancels: Sequence[Cancel],
+        *,
+        fence: Fence | None = None,
     ) -> None:
-        """A cycle's commands and cancels in one transaction."""
+        """A cycle's commands and cancels in one transaction.
+
+        With a ``fence`` nothing is stored (FencedOutError) unless its owner
+        still holds the point's lease in its epoch.
+        """
         async with self._engine.begin() as connection:
+            if fence is not None:
+                await check_fence(connection, fence)
             if commands:
                 await connection.execute(
                     insert(CommandRow),
@@ -51,6 +62,7 @@ class CommandLedger:
                             "expires_at": c.expires_at,
                             "reason": c.reason.value,
                             "envelope": [i.to_dict() for i in c.envelope],
+                            "epoch": c.epoch,
                         }
                         for c in commands
                     ],
@@ -142,4 +154,5 @@ def _command(row: CommandRow) -> Command:
             )
             for i in row.envelope
         ),
+        epoch=row.epoch,
     )

@@ -181,6 +181,8 @@ class CommandRow(Base):
     ack_reason: Mapped[str | None] = mapped_column(String(32))
     acked_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # The sender's ownership epoch of the home's congestion point (None: alone).
+    epoch: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class TransformerMeasurementRow(Base):
@@ -379,3 +381,28 @@ class SettlementStatementRow(Base):
     events: Mapped[int] = mapped_column(Integer)
     final: Mapped[bool] = mapped_column(Boolean)
     published_at: Mapped[datetime | None]
+
+
+class PointLeaseRow(Base):
+    """Which aggregator instance controls a congestion point, until when, in which epoch."""
+
+    __tablename__ = "point_leases"
+
+    congestion_point_id: Mapped[str] = mapped_column(
+        ForeignKey("congestion_points.id"), primary_key=True
+    )
+    owner: Mapped[str | None] = mapped_column(String(128))  # None: free
+    # Raised by one at every take-over: the fencing token commands carry.
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime]  # the database's clock
+    acquired_at: Mapped[datetime | None]
+
+
+class AggregatorInstanceRow(Base):
+    """A running aggregator instance, seen every control cycle (for the fair share)."""
+
+    __tablename__ = "aggregator_instances"
+
+    instance_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

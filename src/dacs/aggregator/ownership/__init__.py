@@ -1,0 +1,1 @@
+"""Ownership of congestion points by aggregator instances: leases, epochs, fair shares."""
