@@ -22,6 +22,8 @@ from tests.home.conftest import AggregatorProbe
 from .conftest import HOME, SERIAL, wait_for
 
 
+# The monthly totals' last_reset is the start of the running month.
+@pytest.mark.freeze_time("2026-12-07 12:00:00+00:00", tick=True)
 @pytest.mark.parametrize("init_integration", [Platform.SENSOR], indirect=True)
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_entities(
