@@ -55,7 +55,8 @@ def test_a_command_of_an_older_epoch_is_refused_and_counted() -> None:
     )
     assert (ack.result, ack.reason_code) == (AckResult.REJECTED, AckReason.STALE_EPOCH)
     assert "epoch 4" in ack.detail
-    assert book.current is not None and book.current.command_id == "c-new"
+    assert book.current is not None
+    assert book.current.command_id == "c-new"
     assert book.stale_refused == 1
     assert book.newest_epoch == 5
 
