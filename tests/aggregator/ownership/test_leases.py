@@ -140,7 +140,7 @@ async def test_two_instances_racing_for_free_points_never_share_one(
     a = LeaseStore(pg, instance_id="a", lease_s=30)
     b = LeaseStore(pg, instance_id="b", lease_s=30)
     await a.ensure(POINTS)
-    import asyncio  # noqa: PLC0415 - only this test gathers
+    import asyncio
 
     taken_a, taken_b = await asyncio.gather(a.acquire(4), b.acquire(4))
     ids_a = {t.congestion_point_id for t in taken_a}
@@ -229,6 +229,6 @@ async def test_commands_come_back_with_their_epoch(pg: AsyncEngine) -> None:
 
 
 async def _sleep_past(seconds: float) -> None:
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
     await asyncio.sleep(seconds)
