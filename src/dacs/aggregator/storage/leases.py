@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, func, select, update
+from sqlalchemy import ColumnElement, Interval, Row, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -79,11 +79,15 @@ class LeaseStore:
         self.instance_id = instance_id
         self._lease = timedelta(seconds=lease_s)
 
+    def _until(self) -> ColumnElement[datetime]:
+        """One lease from the database's now."""
+        return _db_now() + literal(self._lease, Interval())
+
     async def beat(self) -> int:
         """Say this instance is alive for one lease; return how many instances are."""
         now = _db_now()
         statement = pg_insert(AggregatorInstanceRow).values(
-            instance_id=self.instance_id, started_at=now, expires_at=now + self._lease
+            instance_id=self.instance_id, started_at=now, expires_at=self._until()
         )
         statement = statement.on_conflict_do_update(
             index_elements=[AggregatorInstanceRow.instance_id],
@@ -125,7 +129,7 @@ class LeaseStore:
             rows = await connection.execute(
                 update(PointLeaseRow)
                 .where(PointLeaseRow.owner == self.instance_id)
-                .values(expires_at=_db_now() + self._lease)
+                .values(expires_at=self._until())
                 .returning(*_LEASE_COLUMNS)
             )
             return [_held(row) for row in rows]
@@ -152,7 +156,7 @@ class LeaseStore:
                 .values(
                     owner=self.instance_id,
                     epoch=PointLeaseRow.epoch + 1,
-                    expires_at=_db_now() + self._lease,
+                    expires_at=self._until(),
                     acquired_at=_db_now(),
                 )
                 .returning(*_LEASE_COLUMNS)
