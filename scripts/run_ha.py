@@ -7,7 +7,7 @@ Starts, all on 127.0.0.1 and all thrown away afterwards:
   ``--s2`` an S2 resource manager, running a few times faster than real time;
 - Home Assistant core from this virtual environment, with the integration and
   the heat pump's config entry already in place, onboarded with the user
-  ``dacs`` / ``dacs`` (see ``dacs.testbed.servers.home_assistant``).
+  ``dacs`` / ``dacs`` (see ``dacs.testbed.home_assistant``).
 
 Ctrl-C stops everything.
 
@@ -27,8 +27,7 @@ import subprocess
 import sys
 import tempfile
 
-from dacs.testbed.servers import MosquittoBroker
-from dacs.testbed.servers.home_assistant import (
+from dacs.testbed.home_assistant import (
     CONFIGURATION_YAML,
     HOME_ASSISTANT_COMPONENTS,
     HOME_ID,
@@ -43,6 +42,7 @@ from dacs.testbed.servers.home_assistant import (
     wait_for_entry,
     wait_for_home_assistant,
 )
+from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.servers.ports import LOOPBACK
 
 # The release test (tests/release) runs Home Assistant the same way.

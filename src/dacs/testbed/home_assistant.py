@@ -52,8 +52,8 @@ from dacs.testbed.sim.simulated_heat_pump import (
     build_simulated_heat_pump,
 )
 
-from .errors import ServiceStartError
-from .ports import LOOPBACK, find_free_port
+from .servers.errors import ServiceStartError
+from .servers.ports import LOOPBACK, find_free_port
 
 REPOSITORY = Path(__file__).resolve().parents[4]
 INTEGRATION = REPOSITORY / "custom_components" / "dacs_hw"
