@@ -18,7 +18,7 @@ from dacs.protocol import Cancel, Command
 from .background import BackgroundTasks
 from .control.dispatch import DispatchPlan
 from .control.loop import CongestionPointControl
-from .mqtt.link import AggregatorLink
+from .mqtt.brokers import BrokerLinks
 from .mqtt.outbox import Outbox
 from .storage.commands import CommandLedger
 
@@ -28,7 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 class CommandFanOut:
     """Stores and publishes commands and cancels; sends again what was not confirmed."""
 
-    def __init__(self, link: AggregatorLink, ledger: CommandLedger) -> None:
+    def __init__(self, link: BrokerLinks, ledger: CommandLedger) -> None:
         """Publish on ``link``, store in ``ledger``."""
         self._link = link
         self._ledger = ledger
