@@ -37,9 +37,16 @@ from typing import IO, Any
 import aiohttp
 import aiomqtt
 from homeassistant import bootstrap, config_entries
+from homeassistant.components import http
+from homeassistant.components.http.config import (
+    HTTP_STORAGE_SCHEMA,
+    STORAGE_KEY as HTTP_STORAGE_KEY,
+    STORAGE_VERSION as HTTP_STORAGE_VERSION,
+)
 from homeassistant.components.onboarding import STORAGE_VERSION as ONBOARDING_VERSION
-from homeassistant.const import BASE_PLATFORMS
+from homeassistant.const import BASE_PLATFORMS, SERVER_PORT
 from packaging.requirements import InvalidRequirement, Requirement
+import yaml
 
 from dacs.protocol import Command, CommandReason, PowerInterval, encode, topic
 from dacs.protocol.topics import Channel
@@ -203,6 +210,30 @@ def prepare_config(
             config_entries.STORAGE_VERSION,
             {"entries": [entry.as_dict()]},
             config_entries.STORAGE_VERSION_MINOR,
+        ),
+        "utf-8",
+    )
+    # The http section as already confirmed: Home Assistant (2026.10) moves it
+    # from YAML into storage as a trial it undoes (with a restart on port
+    # 8123) unless someone confirms it in a dialog within five minutes.
+    configured = yaml.safe_load(CONFIGURATION_YAML.format(port=port))
+    http_config = HTTP_STORAGE_SCHEMA(
+        {"server_port": SERVER_PORT, **http.CONFIG_SCHEMA(configured)["http"]}
+    )
+    (storage / HTTP_STORAGE_KEY).write_text(
+        storage_document(
+            HTTP_STORAGE_KEY,
+            HTTP_STORAGE_VERSION,
+            {
+                "stable": {
+                    **http_config,
+                    "created_at": datetime.now(UTC).isoformat(),
+                    "error": None,
+                    "error_message": None,
+                },
+                "pending": None,
+                "yaml_migration_done": False,
+            },
         ),
         "utf-8",
     )
