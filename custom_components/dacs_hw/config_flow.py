@@ -9,6 +9,7 @@ from typing import Any, override
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -513,8 +514,14 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose what to change: the heat pump's address or the broker link."""
-        options = ["reconfigure_device", "link_broker"]
-        if CONF_BROKER in self._get_reconfigure_entry().data:
+        entry = self._get_reconfigure_entry()
+        device_step = (
+            "reconfigure_s2"
+            if entry.data.get(CONF_KIND) == KIND_S2
+            else "reconfigure_device"
+        )
+        options = [device_step, "link_broker"]
+        if CONF_BROKER in entry.data:
             options.append("unlink_broker")
         return self.async_show_menu(step_id="reconfigure", menu_options=options)
 
@@ -544,6 +551,50 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=self.add_suggested_values_to_schema(
                 DEVICE_SCHEMA, user_input or entry.data
             ),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_s2(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pair the S2 heat pump again: a new port, pairing token or control type."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            device = _s2_device(user_input)
+            if device[CONF_TOKEN] is None:
+                # The form never shows the token: empty keeps the current one.
+                device[CONF_TOKEN] = entry.data.get(CONF_TOKEN)
+            # The entry's own S2 end holds its port; pairing on that port
+            # again needs it free. The device talks to one CEM at a time anyway.
+            frees_port = (
+                device[CONF_PORT] == entry.data[CONF_PORT]
+                and entry.state is ConfigEntryState.LOADED
+            )
+            if frees_port:
+                await self.hass.config_entries.async_unload(entry.entry_id)
+            try:
+                identity = await _async_pair_s2(device)
+            except HeatPumpError as err:
+                errors["base"] = _device_error(err)
+            except Exception:  # noqa: BLE001 - the form must show something
+                LOGGER.exception("Unexpected error while pairing the S2 heat pump")
+                errors["base"] = "unknown"
+            else:
+                if identity.serial is None or identity.serial == entry.unique_id:
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=device
+                    )
+                errors["base"] = "different_s2_device"
+            if frees_port:
+                # Not paired with the new settings: the old ones run again.
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        suggested = user_input or {
+            k: v for k, v in entry.data.items() if k != CONF_TOKEN
+        }
+        return self.async_show_form(
+            step_id="reconfigure_s2",
+            data_schema=self.add_suggested_values_to_schema(S2_SCHEMA, suggested),
             errors=errors,
         )
 

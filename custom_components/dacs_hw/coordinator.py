@@ -8,11 +8,13 @@ from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from dacs.devices import ControllableHeatPump, HeatPump, HeatPumpError
 from dacs.home import FlexEvent, HomeController, HomeSnapshot, ResidentSettings
+from dacs.protocol import Participation
 
 from .const import CONF_COMFORT_FLOOR, DOMAIN, LOGGER
 from .issues import RepairWatch
@@ -127,7 +129,15 @@ class DacsCoordinator(DataUpdateCoordinator[HomeSnapshot]):
         await self.controller.set_participation(participate)
 
     async def async_pause(self, duration: timedelta) -> None:
-        """Step out of flexibility events for ``duration``."""
+        """Step out of flexibility events for ``duration``.
+
+        Refused while participation is off: a pause ends by itself, and
+        would switch the home back in after the resident had stepped out.
+        """
+        if self.controller.settings.participation is Participation.OFF:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="pause_while_off"
+            )
         await self.controller.pause_for(duration)
 
     async def async_update_preferences(self, **changes: Any) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import override
+from typing import Any, Self, override
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
+    SensorExtraStoredData,
     SensorStateClass,
 )
 from homeassistant.const import (
@@ -20,8 +22,9 @@ from homeassistant.const import (
     UnitOfEnergy,
     UnitOfPower,
     UnitOfTemperature,
+    UnitOfVolume,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
@@ -32,6 +35,7 @@ from dacs.protocol import CommandReason, LimitSource, Statement
 
 from .coordinator import DacsConfigEntry, DacsRuntimeData
 from .entity import DacsEntity, DacsEntityDescription, linked
+from .gas import GasMeter
 from .heating import HeatSource, boiler_share, heat_source
 
 PARALLEL_UPDATES = 0
@@ -44,6 +48,8 @@ class DacsSensorEntityDescription(DacsEntityDescription, SensorEntityDescription
     """A DACS-HW sensor: where its value comes from."""
 
     value_fn: Callable[[HomeSnapshot], StateType | datetime]
+    # For a monthly total (state class TOTAL): when its month began.
+    last_reset_fn: Callable[[HomeSnapshot], datetime] | None = None
 
 
 def measured(*names: str) -> Callable[[DacsRuntimeData], bool]:
@@ -66,6 +72,22 @@ def _statement_this_month(
     if statement.period != month:
         return 0.0
     return pick(statement)
+
+
+def _month_start(snapshot: HomeSnapshot) -> datetime:
+    """Midnight of the first day of the running month, local time.
+
+    The monthly totals start again from 0 then; Home Assistant's statistics
+    need that moment to tell a new month from a correction.
+    """
+    local = dt_util.as_local(snapshot.time)
+    return dt_util.start_of_local_day(local.date().replace(day=1))
+
+
+def _cop(snapshot: HomeSnapshot) -> float | None:
+    """The momentary COP, to two decimals (more digits mean nothing here)."""
+    cop = snapshot.measurements.cop if snapshot.measurements else None
+    return None if cop is None else round(cop, 2)
 
 
 def _paused_until(snapshot: HomeSnapshot) -> datetime | None:
@@ -110,7 +132,7 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
         has_fn=measured("electric_power_w", "hp_thermal_w"),
-        value_fn=lambda s: s.measurements.cop if s.measurements else None,
+        value_fn=_cop,
     ),
     DacsSensorEntityDescription(
         key="boiler_share",
@@ -157,6 +179,7 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         translation_key="power_limit",
         device_class=SensorDeviceClass.POWER,
         native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         value_fn=lambda s: s.limit_w,
     ),
@@ -207,9 +230,11 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         translation_key="delivered_flexibility_month",
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL,
         suggested_display_precision=2,
         requires_device=False,
         has_fn=linked,
+        last_reset_fn=_month_start,
         value_fn=lambda s: _statement_this_month(s, lambda st: st.delivered_kwh),
     ),
     DacsSensorEntityDescription(
@@ -217,9 +242,11 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         translation_key="earnings_month",
         device_class=SensorDeviceClass.MONETARY,
         native_unit_of_measurement=CURRENCY_EURO,
+        state_class=SensorStateClass.TOTAL,
         suggested_display_precision=2,
         requires_device=False,
         has_fn=linked,
+        last_reset_fn=_month_start,
         value_fn=lambda s: _statement_this_month(s, lambda st: st.earnings_eur),
     ),
     DacsSensorEntityDescription(
@@ -228,9 +255,11 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
         translation_key="gas_compensation_month",
         device_class=SensorDeviceClass.MONETARY,
         native_unit_of_measurement=CURRENCY_EURO,
+        state_class=SensorStateClass.TOTAL,
         suggested_display_precision=2,
         requires_device=False,
         has_fn=linked,
+        last_reset_fn=_month_start,
         value_fn=lambda s: _statement_this_month(s, lambda st: st.gas_compensation_eur),
     ),
     DacsSensorEntityDescription(
@@ -314,6 +343,20 @@ SENSORS: tuple[DacsSensorEntityDescription, ...] = (
     ),
 )
 
+BOILER_GAS = DacsSensorEntityDescription(
+    # For the Energy dashboard's gas: counted from the boiler's heat (gas.py).
+    key="boiler_gas",
+    translation_key="boiler_gas",
+    device_class=SensorDeviceClass.GAS,
+    native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    suggested_display_precision=2,
+    has_fn=measured("boiler_heat_energy_kwh"),
+    value_fn=lambda s: (
+        s.measurements.boiler_heat_energy_kwh if s.measurements else None
+    ),
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -322,11 +365,14 @@ async def async_setup_entry(
 ) -> None:
     """Set up the sensors of one heat pump."""
     runtime = entry.runtime_data
-    async_add_entities(
+    entities: list[DacsSensorEntity] = [
         DacsSensorEntity(runtime.coordinator, description)
         for description in SENSORS
         if description.has_fn(runtime)
-    )
+    ]
+    if BOILER_GAS.has_fn(runtime):
+        entities.append(BoilerGasSensor(runtime.coordinator, BOILER_GAS))
+    async_add_entities(entities)
 
 
 class DacsSensorEntity(DacsEntity, SensorEntity):
@@ -339,3 +385,87 @@ class DacsSensorEntity(DacsEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """The sensor's value."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    @override
+    def last_reset(self) -> datetime | None:
+        """When a monthly total began (None for the other sensors)."""
+        last_reset_fn = self.entity_description.last_reset_fn
+        return last_reset_fn(self.coordinator.data) if last_reset_fn else None
+
+
+@dataclass
+class GasMeterStoredData(SensorExtraStoredData):
+    """The gas total, and the boiler's heat counter it was last fed."""
+
+    boiler_heat_kwh: float | None = None
+
+    @override
+    def as_dict(self) -> dict[str, Any]:
+        """The stored state, with the heat counter."""
+        return {**super().as_dict(), "boiler_heat_kwh": self.boiler_heat_kwh}
+
+    @classmethod
+    @override
+    def from_dict(cls, restored: dict[str, Any]) -> Self | None:
+        """The stored state; None when it is not a gas meter's."""
+        base = SensorExtraStoredData.from_dict(restored)
+        if base is None:
+            return None
+        heat = restored.get("boiler_heat_kwh")
+        return cls(
+            base.native_value,
+            base.native_unit_of_measurement,
+            float(heat) if isinstance(heat, int | float) else None,
+        )
+
+
+class BoilerGasSensor(DacsSensorEntity, RestoreSensor):
+    """The boiler's gas in m³: a total that survives restarts and never drops.
+
+    Its description's value is the boiler's heat counter; the meter turns
+    each step of that counter into gas.
+    """
+
+    _meter = GasMeter()
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Take up the total where the last run left it, then read on."""
+        await super().async_added_to_hass()
+        extra = await self.async_get_last_extra_data()
+        stored = GasMeterStoredData.from_dict(extra.as_dict()) if extra else None
+        if stored is not None and isinstance(stored.native_value, int | float):
+            self._meter = GasMeter(
+                total_m3=float(stored.native_value),
+                boiler_heat_kwh=stored.boiler_heat_kwh,
+            )
+        self._read_counter()
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self._read_counter()
+        super()._handle_coordinator_update()
+
+    def _read_counter(self) -> None:
+        heat = self.entity_description.value_fn(self.coordinator.data)
+        self._meter = self._meter.read(
+            float(heat) if isinstance(heat, int | float) else None
+        )
+
+    @property
+    @override
+    def native_value(self) -> float | None:
+        """Cubic metres of gas the boiler burnt, as far as this meter counted."""
+        return self._meter.total_m3
+
+    @property
+    @override
+    def extra_restore_state_data(self) -> GasMeterStoredData:
+        """The total and the counter, for the next start."""
+        return GasMeterStoredData(
+            self.native_value,
+            self.native_unit_of_measurement,
+            self._meter.boiler_heat_kwh,
+        )

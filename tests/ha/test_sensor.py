@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.sensor import (
+    ATTR_LAST_RESET,
+    ATTR_STATE_CLASS,
+    SensorStateClass,
+)
 from homeassistant.const import STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -19,9 +25,11 @@ from custom_components.dacs_hw.const import DOMAIN
 from dacs.protocol import Statement, encode
 from tests.home.conftest import AggregatorProbe
 
-from .conftest import HOME, SERIAL, wait_for
+from .conftest import HOME, SERIAL, setup_entry, wait_for
 
 
+# The monthly totals' last_reset is the start of the running month.
+@pytest.mark.freeze_time("2026-12-07 12:00:00+00:00", tick=True)
 @pytest.mark.parametrize("init_integration", [Platform.SENSOR], indirect=True)
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
 async def test_entities(
@@ -131,3 +139,60 @@ async def test_statement_of_this_month(
     await wait_for(lambda: hass.states.get(delivered).state == "0.0")
     assert hass.states.get(earnings).state == "0.0"
     assert hass.states.get(gas).state == "0.0"
+
+
+MONTHLY = (
+    "sensor.hybrid_heat_pump_flexibility_delivered_this_month",
+    "sensor.hybrid_heat_pump_earnings_this_month",
+    "sensor.hybrid_heat_pump_gas_compensation_this_month",
+)
+
+
+@pytest.mark.parametrize(
+    ("now", "month_start"),
+    [
+        ("2026-12-07 12:00:00+00:00", "2026-12-01T00:00:00-08:00"),
+        # Already January in UTC, still December at home (US/Pacific in tests).
+        ("2027-01-01 07:30:00+00:00", "2026-12-01T00:00:00-08:00"),
+        ("2027-01-01 08:30:00+00:00", "2027-01-01T00:00:00-08:00"),
+    ],
+)
+async def test_monthly_totals_start_with_the_local_month(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    now: str,
+    month_start: str,
+) -> None:
+    """Statistics see each monthly total as a total that began at the local month's start."""
+    freezer.move_to(now)
+    mock_config_entry.add_to_hass(hass)
+    await setup_entry(hass, mock_config_entry)
+    for entity_id in MONTHLY:
+        attributes = hass.states.get(entity_id).attributes
+        assert attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL
+        assert attributes[ATTR_LAST_RESET] == month_start
+    limit = hass.states.get("sensor.hybrid_heat_pump_power_limit_in_force")
+    assert limit.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_every_measurement_has_a_display_precision(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """Numbers with a state class show rounded; the COP itself has two decimals."""
+    measuring = [
+        entry
+        for entry in entity_registry.entities.values()
+        if entry.platform == DOMAIN
+        and entry.domain == "sensor"
+        and (entry.capabilities or {}).get(ATTR_STATE_CLASS) is not None
+    ]
+    assert len(measuring) > 10
+    for entry in measuring:
+        assert entry.options["sensor"]["suggested_display_precision"] is not None, (
+            entry.entity_id
+        )
+    cop = hass.states.get("sensor.hybrid_heat_pump_coefficient_of_performance")
+    assert cop.state == f"{float(cop.state):.2f}".rstrip("0").rstrip(".")
