@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Dutch household gas is metered and billed in m³ of Groningen quality
-# (G-gas): 35.17 MJ/m³ on the upper (higher) heating value, 31.65 MJ/m³ on
-# the lower. The upper one is what the gas bill's m³ stand for, and the
-# efficiency below is counted on it, so the m³ here compare with the bill.
-GAS_HHV_MJ_PER_M3 = 35.17
-# Heat out per gas in, on the upper heating value: a condensing boiler's
-# seasonal figure (about 0.97 on the lower heating value).
-BOILER_EFFICIENCY_HHV = 0.90
+from dacs.aggregator.settlement.config import GAS_HHV_MJ_PER_M3, SettlementConfig
+
+# The settlement's figures, so these m³ match the extra gas it pays back.
+# Dutch household gas is metered and billed in m³ of Groningen quality on its
+# upper heating value (35.17 MJ/m³); the efficiency is counted on the same one.
+BOILER_EFFICIENCY_HHV = SettlementConfig().boiler_efficiency
 _MJ_PER_KWH = 3.6
 
 
