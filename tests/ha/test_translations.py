@@ -12,6 +12,7 @@ import yaml
 
 from custom_components.dacs_hw import PLATFORMS
 from custom_components.dacs_hw.binary_sensor import BINARY_SENSORS
+from custom_components.dacs_hw.button import PAUSE
 from custom_components.dacs_hw.climate import HEATING
 from custom_components.dacs_hw.number import MANUAL_LIMIT, NUMBERS
 from custom_components.dacs_hw.sensor import SENSORS
@@ -57,6 +58,7 @@ def test_every_entity_is_translated_and_has_an_icon() -> None:
     icons = _load("icons.json")["entity"]
     platforms = {
         "binary_sensor": BINARY_SENSORS,
+        "button": (PAUSE,),
         "number": (*NUMBERS, MANUAL_LIMIT),
         "sensor": SENSORS,
         "switch": (PARTICIPATION,),
@@ -71,6 +73,7 @@ def test_every_entity_is_translated_and_has_an_icon() -> None:
     assert HEATING.translation_key in english["climate"]
     assert {platform.value for platform in PLATFORMS} == {
         "binary_sensor",
+        "button",
         "climate",
         "number",
         "sensor",
