@@ -520,3 +520,29 @@ async def test_reconfigure_to_the_port_of_another_entry(
     assert dict(entry.data) == _entry_data(port)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_reconfigure_while_the_entry_waits_for_its_device(
+    hass: HomeAssistant,
+) -> None:
+    """An entry in setup retry is stopped for the pairing, then runs on the new settings."""
+    port = find_free_port()
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="S2", unique_id=SERIAL, data=_entry_data(port)
+    )
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    result = await _reconfigure_s2(hass, entry)
+    simulated = _device(port)
+    await simulated.start()
+    try:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], _form(port, control="ddbc")
+        )
+        await _assert_reconfigured(
+            hass, result, entry, _entry_data(port, control="ddbc")
+        )
+    finally:
+        await simulated.stop()
