@@ -33,6 +33,8 @@ class DacsButtonEntityDescription(DacsEntityDescription, ButtonEntityDescription
 PAUSE = DacsButtonEntityDescription(
     key="pause_participation",
     translation_key="pause_participation",
+    # The name says how long; it comes from the one constant that decides it.
+    translation_placeholders={"hours": f"{PAUSE_DURATION / timedelta(hours=1):g}"},
     # The opt-out lives in Home Assistant: it works while the heat pump is away.
     requires_device=False,
     has_fn=linked,
