@@ -175,6 +175,7 @@ async def run_live(
     on_progress: Callable[[float, float, float], None] | None = None,
     grid_signal: GridSignal = GridSignal.PROFILE,
     expected_kw: Sequence[float] | None = None,
+    profile: CapacityEnvelope | None = None,
     vtn_strict: bool = False,
     vtn_version: str = "3.1.0",
     s2_homes: int = 0,
@@ -185,6 +186,10 @@ async def run_live(
     profile entered by the operator, an OpenADR event from a VTN or a UFTP
     FlexRequest; ``expected_kw`` is the load the grid operator expects per
     15 minutes of the event (what it asks to be reduced, over UFTP);
+    ``profile`` is what the grid operator asks per 15 minutes (default: the
+    demo's day-ahead ramps into and out of ``cap_kw``), whichever signal
+    carries it: the profile itself, the caps of an OpenADR event, or a UFTP
+    request for ``expected_kw`` less it;
     ``vtn_strict`` runs the OpenADR VTN as a minimal, specification-literal one,
     ``vtn_version`` as an OpenADR 3.1.0 or 3.0.1 VTN; the last ``s2_homes``
     homes' heat pumps speak S2 instead of Modbus.
@@ -195,7 +200,8 @@ async def run_live(
     grid = make_operator(
         grid_signal, clock, vtn_strict=vtn_strict, vtn_version=vtn_version
     )
-    profile = event_profile(scenario, cap_kw, rated_kw)
+    if profile is None:
+        profile = event_profile(scenario, cap_kw, rated_kw)
     request = GridRequest(
         profile=profile,
         expected_kw=list(expected_kw)

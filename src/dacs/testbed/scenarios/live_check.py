@@ -9,12 +9,14 @@ run was given.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 import time
 
 import numpy as np
 
 from dacs.aggregator.domain.compliance import ComplianceReport
+from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled
 from dacs.testbed.neighbourhood.grid_signal import GridSignal
 from dacs.testbed.neighbourhood.live import event_profile, run_live
@@ -92,6 +94,7 @@ async def run_live_check(result: ScenarioResult, *, speed: float) -> LiveCheck:
             rated_kw=result.rated_kw,
             grid_signal=_LIVE_SIGNALS[spec.signal],
             expected_kw=_event_isp_means(result),
+            profile=asked_profile(spec, result.requested_kw),
         )
     finally:
         broker.cleanup()
@@ -116,6 +119,26 @@ async def run_live_check(result: ScenarioResult, *, speed: float) -> LiveCheck:
         isps_compared=len(gaps),
         commands_sent=live.commands_sent,
         runtime_s=time.perf_counter() - began,
+    )
+
+
+def asked_profile(
+    spec: ScenarioSpec, requested_kw: Sequence[float]
+) -> CapacityEnvelope:
+    """What the fast path's grid operator asked per ISP, for the broker path's to send.
+
+    The broker path's operator sends it as its signal (a profile, an OpenADR
+    event's caps, a UFTP request for the prognosis less it), so both paths'
+    adapters make their caps from the same ask.
+    """
+    if not requested_kw:
+        raise ScenarioError(f"{spec.name}: the grid operator asked no caps")
+    begin, _ = spec.neighbourhood().event_window
+    return CapacityEnvelope.day_ahead(
+        "scenario-ask",
+        begin,
+        [kw * 1000 for kw in requested_kw],
+        origin="scenario",
     )
 
 
