@@ -22,6 +22,7 @@ import tempfile
 
 from aiohttp import web
 import numpy as np
+from numpy.typing import NDArray
 
 from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.api.settlement_routes import SETTLEMENT
@@ -142,6 +143,11 @@ class LiveRun:
     alerts: dict[str, int] = field(
         default_factory=dict
     )  # raised during the run, by kind
+    # Per minute sample: how many simulated seconds late the recorder woke.
+    # On a busy machine the event loop falls behind the scaled clock; every
+    # real second it lags, ``speed`` simulated seconds pass with no control
+    # cycle, and the minutes it covers judge the machine, not the control.
+    lag_s: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 def event_profile(
@@ -376,6 +382,7 @@ async def _record(
     steps = int(scenario.duration.total_seconds() // STEP_S)
     heat_pump = np.zeros(steps)
     household = np.zeros(steps)
+    lag = np.zeros(steps)
     indoor = np.zeros(steps)
     shortfall_minutes = 0.0
     gas_before = sum(r.plant.gas_m3 for r in rigs)
@@ -386,6 +393,7 @@ async def _record(
         if delay > 0:
             await clock.sleep(delay)
         now = clock.now()
+        lag[step] = (now - target).total_seconds()
         hp_w = sum(r.plant.hp_electric_w for r in rigs)
         hh_w = sum(household_power_w(now, kwh) for kwh in annual)
         service.record_measurement(POINT_ID, now, hp_w + hh_w)
@@ -419,4 +427,5 @@ async def _record(
         curtailed_minutes=[r.curtailed_minutes for r in rigs],
         commands_sent=service.counters.commands_sent,
         shortfall_minutes=shortfall_minutes,
+        lag_s=lag,
     )
