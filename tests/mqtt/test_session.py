@@ -393,3 +393,46 @@ async def test_a_connection_lost_before_the_message_loop_leaves_no_unread_error(
     gc.collect()
     await asyncio.sleep(0)
     assert unread == []
+
+
+async def test_a_reconnect_asked_in_a_handler_moves_to_the_settings_broker(
+    mosquitto: MosquittoBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker move: the handler points the settings elsewhere and asks to reconnect."""
+    recorder = Recorder()
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    with MosquittoBroker() as other:
+        where = {"port": mosquitto.port}
+
+        async def settings() -> ClientSettings:
+            return ClientSettings(
+                host="127.0.0.1", port=where["port"], client_id="mover"
+            )
+
+        async def on_message(topic: str, payload: bytes) -> None:
+            await recorder.on_message(topic, payload)
+            if payload == b"move":
+                where["port"] = other.port
+                session.reconnect()
+
+        session = MqttSession(
+            settings,
+            subscriptions=["test/#"],
+            on_message=on_message,
+            on_connect=recorder.on_connect,
+            on_disconnect=recorder.on_disconnect,
+            on_error=recorder.on_error,
+            backoff=Backoff(5.0, 10.0),  # a move must not wait for the backoff
+        )
+        async with _running(session):
+            assert await session.wait_connected(10)
+            await _publish(mosquitto.port, "test/a", b"move")
+            await _until(lambda: recorder.connects == 2)
+            assert session.connected
+            await _publish(other.port, "test/b", b"there")
+            await _until(lambda: len(recorder.messages) == 2)
+        assert recorder.messages == [("test/a", b"move"), ("test/b", b"there")]
+        assert recorder.disconnects == 2  # the move, then the end of the test
+        assert recorder.errors == []  # a move is not a failed attempt
+    left = [r for r in caplog.records if r.getMessage().startswith("left ")]
+    assert len(left) == 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from dacs.protocol import (
+    BrokerMove,
     Channel,
     ProtocolError,
     Telemetry,
@@ -34,6 +35,7 @@ def test_there_are_vectors_for_every_message_type() -> None:
     assert kinds == {
         "command",
         "cancel",
+        "broker_move",
         "ack",
         "telemetry",
         "status",
@@ -169,3 +171,30 @@ def test_an_enrollment_answer_refuses_a_lone_surrogate() -> None:
     payload = _enrollment(host="HOST").encode().replace(b"HOST", b"mqtt\xed\xb0\x80")
     with pytest.raises(ProtocolError, match="lone surrogate"):
         decode_enrollment_response(payload)
+
+
+def _move(broker: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "v": 1,
+            "type": "broker_move",
+            "home_id": "h-0042",
+            "move_id": "mv-1",
+            "issued_at": "2025-02-02T17:00:00Z",
+            "broker": broker,
+        }
+    ).encode()
+
+
+def test_a_broker_move_keeps_its_certificate_lines() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    broker = {"id": "b2", "host": "10.0.0.2", "port": 8883, "tls": True}
+    message = decode(_move(broker | {"ca_certificate": pem}), channel=Channel.COMMAND)
+    assert isinstance(message, BrokerMove)
+    assert message.broker.ca_certificate == pem
+    assert decode(encode(message)) == message
+    # A line break anywhere else is refused.
+    with pytest.raises(ProtocolError, match="control character"):
+        decode(_move(broker | {"id": "b2\n"}))
+    with pytest.raises(ProtocolError, match="without TLS"):
+        decode(_move(broker | {"tls": False, "ca_certificate": pem}))

@@ -19,17 +19,12 @@ from .api import (
 )
 from .api.app_keys import OPENADR_VEN, SERVICE
 from .api.auth import AUTH, TokenAuth, auth_middleware
-from .api.enrollment import (
-    BROKER_ADDRESS,
-    ENROLLMENT_LIMITER,
-    REGISTRY,
-    BrokerAddress,
-    enroll,
-)
+from .api.enrollment import BROKER_ADDRESSES, ENROLLMENT_LIMITER, REGISTRY, enroll
 from .api.errors import errors_middleware
 from .api.openapi import serve_openapi
 from .api.ratelimit import RateLimiter
 from .api.settlement_routes import SETTLEMENT, add_settlement_routes
+from .broker_endpoints import home_addresses
 from .clock import Clock, SystemClock
 from .config import AggregatorConfig
 from .dashboard import add_dashboard
@@ -73,12 +68,10 @@ def create_app(
         config.api.metrics_tokens,
     )
     app[REGISTRY] = service.registry
-    ca_file = config.enrollment.ca_certificate_file
-    app[BROKER_ADDRESS] = BrokerAddress(
-        host=config.enrollment.broker_host,
-        port=config.enrollment.broker_port,
+    app[BROKER_ADDRESSES] = home_addresses(
+        config.enrollment.endpoints,
         tls=config.enrollment.broker_tls,
-        ca_certificate=Path(ca_file).read_text(encoding="utf-8") if ca_file else None,
+        ca_certificate_file=config.enrollment.ca_certificate_file,
     )
     app[ENROLLMENT_LIMITER] = RateLimiter()
     app.router.add_post("/api/v1/enrollments", enroll)

@@ -12,6 +12,7 @@ from typing import Any
 from dacs.excerpt import bounded, quoted
 from dacs.text import find_forbidden
 
+from .broker_endpoints import BrokerEndpoint, brokers_or_single
 from .openadr.config import OpenAdrConfig
 from .openadr.errors import OpenAdrConfigError
 from .settlement.config import SettlementConfig
@@ -66,9 +67,18 @@ class MqttConfig:
     home_quarantine_refusals: int = 20
     home_quarantine_window_s: float = 60.0
     home_quarantine_s: float = 600.0
+    # Several central brokers: "id=host:port" entries (broker_endpoints.py);
+    # empty: the one broker at host:port. One account works on every broker.
+    brokers: tuple[str, ...] = ()
+
+    @property
+    def endpoints(self) -> tuple[BrokerEndpoint, ...]:
+        """Every broker this instance connects to."""
+        return brokers_or_single(self.brokers, self.host, self.port)
 
     def __post_init__(self) -> None:
         """Refuse timings the link cannot work with."""
+        self.endpoints  # noqa: B018 - parses the entries: a bad one fails here
         if self.home_quarantine_refusals < 1:
             raise ValueError("home_quarantine_refusals must be at least 1")
         if self.home_quarantine_window_s <= 0 or self.home_quarantine_s <= 0:
@@ -103,6 +113,18 @@ class EnrollmentConfig:
     ca_certificate_file: str | None = None
     password_file: str | None = None  # Mosquitto password file to add homes to
     code_ttl_days: float = 14.0
+    # Several brokers: "id=host:port" as homes reach them, the same ids as
+    # [mqtt] brokers; a congestion point's homes share one (broker_assignment.py).
+    brokers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Refuse broker entries that are not id=host:port."""
+        self.endpoints  # noqa: B018 - parses the entries: a bad one fails here
+
+    @property
+    def endpoints(self) -> tuple[BrokerEndpoint, ...]:
+        """Every broker a home may be told to use, as homes reach it."""
+        return brokers_or_single(self.brokers, self.broker_host, self.broker_port)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,12 +209,24 @@ def load_config(
         sections[name] = section
     config = AggregatorConfig(**sections)
     _check_cluster(config)
+    _check_brokers(config)
     if config.openadr.enabled:
         try:
             config.openadr.check()
         except OpenAdrConfigError as err:
             raise ConfigError(str(err)) from err
     return config
+
+
+def _check_brokers(config: AggregatorConfig) -> None:
+    """What homes are told and what the instance connects to name the same brokers."""
+    ours = [endpoint.broker_id for endpoint in config.mqtt.endpoints]
+    told = [endpoint.broker_id for endpoint in config.enrollment.endpoints]
+    if sorted(ours) != sorted(told):
+        raise ConfigError(
+            f"[mqtt] brokers ({', '.join(ours)}) and [enrollment] brokers "
+            f"({', '.join(told)}) must name the same broker ids"
+        )
 
 
 def _check_cluster(config: AggregatorConfig) -> None:

@@ -18,7 +18,7 @@ from dacs.protocol import Cancel, Command
 from .background import BackgroundTasks
 from .control.dispatch import DispatchPlan
 from .control.loop import CongestionPointControl
-from .mqtt.link import AggregatorLink
+from .mqtt.brokers import BrokerLinks
 from .mqtt.outbox import Outbox
 from .storage.commands import CommandLedger
 from .storage.leases import Fence, FencedOutError
@@ -31,7 +31,7 @@ class CommandFanOut:
 
     def __init__(
         self,
-        link: AggregatorLink,
+        link: BrokerLinks,
         ledger: CommandLedger,
         *,
         may_send: Callable[[Command | Cancel], bool] = lambda _message: True,

@@ -15,10 +15,12 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dacs.protocol import Ack, Preferences, Status, Telemetry
+from dacs.protocol import Ack, BrokerAddress, Preferences, Status, Telemetry
 
 from .alert_publisher import AlertPublisher
 from .alert_webhook import AlertWebhook
+from .broker_endpoints import home_addresses
+from .broker_moves import BrokerMover
 from .clock import Clock
 from .config import AggregatorConfig
 from .control.alerts import AlertMonitor
@@ -34,7 +36,8 @@ from .ingest.receipts import ReceiptSender
 from .ingest.sequence import SequenceTracker
 from .ingest.telemetry_writer import TelemetryWriter
 from .live_state import LiveState
-from .mqtt.link import AggregatorLink, MessageSink
+from .mqtt.brokers import BrokerLinks
+from .mqtt.link import MessageSink
 from .mqtt.outbox import Outbox
 from .point_ownership import PointOwnership
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
@@ -90,11 +93,22 @@ class AggregatorService(LiveState, MessageSink):
         self.engine = engine or create_engine(config.database.url)
         self.sessions = session_factory(self.engine)
         self.fleet = Fleet()
+        self.link = BrokerLinks(
+            config.mqtt,
+            self,
+            on_connect=self._redeliver_after_connect,
+            publish_window=config.mqtt.publish_window,
+            publish_timeout_s=config.mqtt.publish_timeout_s,
+        )
         self.registry = Registry(
             self.sessions,
             provisioner=provisioner,
             now=clock.now,
             on_enrolled=self._register_home,
+            broker_ids=tuple(self.link.links),
+        )
+        self.broker_mover = BrokerMover(
+            self.registry, self.link, self.fleet, _home_addresses(config)
         )
         self.controls: dict[str, CongestionPointControl] = {}
         # Control cycles that failed, per congestion point (the others went on).
@@ -112,13 +126,6 @@ class AggregatorService(LiveState, MessageSink):
             self.engine,
             batch_size=config.database.ack_batch_size,
             flush_s=config.database.ack_flush_s,
-        )
-        self.link = AggregatorLink(
-            config.mqtt,
-            self,
-            on_connect=self._redeliver_after_connect,
-            publish_window=config.mqtt.publish_window,
-            publish_timeout_s=config.mqtt.publish_timeout_s,
         )
         self._envelope_ledger = EnvelopeLedger(self.sessions)
         self._command_ledger = CommandLedger(self.engine, self.sessions)
@@ -147,6 +154,7 @@ class AggregatorService(LiveState, MessageSink):
 
     def _register_home(self, enrollment: Enrollment) -> None:
         self.fleet.add(enrollment.home_id, enrollment.congestion_point_id)
+        self.link.assign(enrollment.home_id, enrollment.broker_id)
 
     @property
     def outbox(self) -> Outbox:
@@ -208,6 +216,7 @@ class AggregatorService(LiveState, MessageSink):
                 self.quarantine.lift(point.id)  # its registration was fixed
         for home in await self.registry.homes():
             self.fleet.add(home.id, home.congestion_point_id)
+            self.link.assign(home.id, self.registry.broker_of(home))
         unanswered = await self._restorer.restore(self.controls, self.clock.now())
         if not self._commands_loaded:
             # Stored before it was published: a stop (or crash) between the
@@ -349,6 +358,15 @@ class AggregatorService(LiveState, MessageSink):
                 await self.cycle()
             except Exception:
                 _LOGGER.exception("control cycle failed; trying again next cycle")
+
+
+def _home_addresses(config: AggregatorConfig) -> dict[str, BrokerAddress]:
+    enrollment = config.enrollment
+    return home_addresses(
+        enrollment.endpoints,
+        tls=enrollment.broker_tls,
+        ca_certificate_file=enrollment.ca_certificate_file,
+    )
 
 
 def point_forecast(

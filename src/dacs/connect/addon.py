@@ -7,6 +7,8 @@
    temporary failures with back-off, stop on permanent ones until a new code
    is entered (the Supervisor restarts the add-on when options change).
 4. With an enrollment: bridge, then announce the broker to Home Assistant.
+5. Follow a broker move from the aggregator: store the new broker, write
+   the bridge anew, restart the home broker (``broker_follow.py``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from typing import Any
 from aiohttp import web
 
 from dacs.broker import BrokerAuthError
-from dacs.protocol import EnrollmentResponse
+from dacs.protocol import BrokerMove, EnrollmentResponse
 
 from .bridge import HomeBrokerSettings
 from .broker_control import BrokerController
+from .broker_follow import BrokerMoveRefusedError, moved_enrollment
 from .discovery import DiscoveryInfo, SupervisorDiscovery
 from .enrollment import EnrollmentClient, enroll_and_store, pending_code
-from .enrollment_store import ENROLLMENT_FILE, StoredEnrollment, load_enrollment
+from .enrollment_store import (
+    ENROLLMENT_FILE,
+    StoredEnrollment,
+    load_enrollment,
+    save_enrollment,
+)
 from .errors import (
     BrokerControlError,
     DiscoveryError,
@@ -115,6 +123,8 @@ class AddonRuntime:
         self._monitor: UplinkMonitor | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # One move at a time: a second waits for the first's restart.
+        self._moving = asyncio.Lock()
 
     @property
     def status_addresses(self) -> list[tuple[str, int]]:
@@ -220,6 +230,7 @@ class AddonRuntime:
             port=self.settings.broker.listen_port,
             username=login.username,
             password=login.password,
+            on_broker_move=self._broker_moved,
         )
         self._monitor.start()
 
@@ -239,6 +250,47 @@ class AddonRuntime:
         task = asyncio.create_task(self._announce(info))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _broker_moved(self, move: BrokerMove) -> None:
+        task = asyncio.create_task(self._follow_move(move))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _follow_move(self, move: BrokerMove) -> None:
+        """Store the move's broker, write the bridge to it and restart the home broker."""
+        async with self._moving:
+            stored = self._load_stored()
+            if stored is None:
+                _LOGGER.warning("broker move %s ignored: not enrolled", move.move_id)
+                return
+            try:
+                moved = moved_enrollment(stored, move)
+            except BrokerMoveRefusedError as err:
+                self._problem("broker_move", f"refused: {err}", temporary=False)
+                return
+            if moved is None:
+                return  # on that broker already (a retained move heard again)
+            mqtt = moved.response.mqtt
+            _LOGGER.info(
+                "moving the bridge to broker %s at %s:%d (%s)",
+                mqtt.broker_id,
+                mqtt.host,
+                mqtt.port,
+                move.move_id,
+            )
+            try:
+                # Written before the bridge: a restart between the two
+                # still finds the new broker.
+                await asyncio.to_thread(
+                    save_enrollment, self.settings.enrollment_file, moved
+                )
+            except EnrollmentStoreError as err:
+                self._problem(
+                    "storage", f"broker move not kept: {err}", temporary=False
+                )
+                return
+            if await self._prepare_broker(moved.response) is not None:
+                _LOGGER.info("bridge moved to broker %s", mqtt.broker_id)
 
     async def _enroll(
         self, options: ConnectOptions, code: str, stop: asyncio.Event

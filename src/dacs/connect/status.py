@@ -42,7 +42,7 @@ class CommandSeen:
     """The last message on the home's command topic."""
 
     received_at: datetime
-    kind: str  # "command", "cancel" or "invalid"
+    kind: str  # "command", "cancel", "broker_move" or "invalid"
     command_id: str | None = None
     reason: str | None = None
     issued_at: datetime | None = None

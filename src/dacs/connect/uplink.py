@@ -19,7 +19,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from dacs.protocol import Cancel, Channel, Command, ProtocolError, decode, topic
+from dacs.protocol import (
+    BrokerMove,
+    Cancel,
+    Channel,
+    Command,
+    ProtocolError,
+    decode,
+    topic,
+)
 
 from .bridge import BRIDGE_STATE_TOPIC, RETAINED_COUNT_TOPIC, STORE_COUNT_TOPIC
 from .status import CommandSeen, StatusBoard, UplinkState
@@ -43,9 +51,15 @@ class UplinkMonitor:
         username: str,
         password: str,
         client_id: str = "dacs-connect-status",
+        on_broker_move: Callable[[BrokerMove], None] | None = None,
     ) -> None:
-        """Prepare the client; start() connects (and keeps reconnecting)."""
+        """Prepare the client; start() connects (and keeps reconnecting).
+
+        ``on_broker_move`` is called on the event loop with every valid
+        broker move on the watched home's command topic.
+        """
         self._board = board
+        self._on_broker_move = on_broker_move
         self._host = host
         self._port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -136,6 +150,20 @@ class UplinkMonitor:
                 self._hand_over(self._board.set_retained_messages, count)
         elif message.topic == self._command_topic and payload:
             self._hand_over(self._board.set_last_command, describe_command(payload))
+            if self._on_broker_move is not None and b'"broker_move"' in payload:
+                self._broker_move(payload, self._on_broker_move)
+
+    def _broker_move(
+        self, payload: bytes, follow: Callable[[BrokerMove], None]
+    ) -> None:
+        try:
+            message = decode(payload, channel=Channel.COMMAND)
+        except ProtocolError as err:
+            # describe_command shows it on the status page; the bridge stays.
+            _LOGGER.warning("refused a broker move: %s", err)
+            return
+        if isinstance(message, BrokerMove):
+            self._hand_over(follow, message)
 
     def _hand_over(
         self, function: Callable[..., None], *args: Any, **kwargs: Any
@@ -169,6 +197,14 @@ def describe_command(payload: bytes) -> CommandSeen:
             received_at=now,
             kind="cancel",
             command_id=message.command_id,
+            issued_at=message.issued_at,
+        )
+    if isinstance(message, BrokerMove):
+        return CommandSeen(
+            received_at=now,
+            kind="broker_move",
+            command_id=message.move_id,
+            reason=f"to broker {message.broker.broker_id}",
             issued_at=message.issued_at,
         )
     return CommandSeen(received_at=now, kind="invalid", error="not a command")

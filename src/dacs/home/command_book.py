@@ -205,10 +205,11 @@ class CommandBook:
         command_id = "unknown"
         try:
             document = json.loads(payload)
-            if isinstance(document, dict) and isinstance(
-                document.get("command_id"), str
-            ):
-                command_id = document["command_id"][:64]
+            if isinstance(document, dict):
+                # A broker move has a move id where a command has its id.
+                named = document.get("command_id", document.get("move_id"))
+                if isinstance(named, str):
+                    command_id = named[:64]
         except ValueError:
             pass
         try:

@@ -20,6 +20,7 @@ from dacs import __version__
 from dacs.devices import ControllableHeatPump, HeatPumpError, LimitResult, Measurements
 from dacs.protocol import (
     Ack,
+    BrokerMove,
     Cancel,
     Channel,
     Command,
@@ -45,8 +46,9 @@ from .arbitration import (
     released_by_resident,
     reported_limit,
 )
+from .broker_move import BrokerMoveError, move_answer, settings_after_move
 from .command_book import CommandBook
-from .mqtt_link import BrokerSettings, MqttLink
+from .mqtt_link import BrokerSettings, MqttLink, Outgoing
 from .resident import ResidentSettings
 from .snapshot import FlexEvent, HomeSnapshot
 from .unreceipted import DEFAULT_RESEND_AFTER_S, UnreceiptedTelemetry
@@ -80,6 +82,7 @@ class HomeController:
         control_interval_s: float = 1.0,
         resend_after_s: float = DEFAULT_RESEND_AFTER_S,
         reconnect_max_s: float = 30.0,
+        follow_broker_moves: bool = False,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -90,6 +93,8 @@ class HomeController:
         simulation passes a faster one, and every interval is in its time.
         Telemetry without the aggregator's receipt is sent again
         ``resend_after_s`` after its last send (``unreceipted.py``).
+        ``follow_broker_moves``: ``broker`` is the central broker itself, so
+        a broker move is followed here (behind the add-on it moves the bridge).
         """
         if broker is not None and home_id is None:
             raise ValueError("a home linked to an aggregator needs its home id")
@@ -101,6 +106,7 @@ class HomeController:
         self.telemetry_interval_s = telemetry_interval_s
         self.poll_interval_s = poll_interval_s or min(telemetry_interval_s, 10.0)
         self.control_interval_s = control_interval_s
+        self.follow_broker_moves = follow_broker_moves
         self._now = now
         self._sleep = sleep
         self._book = CommandBook(home_id or "local")
@@ -315,6 +321,32 @@ class HomeController:
         elif isinstance(message, Receipt):
             self.unreceipted.receipt(message)
             self._resend_overdue()
+        elif isinstance(message, BrokerMove) and self.follow_broker_moves:
+            await self._move(message, now)
+
+    async def _move(self, move: BrokerMove, now: datetime) -> None:
+        """Follow a broker move: answer it, clear what is retained here, reconnect."""
+        link = self.link
+        if link is None:
+            return
+        try:
+            settings = settings_after_move(link.settings, move.broker)
+        except BrokerMoveError as err:
+            _LOGGER.warning("refused broker move %s: %s", move.move_id, err)
+            self._send_ack(move_answer(self._home, move.move_id, now, str(err)))
+            return
+        if settings is None:
+            return  # on that broker already (a move heard again)
+        home = self._home
+        ack = move_answer(home, move.move_id, now)
+        farewell = [
+            Outgoing(topic(home, Channel.ACK), encode(ack), 1, False),
+            # Retained status and preferences stay behind on the old broker
+            # otherwise, and an aggregator would read them after a restart.
+            Outgoing(topic(home, Channel.STATUS), b"", 1, True),
+            Outgoing(topic(home, Channel.PREFERENCES), b"", 1, True),
+        ]
+        await link.move_to(settings, farewell=farewell)
 
     def _send_ack(self, ack: Ack) -> None:
         if self.link is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 import logging
 
@@ -68,6 +68,7 @@ class MqttLink:
     ) -> None:
         """Prepare the link; run() connects."""
         self.settings = settings
+        self._will = aiomqtt.Will(*will, qos=1, retain=True) if will else None
         self._on_connect = on_connect
         self._outbox: deque[Outgoing] = deque()
         self._outbox_limit = outbox_limit
@@ -75,9 +76,7 @@ class MqttLink:
         self.dropped = 0
         self.on_state_change: Callable[[bool], None] | None = None
         self._session = MqttSession(
-            replace(settings, will=aiomqtt.Will(*will, qos=1, retain=True))
-            if will
-            else settings,
+            self._current_settings,
             subscriptions=subscriptions,
             on_message=on_message,
             on_connect=self._connected,
@@ -120,6 +119,39 @@ class MqttLink:
     async def run(self) -> None:
         """Connect, keep the session up and move messages both ways until cancelled."""
         await self._session.run()
+
+    async def move_to(
+        self, settings: BrokerSettings, *, farewell: Sequence[Outgoing] = ()
+    ) -> None:
+        """Leave this broker for the one in ``settings`` (a broker move).
+
+        ``farewell`` goes to the old broker first (best effort: the move
+        happens anyway). What waits in the outbox is kept and goes to the
+        new broker, so nothing queued is lost by the move.
+        """
+        client = self._session.client
+        if client is not None and farewell:
+            try:
+                async with asyncio.timeout(self.settings.timeout_s):
+                    for item in farewell:
+                        await client.publish(
+                            item.topic, item.payload, qos=item.qos, retain=item.retain
+                        )
+            except (aiomqtt.MqttError, TimeoutError) as err:
+                _LOGGER.warning(
+                    "farewell to %s not sent: %s", self.settings.address, err
+                )
+        _LOGGER.info(
+            "moving from broker %s to %s", self.settings.address, settings.address
+        )
+        self.settings = settings
+        self._session.reconnect()
+
+    async def _current_settings(self) -> BrokerSettings:
+        # Read at every attempt, so a move takes effect at the next one.
+        if self._will is None:
+            return self.settings
+        return replace(self.settings, will=self._will)
 
     async def _connected(self) -> None:
         self._state_changed(up=True)

@@ -42,6 +42,10 @@ type ConnectedWork = Callable[[aiomqtt.Client], Awaitable[None]]
 type SettingsSource = Callable[[], Awaitable[ClientSettings]]
 
 
+class ReconnectAskedError(aiomqtt.MqttError):
+    """The connection was ended on purpose (``MqttSession.reconnect``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClientSettings:
     """How to reach and log in to one broker (MQTT 3.1.1)."""
@@ -142,6 +146,7 @@ class MqttSession:
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._connected_at: float | None = None
+        self._reconnect_asked = asyncio.Event()
         # What this outage has logged already: "unreachable" or a refusal.
         self._told: set[str] = set()
         self.last_error: str | None = None
@@ -165,6 +170,14 @@ class MqttSession:
             return False
         return True
 
+    def reconnect(self) -> None:
+        """End the connection now and connect again at once (settings read anew).
+
+        For a move to another broker: with a settings source, the next
+        attempt connects where the source now points.
+        """
+        self._reconnect_asked.set()
+
     async def run(self) -> None:
         """Connect, subscribe and hand over messages; reconnect until cancelled."""
         loop = asyncio.get_running_loop()
@@ -174,6 +187,12 @@ class MqttSession:
                 await self._connection()
                 # The message loop only ends with an error; be safe all the same.
                 error: Exception = aiomqtt.MqttError("the message loop ended")
+            except ReconnectAskedError:
+                self._disconnected()  # before the log line; finally is a no-op then
+                self._take_connected_at()
+                self._logger.info("left %s as asked; connecting again", self._where)
+                delay = self._backoff.first_s
+                continue
             except self._retry_on as err:
                 error = err
             finally:
@@ -236,7 +255,7 @@ class MqttSession:
                 else None
             )
             try:
-                await self._hand_over(client)
+                await self._hand_over_until_asked(client)
             finally:
                 if work is not None:
                     work.cancel()
@@ -253,6 +272,22 @@ class MqttSession:
             self._logger.warning("work on %s stopped: %s", self._where, err)
         except Exception:
             self._logger.exception("work on %s failed", self._where)
+
+    async def _hand_over_until_asked(self, client: aiomqtt.Client) -> None:
+        """Hand over messages until the connection fails or a reconnect is asked."""
+        self._reconnect_asked.clear()
+        hand_over = asyncio.create_task(self._hand_over(client))
+        asked = asyncio.create_task(self._reconnect_asked.wait())
+        try:
+            await asyncio.wait({hand_over, asked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (hand_over, asked):
+                task.cancel()
+            await asyncio.gather(hand_over, asked, return_exceptions=True)
+        if hand_over.done() and not hand_over.cancelled():
+            hand_over.result()  # the error that ended the message loop
+        if asked.done() and not asked.cancelled():
+            raise ReconnectAskedError("reconnect asked")
 
     async def _hand_over(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

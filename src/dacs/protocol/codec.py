@@ -18,6 +18,8 @@ from .messages import (
     Ack,
     AckReason,
     AckResult,
+    BrokerAddress,
+    BrokerMove,
     Cancel,
     Command,
     CommandReason,
@@ -61,6 +63,7 @@ MAX_ENVELOPE_SPAN = timedelta(hours=48)
 _CHANNEL_OF_TYPE = {
     "command": Channel.COMMAND,
     "cancel": Channel.COMMAND,
+    "broker_move": Channel.COMMAND,
     "ack": Channel.ACK,
     "telemetry": Channel.TELEMETRY,
     "status": Channel.STATUS,
@@ -162,7 +165,11 @@ def decode(payload: bytes | str, *, channel: Channel | None = None) -> Message:
     """Parse and validate one message; ``channel`` is the topic it arrived on."""
     document = load_document(payload)
     if _may_hold_forbidden_characters(payload):
-        _refuse_control_characters(document)
+        if document.get("type") == "broker_move":
+            # The broker's certificate keeps its lines; nothing else may.
+            _refuse_control_characters_except_pem(document, document.get("broker"))
+        else:
+            _refuse_control_characters(document)
     version = document.get("v")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ProtocolError("malformed", "missing or non-integer protocol version 'v'")
@@ -192,13 +199,7 @@ def decode_enrollment_response(payload: bytes | str) -> EnrollmentResponse:
     document = load_document(payload)
     validate(document, "enrollment-response")
     mqtt = document["mqtt"]
-    # A PEM certificate is lines of text; nothing else may hold a line break.
-    pem = mqtt.get("ca_certificate")
-    _refuse_control_characters({**document, "mqtt": {**mqtt, "ca_certificate": None}})
-    if isinstance(pem, str):
-        _refuse_control_characters(
-            pem.replace("\r\n", "").replace("\n", ""), "mqtt.ca_certificate"
-        )
+    _refuse_control_characters_except_pem(document, mqtt, "mqtt")
     return EnrollmentResponse(
         home_id=document["home_id"],
         topic_prefix=document["topic_prefix"],
@@ -209,8 +210,27 @@ def decode_enrollment_response(payload: bytes | str) -> EnrollmentResponse:
             password=mqtt["password"],
             tls=mqtt["tls"],
             ca_certificate=mqtt.get("ca_certificate"),
+            broker_id=mqtt.get("broker_id", ""),
         ),
     )
+
+
+def _refuse_control_characters_except_pem(
+    document: dict[str, Any], holder: Any, where: str = "broker"
+) -> None:
+    """Refuse control characters anywhere, except line breaks in ``holder``'s certificate.
+
+    A PEM certificate is lines of text; nothing else may hold a line break.
+    """
+    if not isinstance(holder, dict):
+        _refuse_control_characters(document)
+        return
+    pem = holder.get("ca_certificate")
+    _refuse_control_characters({**document, where: {**holder, "ca_certificate": None}})
+    if isinstance(pem, str):
+        _refuse_control_characters(
+            pem.replace("\r\n", "").replace("\n", ""), f"{where}.ca_certificate"
+        )
 
 
 def _command(doc: dict[str, Any]) -> Command:
@@ -249,6 +269,26 @@ def _cancel(doc: dict[str, Any]) -> Cancel:
         command_id=doc["command_id"],
         issued_at=parse_time(doc["issued_at"]),
         epoch=doc.get("epoch"),
+    )
+
+
+def _broker_move(doc: dict[str, Any]) -> BrokerMove:
+    broker = doc["broker"]
+    if broker["tls"] is False and broker.get("ca_certificate"):
+        raise ProtocolError(
+            "malformed", "broker_move: a CA certificate for a broker without TLS"
+        )
+    return BrokerMove(
+        home_id=doc["home_id"],
+        move_id=doc["move_id"],
+        issued_at=parse_time(doc["issued_at"]),
+        broker=BrokerAddress(
+            broker_id=broker["id"],
+            host=broker["host"],
+            port=broker["port"],
+            tls=broker["tls"],
+            ca_certificate=broker.get("ca_certificate"),
+        ),
     )
 
 
@@ -363,6 +403,7 @@ def _receipt(doc: dict[str, Any]) -> Receipt:
 _BUILDERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "command": _command,
     "cancel": _cancel,
+    "broker_move": _broker_move,
     "ack": _ack,
     "telemetry": _telemetry,
     "status": _status,

@@ -423,6 +423,52 @@ class Receipt:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BrokerAddress:
+    """One central broker as a home reaches it."""
+
+    broker_id: str
+    host: str
+    port: int
+    tls: bool = True
+    ca_certificate: str | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {
+            "id": self.broker_id,
+            "host": self.host,
+            "port": self.port,
+            "tls": self.tls,
+            "ca_certificate": self.ca_certificate,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerMove:
+    """Move to another central broker (since 1.2): same account, same topics.
+
+    Sent on the command channel, retained on the broker the home leaves: a
+    home that was offline during the move hears it at its next connection.
+    The command in force is not replaced at the home (it is not a command).
+    """
+
+    channel = Channel.COMMAND
+
+    home_id: str
+    move_id: str
+    issued_at: datetime
+    broker: BrokerAddress
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return _head(self.home_id, "broker_move") | {
+            "move_id": self.move_id,
+            "issued_at": format_time(self.issued_at),
+            "broker": self.broker.to_dict(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class MqttCredentials:
     """Where and as whom a home connects to the central broker."""
 
@@ -432,6 +478,8 @@ class MqttCredentials:
     password: str = field(repr=False)
     tls: bool = True
     ca_certificate: str | None = field(default=None, repr=False)
+    # Which central broker (since 1.2); empty from an aggregator with one.
+    broker_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -454,10 +502,11 @@ class EnrollmentResponse:
                 "password": self.mqtt.password,
                 "tls": self.mqtt.tls,
                 "ca_certificate": self.mqtt.ca_certificate,
-            },
+            }
+            | ({"broker_id": self.mqtt.broker_id} if self.mqtt.broker_id else {}),
         }
 
 
 type HomeMessage = Ack | Telemetry | Status | Preferences
-type AggregatorMessage = Command | Cancel | Statement | Receipt
+type AggregatorMessage = Command | Cancel | BrokerMove | Statement | Receipt
 type Message = HomeMessage | AggregatorMessage

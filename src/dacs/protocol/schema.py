@@ -26,6 +26,7 @@ SCHEMA_BASE = "https://dacs-hw.org/schemas/home/v1/"
 SCHEMA_NAMES = (
     "command",
     "cancel",
+    "broker_move",
     "ack",
     "telemetry",
     "status",

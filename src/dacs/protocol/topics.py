@@ -8,7 +8,7 @@ import re
 from dacs.excerpt import quoted
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_VERSION = "1.1"  # 1.1 added the telemetry receipt
+PROTOCOL_VERSION = "1.2"  # 1.1 added the telemetry receipt, 1.2 the broker move
 PREFIX = f"dacs/v{PROTOCOL_MAJOR}"
 
 # Home ids become topic levels and broker user names: keep them plain.

@@ -13,10 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dacs.aggregator.api.enrollment import (
-    BROKER_ADDRESS,
+    BROKER_ADDRESSES,
     ENROLLMENT_LIMITER,
     REGISTRY,
-    BrokerAddress,
     enroll,
 )
 from dacs.aggregator.api.ratelimit import RateLimiter
@@ -33,7 +32,7 @@ from dacs.aggregator.registry.provisioning import PasswordFileProvisioner
 from dacs.aggregator.registry.registry import Registry
 from dacs.aggregator.storage.database import session_factory
 from dacs.broker.passwords import list_users
-from dacs.protocol import decode_enrollment_response
+from dacs.protocol import BrokerAddress, decode_enrollment_response
 
 
 class Clock:
@@ -151,9 +150,15 @@ async def enrollment_client(
 ) -> AsyncIterator[Callable[[], TestClient[web.Request, web.Application]]]:
     app = web.Application()
     app[REGISTRY] = registry
-    app[BROKER_ADDRESS] = BrokerAddress(
-        host="mqtt.example.nl", port=8883, tls=True, ca_certificate="PEM"
-    )
+    app[BROKER_ADDRESSES] = {
+        "central": BrokerAddress(
+            broker_id="central",
+            host="mqtt.example.nl",
+            port=8883,
+            tls=True,
+            ca_certificate="PEM",
+        )
+    }
     app[ENROLLMENT_LIMITER] = RateLimiter(per_minute=1, burst=7)
     app.router.add_post("/api/v1/enrollments", enroll)
     client = TestClient(TestServer(app, host="127.0.0.1"))

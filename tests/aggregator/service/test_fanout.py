@@ -177,7 +177,7 @@ async def test_commands_are_stored_in_one_batch_before_they_are_published(
         _emergency(service)
         published: list[Message] = []
         unstored: list[str] = []
-        publish = service.link.publish
+        publish = service.link.links["central"].publish
 
         async def checking(message: Message, *, retain: bool = False) -> None:
             async with service.sessions() as session:
@@ -187,7 +187,7 @@ async def test_commands_are_stored_in_one_batch_before_they_are_published(
             published.append(message)
             await publish(message, retain=retain)
 
-        service.link.publish = checking  # type: ignore[method-assign]  # a spy
+        service.link.links["central"].publish = checking  # type: ignore[method-assign]  # a spy
         inserts = _count_statements(service, "INSERT INTO COMMANDS")
         (report,) = await service.cycle()
         assert report.commands == 12
@@ -287,7 +287,7 @@ async def test_commands_stored_but_never_published_go_out_after_a_restart(
             raise PublishError("connection lost")
 
         # The aggregator stops between storing the commands and publishing.
-        service.link.publish = broker_gone  # type: ignore[method-assign]  # a fault
+        service.link.links["central"].publish = broker_gone  # type: ignore[method-assign]  # a fault
         await service.cycle()
         assert service.counters.commands_unconfirmed == 8
         stored = _in_force(service)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import logging
 import math
 
@@ -15,7 +14,13 @@ from dacs.aggregator.registry.errors import (
     UnknownCodeError,
 )
 from dacs.aggregator.registry.registry import Registry
-from dacs.protocol import EnrollmentResponse, MqttCredentials, ProtocolError, home_root
+from dacs.protocol import (
+    BrokerAddress,
+    EnrollmentResponse,
+    MqttCredentials,
+    ProtocolError,
+    home_root,
+)
 from dacs.protocol.codec import load_document
 from dacs.protocol.schema import validate
 
@@ -25,18 +30,11 @@ from .ratelimit import RateLimiter
 _LOGGER = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, kw_only=True)
-class BrokerAddress:
-    """What enrolled homes are told about the central broker."""
-
-    host: str
-    port: int
-    tls: bool
-    ca_certificate: str | None
-
-
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry", Registry)
-BROKER_ADDRESS: web.AppKey[BrokerAddress] = web.AppKey("broker_address", BrokerAddress)
+# Every central broker by id, as homes reach it.
+BROKER_ADDRESSES: web.AppKey[dict[str, BrokerAddress]] = web.AppKey(
+    "broker_addresses", dict
+)
 ENROLLMENT_LIMITER: web.AppKey[RateLimiter] = web.AppKey(
     "enrollment_limiter", RateLimiter
 )
@@ -72,7 +70,16 @@ async def enroll(request: web.Request) -> web.Response:
         return error_response(
             500, "internal", "the home could not be enrolled; try again later"
         )
-    broker = request.app[BROKER_ADDRESS]
+    broker = request.app[BROKER_ADDRESSES].get(enrollment.broker_id)
+    if broker is None:
+        _LOGGER.error(
+            "home %s was assigned broker %s, which has no address for homes",
+            enrollment.home_id,
+            enrollment.broker_id,
+        )
+        return error_response(
+            500, "internal", "the home could not be enrolled; try again later"
+        )
     answer = EnrollmentResponse(
         home_id=enrollment.home_id,
         topic_prefix=home_root(enrollment.home_id),
@@ -83,6 +90,7 @@ async def enroll(request: web.Request) -> web.Response:
             password=enrollment.password,
             tls=broker.tls,
             ca_certificate=broker.ca_certificate,
+            broker_id=broker.broker_id,
         ),
     )
     return web.json_response(answer.to_dict(), status=201)

@@ -132,14 +132,15 @@ class AggregatorLink:
         on_connect: Callable[[], Awaitable[None]] | None = None,
         publish_window: int = PUBLISH_WINDOW,
         publish_timeout_s: float = PUBLISH_TIMEOUT_S,
+        quarantine: HomeQuarantine | None = None,
     ) -> None:
-        """Prepare; run() connects."""
+        """Prepare; run() connects. Links to several brokers share a ``quarantine``."""
         if publish_window < 1:
             raise ValueError(f"publish_window must be at least 1, not {publish_window}")
         self._config = config
         self._sink = sink
         self.counters = IngestCounters()
-        self.quarantine = HomeQuarantine(
+        self.quarantine = quarantine or HomeQuarantine(
             HomeQuarantineSettings(
                 refusals=config.home_quarantine_refusals,
                 window_s=config.home_quarantine_window_s,
@@ -165,7 +166,7 @@ class AggregatorLink:
             on_connect=on_connect,
             on_disconnect=self._release_waits,
             backoff=Backoff(RECONNECT_FIRST_S, config.reconnect_max_s),
-            name="the central broker",
+            name=f"the central broker at {config.host}:{config.port}",
             logger=_LOGGER,
         )
 

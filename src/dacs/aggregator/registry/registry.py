@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from dacs.aggregator.broker_endpoints import SINGLE_BROKER_ID
+from dacs.aggregator.domain.broker_assignment import broker_for_point
 from dacs.aggregator.storage.tables import (
     CongestionPointRow,
     EnrollmentCodeRow,
@@ -49,6 +51,7 @@ class Enrollment:
     home_id: str
     congestion_point_id: str
     password: str = field(repr=False)
+    broker_id: str = SINGLE_BROKER_ID
 
 
 class Registry:
@@ -61,11 +64,16 @@ class Registry:
         provisioner: CredentialProvisioner,
         now: Callable[[], datetime],
         on_enrolled: Callable[[Enrollment], None] | None = None,
+        broker_ids: Sequence[str] = (SINGLE_BROKER_ID,),
     ) -> None:
         """Use ``sessions`` for storage and ``provisioner`` for broker accounts.
 
-        ``on_enrolled`` learns of every new home (the live view adds it).
+        ``on_enrolled`` learns of every new home (the live view adds it);
+        new homes go to one of ``broker_ids`` (domain/broker_assignment.py).
         """
+        if not broker_ids:
+            raise ValueError("a registry needs at least one broker")
+        self.broker_ids = tuple(broker_ids)
         self._sessions = sessions
         self._provisioner = provisioner
         self._now = now
@@ -195,6 +203,7 @@ class Registry:
         code = normalise_code(code)
         now = self._now()
         home_id = new_home_id()
+        broker_id: str
         async with self._sessions() as session:
             row = await session.get(EnrollmentCodeRow, code)
             if row is None or row.revoked_at is not None:
@@ -212,6 +221,7 @@ class Registry:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult at runtime
                 raise CodeUsedError("this enrollment code was used already")
+            broker_id = broker_for_point(row.congestion_point_id, self.broker_ids)
             session.add(
                 HomeRow(
                     id=home_id,
@@ -221,6 +231,7 @@ class Registry:
                     online=False,
                     telemetry_gaps=0,
                     telemetry_duplicates=0,
+                    broker_id=broker_id,
                 )
             )
             try:
@@ -235,11 +246,17 @@ class Registry:
             except Exception:
                 self._provisioner.remove_home(home_id)
                 raise
-        _LOGGER.info("enrolled home %s behind %s", home_id, row.congestion_point_id)
+        _LOGGER.info(
+            "enrolled home %s behind %s on broker %s",
+            home_id,
+            row.congestion_point_id,
+            broker_id,
+        )
         enrollment = Enrollment(
             home_id=home_id,
             congestion_point_id=row.congestion_point_id,
             password=password,
+            broker_id=broker_id,
         )
         if self._on_enrolled is not None:
             self._on_enrolled(enrollment)
@@ -262,6 +279,33 @@ class Registry:
         if row is None:
             raise NotFoundError(f"unknown home {home_id!r}")
         return row
+
+    def broker_of(self, home: HomeRow) -> str:
+        """The broker a home uses: the one stored, else the single (first) broker.
+
+        Homes enrolled before there were several brokers have none stored;
+        they were all told the single broker, which stays the first one.
+        """
+        return home.broker_id or self.broker_ids[0]
+
+    async def move_home(self, home_id: str, broker_id: str) -> str:
+        """Store that ``home_id`` now uses ``broker_id``; return the broker it left.
+
+        NotFoundError for an unknown home, ValueError for an unknown broker.
+        """
+        if broker_id not in self.broker_ids:
+            raise ValueError(
+                f"unknown broker {broker_id!r}; known: {', '.join(self.broker_ids)}"
+            )
+        async with self._sessions() as session:
+            row = await session.get(HomeRow, home_id)
+            if row is None:
+                raise NotFoundError(f"unknown home {home_id!r}")
+            left = self.broker_of(row)
+            row.broker_id = broker_id
+            await session.commit()
+        _LOGGER.info("home %s moved from broker %s to %s", home_id, left, broker_id)
+        return left
 
     async def record_status(self, status: Status) -> bool:
         """Store a home's status; False (and nothing stored) for unknown homes."""

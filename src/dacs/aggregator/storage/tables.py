@@ -91,6 +91,9 @@ class HomeRow(Base):
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
     telemetry_gaps: Mapped[int] = mapped_column(Integer, default=0)
     telemetry_duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    # The central broker the home was told to use (enrollment, broker move);
+    # None for homes enrolled before there were several: the single broker.
+    broker_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class EnrollmentCodeRow(Base):
