@@ -101,9 +101,14 @@ class PointOwnership:
         view = self._fleet.homes.get(message.home_id)
         return view is not None and self.keeper.may_command(view.congestion_point_id)
 
+    @property
+    def instance_id(self) -> str | None:
+        """This instance's name in the lease table (None when alone)."""
+        return None if self.keeper is None else self.keeper.instance_id
+
     def ready(self) -> bool:
-        """Alone; or the database answered the last renewal (so it owns or can own)."""
-        return self.keeper is None or self.keeper.database_reachable
+        """Alone; or the leases were renewed recently enough to command on."""
+        return self.keeper is None or self.keeper.renewing()
 
     async def refresh(
         self,
@@ -118,6 +123,10 @@ class PointOwnership:
         for point_id in change.lost:
             if (control := controls.get(point_id)) is not None:
                 control.epoch = None
+        if not self.keeper.database_reachable:
+            # Cut off: what follows reads the database too, and would hold
+            # the cycle up to a connection timeout for nothing.
+            return change
         try:
             await self._follow(self.keeper, controls, fan_out, change, now)
         except Exception:
