@@ -291,8 +291,12 @@ async def test_the_dashboard_shows_which_instance_owns_the_point(
             (mine, f"a (epoch {owners[mine]['epoch']}) · this instance"),
             (theirs, f"b (epoch {owners[theirs]['epoch']})"),
         ):
-            await page.send("Page.navigate", url=f"{origin}/dashboard/#point={point}")
-            await page.send("Page.reload")
+            # As an operator picks it from the list of points.
+            await page.evaluate(
+                f"(() => {{ const select = document.getElementById('point');"
+                f" select.value = {point!r};"
+                " select.dispatchEvent(new Event('change')); })()"
+            )
             await page.wait_for(
                 f"document.getElementById('owner-instance')?.textContent === {text!r}"
             )
