@@ -1,7 +1,8 @@
 """Which congestion points this instance controls: all when it runs alone, its leases in a cluster.
 
 Each control cycle begins here (``refresh``): the leases are renewed, a
-surplus let go of or the fair share taken, and a point taken over gets its
+surplus let go of or the fair share taken, homes enrolled through another
+instance are added (``enrolled_homes.py``), and a point taken over gets its
 state back from the database before its first cycle. In a cluster the
 envelopes in force of the owned points are read from the database every
 cycle too, so an event put in force through another instance's API (or
@@ -24,6 +25,7 @@ from dacs.protocol import Cancel, Command
 from .config import ClusterConfig
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl
+from .enrolled_homes import EnrolledHomes
 from .fan_out import CommandFanOut
 from .ownership.keeper import OwnershipChange, OwnershipKeeper
 from .registry.registry import Registry
@@ -56,6 +58,7 @@ class PointOwnership:
         self._restorer = restorer
         self._registry = registry
         self._fleet = fleet
+        self._enrolled = EnrolledHomes(registry, fleet, restorer)
         self.holders: dict[str, LeaseHolder] = {}
 
     @classmethod
@@ -101,9 +104,14 @@ class PointOwnership:
         view = self._fleet.homes.get(message.home_id)
         return view is not None and self.keeper.may_command(view.congestion_point_id)
 
+    @property
+    def instance_id(self) -> str | None:
+        """This instance's name in the lease table (None when alone)."""
+        return None if self.keeper is None else self.keeper.instance_id
+
     def ready(self) -> bool:
-        """Alone; or the database answered the last renewal (so it owns or can own)."""
-        return self.keeper is None or self.keeper.database_reachable
+        """Alone; or the leases were renewed recently enough to command on."""
+        return self.keeper is None or self.keeper.renewing()
 
     async def refresh(
         self,
@@ -118,6 +126,15 @@ class PointOwnership:
         for point_id in change.lost:
             if (control := controls.get(point_id)) is not None:
                 control.epoch = None
+        if not self.keeper.database_reachable:
+            # Cut off: what follows reads the database too, and would hold
+            # the cycle up to a connection timeout for nothing.
+            return change
+        try:
+            await self._enrolled.follow()
+        except Exception:
+            # Known next cycle; their telemetry is resent until receipted.
+            _LOGGER.exception("homes enrolled through other instances not read")
         try:
             await self._follow(self.keeper, controls, fan_out, change, now)
         except Exception:
