@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 import itertools
 import socket
+import threading
+import time
 
 import pytest
 import pytest_socket
@@ -28,6 +30,33 @@ def loopback_sockets() -> Iterator[None]:
         yield
     finally:
         socket.socket = blocked  # type: ignore[misc]
+
+
+# Short-lived worker threads this project and its libraries start: an event
+# plan being solved, a VTN request, aiosqlite's connection worker. On a busy
+# machine one can still be finishing when its test ends.
+_WORKER_THREAD_NAMES = (
+    "dacs-event-plan",
+    "dacs-openadr-request",
+    "_connection_worker_thread",
+)
+_WORKER_JOIN_S = 10.0
+
+
+@pytest.fixture(autouse=True)
+def _worker_threads_finished() -> Iterator[None]:
+    """Wait (bounded) for the test's worker threads before teardown checks run.
+
+    The Home Assistant test plugin fails any test that leaves a thread
+    running; this fixture's teardown runs before the plugin's, so a worker
+    that finishes within the bound is not reported, and one that hangs still is.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + _WORKER_JOIN_S
+    for thread in set(threading.enumerate()) - before:
+        if any(name in thread.name for name in _WORKER_THREAD_NAMES):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture(autouse=True)

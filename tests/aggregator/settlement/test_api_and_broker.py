@@ -208,6 +208,7 @@ async def test_statements_endpoints_and_roles(client: TestClient[Any, Any]) -> N
             "format",
         ),
         ("post", "/api/v1/settlement/statements/2025-1", 400, "YYYY-MM"),
+        ("post", "/api/v1/settlement/statements/%7B2025-01%7D", 400, "YYYY-MM"),
         ("post", "/api/v1/settlement/statements/2030-01", 400, "not started"),
         (
             "get",

@@ -211,4 +211,7 @@ def add_settlement_routes(
     r = app.router
     r.add_get("/api/v1/settlement/deliveries", get_deliveries)
     r.add_get("/api/v1/settlement/statements", get_statements)
-    r.add_post("/api/v1/settlement/statements/{period}", issue_statements)
+    # Any one segment reaches the handler, braces included (aiohttp's default
+    # pattern refuses "{" and "}" with a 404), so a malformed period is the
+    # documented 400.
+    r.add_post("/api/v1/settlement/statements/{period:[^/]+}", issue_statements)
