@@ -33,6 +33,7 @@ from dacs.testbed.ha_frontend import (
     row_control,
     wait_for_labels,
     wait_for_state,
+    wait_until_settled,
 )
 from dacs.testbed.home_assistant import (
     HOME_ID,
@@ -123,6 +124,7 @@ async def test_a_resident_steps_out_on_the_device_page(
             within_s=ANSWER_TIMEOUT_S,
         )
         assert await entity_state(page, SWITCH_ENTITY) == "on"
+        await wait_until_settled(page)
         await page.screenshot(ARTIFACTS / "device-page.png", full_page=True)
 
         # One click on the switch of the participation row.
@@ -133,5 +135,6 @@ async def test_a_resident_steps_out_on_the_device_page(
         stepped_out = await _next_participation(preferences, Participation.OFF)
         assert stepped_out.home_id == HOME_ID
         await wait_for_state(page, SWITCH_ENTITY, "off")
+        await wait_until_settled(page)
         await page.screenshot(ARTIFACTS / "device-page-stepped-out.png", full_page=True)
         assert page.errors == []

@@ -20,6 +20,9 @@ from .browser import Page, PageWaitError
 # load compiles and renders a few megabytes of JavaScript.
 LOAD_TIMEOUT_S = 90.0
 STEP_TIMEOUT_S = 45.0
+# How often a walk through every shadow root polls: the frontend loads its
+# icons when the page is idle, which a tighter loop would starve.
+WALK_EVERY_S = 0.5
 
 DEEP_JS = """
 const deepAll = (selector, root = document) => {
@@ -86,6 +89,19 @@ def row_label(name: str) -> str:
     return f"named({json.dumps(name)})"
 
 
+def button(text: str) -> str:
+    """JavaScript finding the visible button that reads ``text``."""
+    return f"deepAll('ha-button, mwc-button, button').find(b => textOf(b) === {json.dumps(text)} && visible(b))"
+
+
+def icon_button(label: str) -> str:
+    """JavaScript finding the visible icon button labelled ``label`` (Close, Menu)."""
+    return (
+        "deepAll('ha-icon-button').find(b => visible(b) && "
+        f"(b.label ?? b.getAttribute('aria-label')) === {json.dumps(label)})"
+    )
+
+
 def row_control(name: str, selector: str) -> str:
     """JavaScript finding the control matching ``selector`` in the row ``name``."""
     return f"controlOf({json.dumps(name)}, {json.dumps(selector)})"
@@ -109,6 +125,8 @@ async def clickable_point(
             "return {x, y};"
         ),
         within_s=within_s,
+        what=f"a still, uncovered element {finder}",
+        every_s=WALK_EVERY_S,
     )
     return Point(point["x"], point["y"])
 
@@ -130,6 +148,7 @@ async def type_into(
             "return document.activeElement !== document.body;"
         ),
         within_s=within_s,
+        what=f"an input {selector}",
     )
     await page.send("Input.insertText", text=text)
     await page.wait_for(
@@ -137,16 +156,35 @@ async def type_into(
             f"return deepAll({json.dumps(selector)}).some(i => i.value === {json.dumps(text)});"
         ),
         within_s=within_s,
+        what=f"the text typed into {selector}",
     )
+
+
+async def fill_in_login(page: Page, username: str, password: str) -> None:
+    """Type the user name and password into Home Assistant's login page."""
+    await page.wait_for("location.pathname === '/auth/authorize'", LOAD_TIMEOUT_S)
+    await type_into(page, "input[name=username]", username, LOAD_TIMEOUT_S)
+    await type_into(page, "input[name=password]", password)
 
 
 async def log_in(page: Page, username: str, password: str) -> None:
     """Sign in on Home Assistant's login page; wait until the frontend is connected."""
-    await page.wait_for("location.pathname === '/auth/authorize'", LOAD_TIMEOUT_S)
-    await type_into(page, "input[name=username]", username, LOAD_TIMEOUT_S)
-    await type_into(page, "input[name=password]", password)
-    await click(page, "deepAll('ha-button').find(b => textOf(b) === 'Log in')")
+    await fill_in_login(page, username, password)
+    await click(page, button("Log in"))
     await wait_until_connected(page)
+
+
+async def open_in_app(page: Page, path: str) -> None:
+    """Go to ``path`` inside the running frontend, as its own links do.
+
+    A page load would start the frontend (and its sign-in) again. The
+    frontend may rewrite the address (``.../add?domain=`` opens a dialog
+    over the dashboard): callers wait for what they expect to see.
+    """
+    await page.evaluate(
+        f"history.pushState(null, '', {json.dumps(path)});"
+        "window.dispatchEvent(new CustomEvent('location-changed'));"
+    )
 
 
 async def wait_until_connected(page: Page) -> None:
@@ -166,7 +204,54 @@ async def wait_for_labels(
 ) -> None:
     """Wait until every label of ``names`` is on the page."""
     finders = " && ".join(f"!!{row_label(name)}" for name in names)
-    await page.wait_for(in_page(f"return {finders};"), within_s)
+    await page.wait_for(
+        in_page(f"return {finders};"),
+        within_s,
+        what=f"the labels {names}",
+        every_s=WALK_EVERY_S,
+    )
+
+
+SETTLED_JS = """
+const settled = () => {
+  const onScreen = (element) => {
+    const box = element.getBoundingClientRect();
+    return visible(element) && box.bottom > 0 && box.top < innerHeight;
+  };
+  const spinning = deepAll('ha-spinner, ha-circular-progress, md-circular-progress')
+    .some(onScreen);
+  // What the viewport shows; an ha-icon without an icon is an empty slot.
+  const drawn = deepAll('ha-state-icon, ha-icon')
+    .filter(icon => onScreen(icon) && (icon.localName === 'ha-state-icon' || icon.icon))
+    .every(icon => deepAll('path', icon.shadowRoot ?? icon).some(path => path.getAttribute('d')));
+  const loaded = deepAll('img').filter(onScreen).every(image => image.complete);
+  return !spinning && drawn && loaded;
+};
+"""
+
+
+async def wait_until_settled(page: Page, within_s: float = STEP_TIMEOUT_S) -> None:
+    """Wait until the page is drawn: no spinner, every icon and image in place.
+
+    Checked on two frames in a row, so a card that is still arriving counts.
+    """
+    await page.wait_for(
+        in_page(
+            f"{SETTLED_JS} if (!settled()) return false; await frame(); return settled();"
+        ),
+        within_s,
+        what="a page without spinners and with its icons drawn",
+        every_s=WALK_EVERY_S,
+    )
+
+
+async def wait_until_gone(
+    page: Page, name: str, within_s: float = STEP_TIMEOUT_S
+) -> None:
+    """Wait until the label ``name`` (a dialog's title) has left the page."""
+    await page.wait_for(
+        in_page(f"return !{row_label(name)};"), within_s, what=f"{name!r} gone"
+    )
 
 
 async def entity_state(page: Page, entity_id: str) -> Any:
