@@ -8,7 +8,7 @@ SOURCES := src/dacs custom_components/dacs_hw
 # Home Assistant version: Home Assistant installs from them with no index.
 WHEELHOUSE_STAMP := .tools/wheelhouse.stamp
 
-.PHONY: setup test lint format typecheck pytest demo bench ha lock clean dist version wheelhouse
+.PHONY: setup test lint format typecheck pytest demo bench ha screenshots lock clean dist version wheelhouse
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup.sh scripts/find-python.sh
 	scripts/setup.sh
@@ -43,6 +43,9 @@ demo: $(STAMP) ## run the main job
 
 ha: $(STAMP) ## a real Home Assistant with the integration and a simulated heat pump
 	$(BIN)/python scripts/run_ha.py $(HA_ARGS)
+
+screenshots: $(STAMP) ## the guides' screenshots of the real Home Assistant frontend (docs/images)
+	$(BIN)/python scripts/ha_screenshots.py
 
 bench: $(STAMP) ## speed and memory goals, as ratios against in-run baselines
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)

@@ -28,7 +28,6 @@ import sys
 import tempfile
 
 from dacs.testbed.home_assistant import (
-    CONFIGURATION_YAML,
     HOME_ASSISTANT_COMPONENTS,
     HOME_ID,
     PASSWORD,
@@ -42,6 +41,7 @@ from dacs.testbed.home_assistant import (
     wait_for_entry,
     wait_for_home_assistant,
 )
+from dacs.testbed.home_assistant_config import CONFIGURATION_YAML
 from dacs.testbed.servers import MosquittoBroker
 from dacs.testbed.servers.ports import LOOPBACK
 

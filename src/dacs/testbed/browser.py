@@ -28,6 +28,12 @@ from aiohttp import ClientError, ClientSession, ClientWebSocketResponse, WSMsgTy
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 COMMAND_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 15.0
+# What Chromium answers an evaluation when the page went away under it.
+NAVIGATING = (
+    "Inspected target navigated or closed",
+    "Execution context was destroyed",
+    "Cannot find context with specified id",
+)
 
 
 class BrowserError(Exception):
@@ -136,18 +142,40 @@ class Page:
             )
         return result["result"].get("value")
 
-    async def wait_for(self, expression: str, within_s: float = 10.0) -> Any:
-        """Poll ``expression`` until it is truthy; return its value."""
+    async def wait_for(
+        self,
+        expression: str,
+        within_s: float = 10.0,
+        *,
+        what: str | None = None,
+        every_s: float = 0.1,
+    ) -> Any:
+        """Poll ``expression`` until it is truthy; return its value.
+
+        A poll that meets a page being replaced (a redirect, a link followed)
+        counts as "not yet": the next poll runs in the new page. ``what``
+        names the wait in the error, where the expression is long; a costly
+        expression polls less often (``every_s``) to leave the page idle time.
+        """
         value = None
         try:
             async with asyncio.timeout(within_s):
-                while not (value := await self.evaluate(expression)):  # noqa: ASYNC110 - polling the page
-                    await asyncio.sleep(0.1)
+                while not (value := await self._poll(expression)):  # noqa: ASYNC110 - polling the page
+                    await asyncio.sleep(every_s)
         except TimeoutError:
             raise PageWaitError(
-                f"{expression!r} still {value!r} after {within_s} s; errors: {self.errors}"
+                f"{what or repr(expression)} still {value!r} after {within_s} s; "
+                f"errors: {self.errors}"
             ) from None
         return value
+
+    async def _poll(self, expression: str) -> Any:
+        try:
+            return await self.evaluate(expression)
+        except DevToolsError as error:
+            if not any(sign in str(error) for sign in NAVIGATING):
+                raise
+            return None
 
     async def click_at(self, x: float, y: float) -> None:
         """A real left click at a point of the viewport, as a mouse makes it."""

@@ -4,7 +4,8 @@
 (``python -m homeassistant``) from this virtual environment in a fresh
 configuration directory, where ``custom_components/dacs_hw`` links to this
 repository's integration and the heat pump's config entry (with its link to a
-home broker) is written to ``.storage`` before Home Assistant starts. The
+home broker) is written to ``.storage`` before Home Assistant starts, with
+the http settings (``dacs.testbed.home_assistant_config``). The
 heat pump is the simulator, over Modbus TCP or S2, running faster than real
 time.
 
@@ -37,6 +38,7 @@ from typing import IO, Any
 import aiohttp
 import aiomqtt
 from homeassistant import bootstrap, config_entries
+from homeassistant.components.http.config import STORAGE_KEY as HTTP_STORAGE_KEY
 from homeassistant.components.onboarding import STORAGE_VERSION as ONBOARDING_VERSION
 from homeassistant.const import BASE_PLATFORMS
 from packaging.requirements import InvalidRequirement, Requirement
@@ -52,6 +54,13 @@ from dacs.testbed.sim.simulated_heat_pump import (
     build_simulated_heat_pump,
 )
 
+from .home_assistant_config import (
+    CONFIGURED,
+    CORE_YAML,
+    INTEGRATIONS_YAML,
+    http_storage,
+    storage_document,
+)
 from .servers.errors import ServiceStartError
 from .servers.ports import LOOPBACK, find_free_port
 
@@ -64,48 +73,6 @@ STARTUP_TIMEOUT_S = 180.0
 ENTRY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 HOME_ASSISTANT_COMPONENTS = Path(config_entries.__file__).parent / "components"
-
-CONFIGURATION_YAML = """\
-homeassistant:
-  name: DACS-HW demo
-  latitude: 52.1009
-  longitude: 5.1762
-  elevation: 2
-  unit_system: metric
-  time_zone: Europe/Amsterdam
-  currency: EUR
-  country: NL
-  language: en
-
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-
-# What a resident clicks through, and nothing that calls out to the internet
-# (default_config would add cloud, zeroconf, weather and more).
-frontend:
-config:
-history:
-logbook:
-energy:
-
-logger:
-  default: warning
-  logs:
-    custom_components.dacs_hw: info
-    dacs: info
-"""
-# The top-level keys above: the integrations configuration.yaml sets up.
-CONFIGURED = (
-    "homeassistant",
-    "http",
-    "frontend",
-    "config",
-    "history",
-    "logbook",
-    "energy",
-    "logger",
-)
 
 
 class HomeAssistantStartError(ServiceStartError):
@@ -150,23 +117,12 @@ class MissingRequirement:
     installed: str | None
 
 
-def storage_document(
-    key: str, version: int, data: Mapping[str, Any], minor: int = 1
-) -> str:
-    """A ``.storage`` file as Home Assistant writes it."""
-    return json.dumps(
-        {"version": version, "minor_version": minor, "key": key, "data": data},
-        indent=2,
-        default=str,
-    )
-
-
 def prepare_config(
     config_dir: Path, port: int, device: Mapping[str, object], broker_port: int
 ) -> None:
     """Write configuration.yaml, the integration link and the config entry."""
     (config_dir / "configuration.yaml").write_text(
-        CONFIGURATION_YAML.format(port=port), "utf-8"
+        CORE_YAML + INTEGRATIONS_YAML, "utf-8"
     )
     (config_dir / "custom_components").mkdir()
     (config_dir / "custom_components" / "dacs_hw").symlink_to(INTEGRATION)
@@ -206,6 +162,7 @@ def prepare_config(
         ),
         "utf-8",
     )
+    (storage / HTTP_STORAGE_KEY).write_text(http_storage(port), "utf-8")
     # Every step but the user, which the onboarding API creates.
     (storage / "onboarding").write_text(
         storage_document(
