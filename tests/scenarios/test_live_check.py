@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+import re
 
 import numpy as np
 import pytest
@@ -11,12 +13,13 @@ from dacs.aggregator.domain.compliance import assess_compliance
 from dacs.aggregator.domain.envelope import ISP, CapacityInterval
 from dacs.cli import main
 from dacs.testbed.scenarios.live_check import (
+    broker_path_picks,
     check_live_allowed,
     format_live_checks,
     isp_gaps,
     run_live_check,
 )
-from dacs.testbed.scenarios.spec import ScenarioError, ScenarioSpec, SignalKind
+from dacs.testbed.scenarios.spec import ScenarioError, ScenarioSpec, SignalKind, suite
 from dacs.testbed.scenarios.suite_run import run_scenario
 from dacs.testbed.sim.weather import WeatherSeries
 
@@ -42,7 +45,7 @@ async def test_the_broker_path_holds_the_cap_as_the_fast_path_does() -> None:
     assert [isp.cap_w for isp in check.live.isps] == pytest.approx(
         [isp.cap_w for isp in fast.isps]
     )
-    assert check.isps_compared == 18
+    assert check.isps_compared == check.isps_same_cap == 18
     # As the grid operator settles it: no ISP's mean over its cap on the
     # fast path. On the broker path, where a busy machine makes the event
     # loop fall behind the accelerated clock, an ISP may lie over by what a
@@ -69,7 +72,7 @@ async def test_the_broker_path_holds_the_cap_as_the_fast_path_does() -> None:
     assert lines[-2].startswith(f"| tiny | 0 / {check.live.isps_over} |")
 
 
-def test_isps_under_different_caps_are_not_compared() -> None:
+def test_each_path_is_weighed_by_its_headroom_under_its_own_cap() -> None:
     start = datetime(2025, 1, 20, 15, tzinfo=UTC)
     caps = [
         CapacityInterval(start=start + i * ISP, end=start + (i + 1) * ISP, cap_w=c)
@@ -79,13 +82,18 @@ def test_isps_under_different_caps_are_not_compared() -> None:
     fast = assess_compliance(times, np.full(30, 7000.0), caps)
     other = [
         caps[0],
-        CapacityInterval(start=caps[1].start, end=caps[1].end, cap_w=6000.0),
+        CapacityInterval(start=caps[1].start, end=caps[1].end, cap_w=8500.0),
     ]
     live = assess_compliance(times, np.full(30, 7900.0), other)
-    gaps = isp_gaps(fast, live)
-    assert [g.start for g in gaps] == [start]
-    assert gaps[0].gap_w == pytest.approx(900.0)
-    assert gaps[0].share == pytest.approx(0.1)
+    same, moved = isp_gaps(fast, live)
+    # Under the same cap: the means' difference, a tenth of the cap.
+    assert same.same_cap
+    assert same.gap_w == pytest.approx(900.0)
+    assert same.share == pytest.approx(0.1)
+    # Under its own cap each lay 1000 W and 600 W under: 400 W apart.
+    assert not moved.same_cap
+    assert moved.gap_w == pytest.approx(400.0)
+    assert moved.share == pytest.approx(0.05)
 
 
 def test_what_the_broker_path_cannot_play_is_refused(
@@ -103,3 +111,37 @@ def test_what_the_broker_path_cannot_play_is_refused(
     assert "not fixed" in capsys.readouterr().err
     assert main(["scenario", "--only", "quick-fixed", "--live", "quick-uftp"]) == 2
     assert "not among the scenarios run" in capsys.readouterr().err
+
+
+def test_the_broker_path_takes_one_scenario_per_signal_it_plays() -> None:
+    assert broker_path_picks(suite(quick=True)) == [
+        "quick-day-ahead",
+        "quick-openadr",
+        "quick-uftp",
+    ]
+    assert broker_path_picks(suite()) == [
+        "day-frost",
+        "openadr-event",
+        "uftp-flex-order",
+    ]
+
+
+@pytest.mark.timeout(900)
+def test_the_command_runs_a_small_uftp_evening_through_the_broker_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["scenario", "--only", "quick-uftp", "--homes", "6", "--broker-path"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "quick-uftp: again through the real broker path" in printed
+    assert "ISPs (" in printed
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "## Through the real broker path" in report
+    # The UFTP order reached the broker path: the ISPs it ordered had a cap
+    # there (hung from that path's own forecast, so not the same one).
+    row = next(
+        line for line in report.splitlines() if line.startswith("| quick-uftp |")
+    )
+    compared = re.search(r"\((\d+) ISPs, \d+ under the same cap\)", row)
+    assert compared is not None, row
+    assert int(compared.group(1)) > 0, row

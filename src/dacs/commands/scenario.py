@@ -52,6 +52,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(MQTT broker, aggregator, home controllers, Modbus) and compare",
     )
     parser.add_argument(
+        "--broker-path",
+        action="store_true",
+        help="also run the first scenario of each signal the broker path plays "
+        "(day-ahead, OpenADR, UFTP) through it, as --live does",
+    )
+    parser.add_argument(
         "--live-speed",
         type=float,
         default=240.0,
@@ -69,7 +75,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Run the suite and print one line per scenario as it finishes."""
     # Imported here: `dacs --help` should not pay for matplotlib and scipy.
-    from dacs.testbed.scenarios.live_check import check_live_allowed, format_live_checks  # noqa: PLC0415
+    from dacs.testbed.scenarios.live_check import (  # noqa: PLC0415
+        broker_path_picks,
+        check_live_allowed,
+        format_live_checks,
+    )
     from dacs.testbed.scenarios.report import summarise, write_report  # noqa: PLC0415
     from dacs.testbed.scenarios.spec import ScenarioError, suite  # noqa: PLC0415
     from dacs.testbed.scenarios.suite_run import CONTROL_LOGGER, run_suite  # noqa: PLC0415
@@ -87,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         specs = [known[name] for name in args.only]
     named = {s.name: s for s in specs}
+    if args.broker_path:
+        args.live = [
+            *args.live,
+            *(n for n in broker_path_picks(specs) if n not in args.live),
+        ]
     for name in args.live:
         if name not in named:
             print(f"--live {name}: not among the scenarios run", file=sys.stderr)
@@ -168,7 +183,8 @@ def _live_checks(
             f"(fast path {check.fast_extra_gas_m3:.1f}), largest ISP gap "
             f"{check.largest_isp_gap_kw:.1f} kW "
             f"({100 * check.largest_isp_gap_share:.0f} % of its cap) over "
-            f"{check.isps_compared} ISPs under the same caps; behind the clock "
+            f"{check.isps_compared} ISPs ({check.isps_same_cap} under the same "
+            "cap); behind the clock "
             f"in {len(check.behind)} ISPs (worst lag {check.worst_lag_s:.0f} s) "
             f"({check.runtime_s:.0f} s)",
             flush=True,
