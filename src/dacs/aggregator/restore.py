@@ -16,6 +16,7 @@ import json
 import logging
 
 from dacs.protocol import (
+    PROTOCOL_VERSION,
     Command,
     Message,
     Preferences,
@@ -130,6 +131,9 @@ class StateRestorer:
                     {
                         "ts": format_time(row.status_at),
                         "state": "online" if row.online else "offline",
+                        # Not stored: an online status needs one, and the
+                        # home's own comes with its next status.
+                        "protocol_version": PROTOCOL_VERSION,
                         **({"device": row.device} if row.device else {}),
                     },
                 )

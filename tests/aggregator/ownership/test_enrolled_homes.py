@@ -18,7 +18,7 @@ from dacs.aggregator.config import (
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.database import migrate
-from dacs.protocol import Participation, Preferences
+from dacs.protocol import DeviceSummary, Participation, Preferences, Status
 
 
 def _service(dsn: str, instance: str) -> AggregatorService:
@@ -65,13 +65,29 @@ async def test_a_home_enrolled_through_b_reaches_a_without_a_take_over(
     await b.registry.record_preferences(
         Preferences(home_id=home_id, ts=now, participation=Participation.OFF)
     )
+    device = DeviceSummary(
+        profile="dacs",
+        manufacturer="Sim",
+        model="Hybrid 4 kW",
+        nominal_power_w=2600,
+        safety_floor_w=700,
+        limit_step_w=100,
+        supports_gas_only=True,
+        native_watchdog=True,
+    )
+    await b.registry.record_status(
+        Status(home_id=home_id, ts=now, online=True, device=device)
+    )
     assert home_id in b.fleet.homes  # the enrolling instance at once
     assert home_id not in a.fleet.homes  # the owner not yet
     await a.cycle()
     assert a.ownership.controls("tr-1")  # still A's: no take-over was needed
     view = a.fleet.homes[home_id]
     assert view.congestion_point_id == "tr-1"
-    # What the home told B's registry came with it: its resident opted out.
+    # What the home told B's registry came with it: its heat pump and floor
+    # (retained status does not reach a shared subscription), and that its
+    # resident opted out.
+    assert view.device == device
     assert view.preferences is not None
     assert view.preferences.participation is Participation.OFF
     # The next cycle reads only counts: nothing new, nothing added.
