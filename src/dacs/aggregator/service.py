@@ -36,6 +36,7 @@ from .ingest.telemetry_writer import TelemetryWriter
 from .live_state import LiveState
 from .mqtt.link import AggregatorLink, MessageSink
 from .mqtt.outbox import Outbox
+from .partition_upkeep import PartitionUpkeepTask
 from .point_ownership import PointOwnership
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
 from .restore import StateRestorer
@@ -120,6 +121,7 @@ class AggregatorService(LiveState, MessageSink):
             publish_window=config.mqtt.publish_window,
             publish_timeout_s=config.mqtt.publish_timeout_s,
         )
+        self.partitions = PartitionUpkeepTask(self.engine, config.database, clock)
         self._envelope_ledger = EnvelopeLedger(self.sessions)
         self._command_ledger = CommandLedger(self.engine, self.sessions)
         self._restorer = StateRestorer(
@@ -166,6 +168,8 @@ class AggregatorService(LiveState, MessageSink):
             "receipts", lambda: self.receipts.run(self.link.publish_receipts)
         )
         self.supervisor.start("control-loop", self._control_loop)
+        if self.engine.dialect.name == "postgresql":
+            self.supervisor.start("telemetry-partitions", self.partitions.run)
 
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""
