@@ -40,6 +40,18 @@ class DatabaseConfig:
     telemetry_flush_s: float = 1.0
     ack_batch_size: int = 500
     ack_flush_s: float = 0.5
+    # PostgreSQL: telemetry partitions (one per UTC day) older than this are
+    # dropped. Settlement reads a month back and a dispute may come a year
+    # later: 400 days keeps a full year and the month before it.
+    telemetry_retention_days: int = 400
+    telemetry_partitions_ahead_days: int = 7  # made in advance, never missed
+
+    def __post_init__(self) -> None:
+        """A retention of less than a day would drop today's telemetry."""
+        if self.telemetry_retention_days < 1:
+            raise ValueError("telemetry_retention_days must be at least 1")
+        if self.telemetry_partitions_ahead_days < 0:
+            raise ValueError("telemetry_partitions_ahead_days must be 0 or more")
 
 
 @dataclass(frozen=True, kw_only=True)

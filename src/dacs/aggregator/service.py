@@ -39,6 +39,7 @@ from .live_state import LiveState
 from .mqtt.brokers import BrokerLinks
 from .mqtt.link import MessageSink
 from .mqtt.outbox import Outbox
+from .partition_upkeep import PartitionUpkeepTask
 from .point_ownership import PointOwnership
 from .registry.registry import CredentialProvisioner, Enrollment, Registry
 from .restore import StateRestorer
@@ -127,6 +128,7 @@ class AggregatorService(LiveState, MessageSink):
             batch_size=config.database.ack_batch_size,
             flush_s=config.database.ack_flush_s,
         )
+        self.partitions = PartitionUpkeepTask(self.engine, config.database, clock)
         self._envelope_ledger = EnvelopeLedger(self.sessions)
         self._command_ledger = CommandLedger(self.engine, self.sessions)
         self._restorer = StateRestorer(
@@ -174,6 +176,8 @@ class AggregatorService(LiveState, MessageSink):
             "receipts", lambda: self.receipts.run(self.link.publish_receipts)
         )
         self.supervisor.start("control-loop", self._control_loop)
+        if self.engine.dialect.name == "postgresql":
+            self.supervisor.start("telemetry-partitions", self.partitions.run)
 
     async def stop(self) -> None:
         """Stop the loops, write what is buffered, close the database."""

@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 
-from dacs.aggregator.domain.flex_model import Availability, FlexModel, HomeFlexModel
-from dacs.aggregator.domain.substitution import (
-    DEFAULT_COP,
-    EnergyPrices,
-    substitution_cost_eur_per_kwh,
-)
+from dacs.aggregator.domain.flex_model import Availability, FlexModel
+from dacs.aggregator.domain.substitution import EnergyPrices
 from dacs.protocol import (
     Ack,
     AckResult,
@@ -24,18 +20,15 @@ from dacs.protocol import (
     Telemetry,
 )
 
+from .flex_arrays import flex_model_of
+
 # Weight of the newest unlimited sample in the baseline's moving average.
 _BASELINE_SMOOTHING = 0.2
 # A COP is only read from a compressor that is clearly running.
 _COP_MIN_POWER_W = 100.0
 _COP_RANGE = (1.0, 8.0)
-# A home limited now keeps its place unless another is cheaper by this much
-# (EUR/kWh, about 0.2 COP): measured COPs wobble, and swapping homes for a
-# wobble costs commands and comfort for nothing.
-SWITCHING_MARGIN_EUR_PER_KWH = 0.03
 # A home that has not reported for this many telemetry intervals counts as offline.
 _SILENT_INTERVALS = 3
-_DEFAULT_STEP_W = 100.0
 # A home nearing the resident's maximum curtailment is handed over this early:
 # the allocation picks its replacement while it is still limited, and the
 # staggered release lets it go before the home's own guard would, at once.
@@ -281,35 +274,7 @@ class Fleet:
         With ``prices``, each home's curtailed kWh costs its boiler's gas
         (at its measured COP) less the electricity saved.
         """
-        records = []
-        for view in homes:
-            device = view.device
-            baseline = (
-                view.rebound_w(rebound_share)
-                if view.limited() and view.baseline_w is not None
-                else view.baseline_w
-            )
-            if baseline is None and view.telemetry is not None:
-                baseline = view.telemetry.electric_power_w
-            preferences = view.preferences
-            records.append(
-                HomeFlexModel(
-                    home_id=view.home_id,
-                    baseline_w=max(0.0, baseline or 0.0),
-                    floor_w=device.safety_floor_w if device else 0.0,
-                    gas_only=bool(device and device.supports_gas_only),
-                    ask_eur_per_kwh=preferences.min_compensation_eur_per_kwh
-                    if preferences
-                    else 0.0,
-                    step_w=device.limit_step_w
-                    if device and device.limit_step_w > 0
-                    else _DEFAULT_STEP_W,
-                    availability=view.availability(now),
-                    recent_curtailment_kwh=view.curtailment_kwh,
-                    substitution_eur_per_kwh=_substitution(view, prices),
-                )
-            )
-        return FlexModel.from_records(records)
+        return flex_model_of(homes, now, rebound_share=rebound_share, prices=prices)
 
     def decay_history(self, factor: float) -> None:
         """Let old curtailment weigh less in fairness (call e.g. daily)."""
@@ -317,16 +282,6 @@ class Fleet:
             raise ValueError("factor must lie in [0, 1]")
         for view in self.homes.values():
             view.curtailment_kwh *= factor
-
-
-def _substitution(view: HomeView, prices: EnergyPrices | None) -> float:
-    """The gas a curtailed kWh of this home costs, less the margin for staying."""
-    if prices is None:
-        return 0.0
-    cost = substitution_cost_eur_per_kwh(view.cop or DEFAULT_COP, prices)
-    if view.limited():
-        cost = max(0.0, cost - SWITCHING_MARGIN_EUR_PER_KWH)
-    return cost
 
 
 def _smoothed(previous: float | None, sample: float) -> float:
