@@ -15,7 +15,12 @@ from dacs.testbed.scenarios.fast_run import DacsController, run_fast
 from dacs.testbed.scenarios.grid_signals import GridAsk, grid_ask
 from dacs.testbed.scenarios.report import summarise, write_report
 from dacs.testbed.scenarios.spec import ScenarioError, ScenarioSpec, SignalKind, suite
-from dacs.testbed.scenarios.suite_run import ScenarioResult, limits, run_scenario
+from dacs.testbed.scenarios.suite_run import (
+    ScenarioResult,
+    limits,
+    run_scenario,
+    run_suite,
+)
 from dacs.testbed.sim.weather import WeatherSeries
 
 WEATHER = WeatherSeries.default(wrap=True)
@@ -124,3 +129,26 @@ def test_the_vectorised_physics_runs_the_same_evening() -> None:
     )
     with pytest.raises(ValueError, match="physics"):
         run_fast(SMALL, ask, WEATHER, physics="quantum")  # type: ignore[arg-type]
+
+
+def test_the_suite_command_runs_on_the_vectorised_model(
+    small_result: ScenarioResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dacs scenario --physics vectorised`: every controller, the same outcomes."""
+    (vectorised,) = run_suite([SMALL], physics="vectorised")
+    assert vectorised.outcomes.keys() == small_result.outcomes.keys()
+    for name, outcome in small_result.outcomes.items():
+        other = vectorised.outcomes[name]
+        assert other.isps_over == outcome.isps_over, name
+        assert other.extra_gas_m3 == pytest.approx(outcome.extra_gas_m3, abs=1e-6)
+        np.testing.assert_allclose(
+            vectorised.load_kw[name], small_result.load_kw[name], rtol=1e-6
+        )
+    assert vectorised.ours.isps_over == 0
+    out = tmp_path / "report"
+    argv = ["scenario", "--only", "quick-fixed", "--homes", "4", "--out", str(out)]
+    assert main([*argv, "--physics", "vectorised"]) == 0
+    assert "[1/1] quick-fixed" in capsys.readouterr().out
+    assert "quick-fixed" in (out / "report.md").read_text()
+    with pytest.raises(SystemExit):
+        main([*argv, "--physics", "quantum"])

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from dacs.devices.models import OperatingMode
 from dacs.testbed.sim.home_config import HybridHomeConfig
+from dacs.testbed.sim.home_readings import HomeReadings, StepPowers
 from dacs.testbed.sim.neighbourhood_model import (
     MODE_CODES,
     NeighbourhoodModel,
@@ -23,30 +24,6 @@ from dacs.testbed.sim.neighbourhood_model import (
 )
 
 _MODES = {code: mode for mode, code in MODE_CODES.items()}
-
-
-class LastStep(Protocol):
-    """The powers of a home's latest step."""
-
-    @property
-    def hp_electric_w(self) -> float:
-        """Heat pump electric power (W)."""
-        ...
-
-    @property
-    def hp_thermal_w(self) -> float:
-        """Heat pump heat output (W)."""
-        ...
-
-    @property
-    def boiler_thermal_w(self) -> float:
-        """Boiler heat output (W)."""
-        ...
-
-    @property
-    def flow_temp_c(self) -> float:
-        """Flow temperature (°C)."""
-        ...
 
 
 class HomePhysics(Protocol):
@@ -91,7 +68,7 @@ class HomePhysics(Protocol):
         ...
 
     @property
-    def last_step(self) -> LastStep | None:
+    def last_step(self) -> StepPowers | None:
         """The latest step; None before the first."""
         ...
 
@@ -110,23 +87,17 @@ class ModelStep:
     flow_temp_c: float
 
 
-class ModelHome:
+class ModelHome(HomeReadings[ModelStep]):
     """One home of a neighbourhood model, seen as :class:`HomePhysics`."""
 
     def __init__(
         self, model: NeighbourhoodModel, index: int, config: HybridHomeConfig
     ) -> None:
         """Home ``index`` of ``model``, made from ``config``."""
+        # No outdoor temperature until the street's first step.
+        super().__init__(config, math.nan)
         self._model = model
         self._index = index
-        self._config = config
-        self._last: ModelStep | None = None
-        self._outdoor_c = math.nan
-
-    @property
-    def config(self) -> HybridHomeConfig:
-        """The home's configuration."""
-        return self._config
 
     @property
     def electric_limit_w(self) -> float | None:
@@ -153,21 +124,6 @@ class ModelHome:
         return float(self._model.indoor_c[self._index])
 
     @property
-    def outdoor_temp_c(self) -> float:
-        """Outdoor temperature of the latest step."""
-        return self._outdoor_c
-
-    @property
-    def hp_electric_w(self) -> float:
-        """Heat pump electric power of the latest step."""
-        return 0.0 if self._last is None else self._last.hp_electric_w
-
-    @property
-    def hp_thermal_w(self) -> float:
-        """Heat pump heat of the latest step."""
-        return 0.0 if self._last is None else self._last.hp_thermal_w
-
-    @property
     def electric_energy_wh(self) -> float:
         """Heat pump electricity so far."""
         return float(self._model.electric_energy_wh[self._index])
@@ -176,11 +132,6 @@ class ModelHome:
     def gas_m3(self) -> float:
         """Gas so far."""
         return float(self._model.gas_m3[self._index])
-
-    @property
-    def last_step(self) -> ModelStep | None:
-        """The latest step; None before the first."""
-        return self._last
 
     def step(self, dt_s: float) -> object:
         """Refused: the street's model steps every home at once."""
@@ -192,7 +143,7 @@ class ModelHome:
     def took(self, step: NeighbourhoodStep) -> None:
         """Take this home's values from the street's step."""
         i = self._index
-        self._outdoor_c = step.outdoor_temp_c
+        self._outdoor_temp_c = step.outdoor_temp_c
         self._last = ModelStep(
             hp_electric_w=float(step.hp_electric_w[i]),
             hp_thermal_w=float(step.hp_thermal_w[i]),

@@ -31,6 +31,7 @@ from . import equations as eq
 from .boiler import GAS_HHV_J_PER_M3, BoilerSpec
 from .heat_pump_model import modulating_heat_pump, on_off_heat_pump
 from .home_config import HeatingCurve, HybridHomeConfig, Thermostat, _check_setpoint  # noqa: F401 - kept importable from here, where they lived
+from .home_readings import HomeReadings
 from .house import (
     DwellingType,
     HouseState,
@@ -75,7 +76,7 @@ class StepResult:
     started: bool = False  # the compressor started in this step
 
 
-class HybridHome:
+class HybridHome(HomeReadings[StepResult]):
     """One simulated home, stepped by the caller.
 
     Set :attr:`electric_limit_w`, :attr:`mode` and :attr:`room_setpoint_c`
@@ -104,10 +105,10 @@ class HybridHome:
                 temperature is not finite.
         """
         epoch_seconds(start)
-        self._config = config
+        sample = _weather_at(weather, start)
+        super().__init__(config, sample.outdoor_temp_c)
         self._weather = weather
         self._time = start
-        sample = _weather_at(weather, start)
         indoor = (
             config.room_setpoint_c if initial_indoor_c is None else initial_indoor_c
         )
@@ -115,8 +116,6 @@ class HybridHome:
         self._electric_limit_w: float | None = None
         self._mode = OperatingMode.NORMAL
         self.room_setpoint_c = config.room_setpoint_c
-        self._last: StepResult | None = None
-        self._outdoor_temp_c = sample.outdoor_temp_c
         self._hp_on = 0.0
         self._since_switch_s = _LONG_AGO_S
         self._people = (
@@ -132,11 +131,6 @@ class HybridHome:
         self.unmet_heat_wh = 0.0
 
     @property
-    def config(self) -> HybridHomeConfig:
-        """The home's configuration."""
-        return self._config
-
-    @property
     def time(self) -> datetime:
         """Simulation clock: the end of the last step."""
         return self._time
@@ -145,11 +139,6 @@ class HybridHome:
     def state(self) -> HouseState:
         """Current temperatures of the house."""
         return self._state
-
-    @property
-    def last_step(self) -> StepResult | None:
-        """The latest step's result; None before the first step."""
-        return self._last
 
     @property
     def electric_limit_w(self) -> float | None:
@@ -192,11 +181,6 @@ class HybridHome:
         return self._state.mass_temp_c
 
     @property
-    def outdoor_temp_c(self) -> float:
-        """Outdoor temperature of the latest step (or at the start)."""
-        return self._outdoor_temp_c
-
-    @property
     def flow_temp_c(self) -> float:
         """Flow temperature of the latest step (or the curve's at the start)."""
         if self._last is None:
@@ -209,24 +193,9 @@ class HybridHome:
         return self.flow_temp_c if self._last is None else self._last.return_temp_c
 
     @property
-    def hp_electric_w(self) -> float:
-        """Heat pump electric power of the latest step."""
-        return 0.0 if self._last is None else self._last.hp_electric_w
-
-    @property
-    def hp_thermal_w(self) -> float:
-        """Heat pump heat output of the latest step."""
-        return 0.0 if self._last is None else self._last.hp_thermal_w
-
-    @property
     def cop(self) -> float:
         """Heat pump COP of the latest step (0 when it did not run)."""
         return 0.0 if self._last is None else self._last.cop
-
-    @property
-    def boiler_thermal_w(self) -> float:
-        """Boiler heat output of the latest step."""
-        return 0.0 if self._last is None else self._last.boiler_thermal_w
 
     @property
     def heat_demand_w(self) -> float:
