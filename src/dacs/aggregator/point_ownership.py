@@ -10,7 +10,7 @@ withdrawn there) reaches the owner within one cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 import logging
 import os
@@ -100,6 +100,17 @@ class PointOwnership:
             return True
         view = self._fleet.homes.get(message.home_id)
         return view is not None and self.keeper.may_command(view.congestion_point_id)
+
+    def brokers_needed(self, broker_of: Callable[[str], str]) -> set[str] | None:
+        """The brokers of the homes behind the points this instance owns (None: alone, every broker)."""
+        if self.keeper is None:
+            return None
+        owned = self.keeper.owned
+        return {
+            broker_of(home_id)
+            for home_id, view in self._fleet.homes.items()
+            if view.congestion_point_id in owned
+        }
 
     def ready(self) -> bool:
         """Alone; or the database answered the last renewal (so it owns or can own)."""

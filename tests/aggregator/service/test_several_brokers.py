@@ -25,6 +25,7 @@ from dacs.aggregator.broker_endpoints import home_addresses
 from dacs.aggregator.clock import SystemClock
 from dacs.aggregator.config import (
     AggregatorConfig,
+    ClusterConfig,
     ControlConfig,
     DatabaseConfig,
     EnrollmentConfig,
@@ -359,3 +360,47 @@ async def test_an_unusable_or_unknown_move_is_refused_and_the_home_stays(
         assert home.link is not None
         assert home.link.settings.port == port
         assert home.link.connected
+
+
+async def test_an_instance_in_a_cluster_connects_to_the_brokers_its_points_need(
+    postgres_dsn: str, two_brokers: dict[str, MosquittoBroker]
+) -> None:
+    entries = tuple(f"{name}=127.0.0.1:{b.port}" for name, b in two_brokers.items())
+    config = AggregatorConfig(
+        database=DatabaseConfig(url=postgres_dsn, telemetry_flush_s=0.2),
+        mqtt=MqttConfig(client_id="agg-cluster", brokers=entries),
+        enrollment=EnrollmentConfig(brokers=entries, broker_tls=False),
+        control=ControlConfig(cycle_s=0.5),
+        cluster=ClusterConfig(
+            enabled=True, instance_id="one", lease_s=3.0, margin_s=1.0
+        ),
+    )
+    service = AggregatorService(
+        config, clock=SystemClock(), provisioner=OpenBrokerProvisioner()
+    )
+    await service.start()
+    try:
+        # Before it owns anything: the first broker, so it still ingests.
+        points = _points_on_each_broker()
+        await _until(
+            lambda: service.link.in_use == {"b1"}, 20, "only the first broker in use"
+        )
+        await _enroll_street(service, points["b2"], 1)
+        await _until(
+            lambda: (
+                service.ownership.controls(points["b2"])
+                and service.link.in_use == {"b2"}
+                and service.link.links["b2"].connected
+                and not service.link.links["b1"].connected
+            ),
+            20,
+            "connected to b2 only, the broker of its one point",
+        )
+        await _enroll_street(service, points["b1"], 1)
+        await _until(
+            lambda: service.link.in_use == {"b1", "b2"} and service.link.all_connected,
+            20,
+            "connected to both brokers once it owns a point on each",
+        )
+    finally:
+        await service.stop()
