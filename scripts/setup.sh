@@ -11,12 +11,19 @@ start=$(date +%s)
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 ensure_system_packages() {
-    # name-of-command:debian-package pairs the tests and the demo need.
+    # name-of-command:debian-package pairs the tests and the demo need
+    # (a lib*.so.N name: a shared library, which PyTurboJPEG loads for
+    # Home Assistant's camera and stream).
     local missing=() pair cmd pkg
-    for pair in mosquitto:mosquitto initdb:postgresql chromium:chromium; do
+    for pair in mosquitto:mosquitto initdb:postgresql chromium:chromium \
+        libturbojpeg.so.0:libturbojpeg0; do
         cmd="${pair%%:*}"; pkg="${pair##*:}"
         if [ "$cmd" = initdb ]; then
             compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && continue
+        fi
+        if [[ "$cmd" == lib*.so.* ]]; then
+            ldconfig -p 2>/dev/null | grep -q "$cmd" && continue
+            missing+=("$pkg"); continue
         fi
         command -v "$cmd" >/dev/null 2>&1 && continue
         missing+=("$pkg")
@@ -55,7 +62,11 @@ fi
 # One pip command for everything: installing the Home Assistant test harness
 # separately lets pip upgrade packages Home Assistant pins.
 # (Some machines list package mirrors that may be absent: drop pip's noise about them.)
-"$VENV/bin/pip" install -q --disable-pip-version-check \
+# pymicro-vad and pyspeex-noise have no cp314 wheels: pip compiles them,
+# with the headers next to the interpreter (Debian keeps pyconfig.h under
+# include/<triplet>/, which the include/python3.14/pyconfig.h stub names).
+include_root="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"].rsplit("/", 1)[0])')"
+CPATH="$include_root${CPATH:+:$CPATH}" "$VENV/bin/pip" install -q --disable-pip-version-check \
     -c "$ROOT/constraints.txt" -e "$ROOT[aggregator,scenario,test,dev]" \
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 "$VENV/bin/pip" check >&2

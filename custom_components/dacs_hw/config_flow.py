@@ -9,6 +9,7 @@ from typing import Any, override
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -231,6 +232,17 @@ async def _async_pair_s2(device: Mapping[str, Any]) -> DeviceIdentity:
         return heat_pump.identity
 
 
+async def _async_pair_s2_or_error(device: Mapping[str, Any]) -> DeviceIdentity | str:
+    """Pair with the S2 device, or the form error that says why not."""
+    try:
+        return await _async_pair_s2(device)
+    except HeatPumpError as err:
+        return _device_error(err)
+    except Exception:  # noqa: BLE001 - the form must show something
+        LOGGER.exception("Unexpected error while pairing the S2 heat pump")
+        return "unknown"
+
+
 def _device_error(err: HeatPumpError) -> str:
     """The form error for a heat pump that could not be set up."""
     if isinstance(err, S2ListenError):
@@ -311,15 +323,11 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             self._device = _s2_device(user_input)
-            try:
-                identity = await _async_pair_s2(self._device)
-            except HeatPumpError as err:
-                errors["base"] = _device_error(err)
-            except Exception:  # noqa: BLE001 - the form must show something
-                LOGGER.exception("Unexpected error while pairing the S2 heat pump")
-                errors["base"] = "unknown"
+            paired = await _async_pair_s2_or_error(self._device)
+            if isinstance(paired, str):
+                errors["base"] = paired
             else:
-                return await self._async_create(identity)
+                return await self._async_create(paired)
         return self.async_show_form(
             step_id="s2",
             data_schema=self.add_suggested_values_to_schema(
@@ -513,8 +521,14 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose what to change: the heat pump's address or the broker link."""
-        options = ["reconfigure_device", "link_broker"]
-        if CONF_BROKER in self._get_reconfigure_entry().data:
+        entry = self._get_reconfigure_entry()
+        device_step = (
+            "reconfigure_s2"
+            if entry.data.get(CONF_KIND) == KIND_S2
+            else "reconfigure_device"
+        )
+        options = [device_step, "link_broker"]
+        if CONF_BROKER in entry.data:
             options.append("unlink_broker")
         return self.async_show_menu(step_id="reconfigure", menu_options=options)
 
@@ -543,6 +557,56 @@ class DacsConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure_device",
             data_schema=self.add_suggested_values_to_schema(
                 DEVICE_SCHEMA, user_input or entry.data
+            ),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_s2(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pair the S2 heat pump again: a new port, pairing token or control type."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            device = _s2_device(user_input)
+            if device[CONF_TOKEN] is None:
+                # The form never shows the token: empty keeps the current one.
+                device[CONF_TOKEN] = entry.data.get(CONF_TOKEN)
+            if device[CONF_PORT] != entry.data[CONF_PORT]:
+                # Two entries cannot listen on one port.
+                self._async_abort_entries_match(
+                    {CONF_KIND: KIND_S2, CONF_PORT: device[CONF_PORT]}
+                )
+            # The entry's own S2 end holds its port, or will at its next
+            # setup retry: pairing there needs it stopped. The device talks
+            # to one CEM at a time anyway.
+            frees_port = device[CONF_PORT] == entry.data[CONF_PORT] and (
+                entry.state.recoverable
+                and entry.state is not ConfigEntryState.NOT_LOADED
+            )
+            if frees_port:
+                await self.hass.config_entries.async_unload(entry.entry_id)
+            paired = await _async_pair_s2_or_error(device)
+            if isinstance(paired, str):
+                errors["base"] = paired
+            elif paired.serial is None or paired.serial == entry.unique_id:
+                unique_id = entry.unique_id
+                if paired.serial is None and str(unique_id).startswith("s2:"):
+                    # Without a serial number the entry is known by its port.
+                    unique_id = f"s2:{device[CONF_PORT]}"
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=unique_id, data_updates=device
+                )
+            else:
+                errors["base"] = "different_s2_device"
+            if frees_port:
+                # Not paired with the new settings: the old ones run again.
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        suggested = user_input or entry.data
+        return self.async_show_form(
+            step_id="reconfigure_s2",
+            data_schema=self.add_suggested_values_to_schema(
+                S2_SCHEMA, {k: v for k, v in suggested.items() if k != CONF_TOKEN}
             ),
             errors=errors,
         )

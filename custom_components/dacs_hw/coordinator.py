@@ -8,11 +8,14 @@ from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
 
 from dacs.devices import ControllableHeatPump, HeatPump, HeatPumpError
 from dacs.home import FlexEvent, HomeController, HomeSnapshot, ResidentSettings
+from dacs.protocol import Participation
 
 from .const import CONF_COMFORT_FLOOR, DOMAIN, LOGGER
 from .issues import RepairWatch
@@ -128,7 +131,32 @@ class DacsCoordinator(DataUpdateCoordinator[HomeSnapshot]):
 
     async def async_pause(self, duration: timedelta) -> None:
         """Step out of flexibility events for ``duration``."""
+        self._refuse_pause_while_off()
         await self.controller.pause_for(duration)
+
+    async def async_pause_at_least(self, duration: timedelta) -> None:
+        """Step out for ``duration``; a pause that runs longer keeps its end.
+
+        The pause button's promise: pressing it never brings the home back
+        in sooner than the resident had chosen before.
+        """
+        self._refuse_pause_while_off()
+        settings = self.controller.settings
+        until = dt_util.utcnow() + duration
+        if (
+            settings.participation is Participation.PAUSED
+            and settings.paused_until is not None
+            and settings.paused_until >= until
+        ):
+            return
+        await self.controller.pause(until)
+
+    def _refuse_pause_while_off(self) -> None:
+        """A pause ends by itself: it would switch a home back in that stepped out."""
+        if self.controller.settings.participation is Participation.OFF:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="pause_while_off"
+            )
 
     async def async_update_preferences(self, **changes: Any) -> None:
         """Change compensation, maximum curtailment or the manual limit."""

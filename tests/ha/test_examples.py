@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+import re
 from typing import Any
 from unittest.mock import patch
 
@@ -12,38 +13,99 @@ from homeassistant.components.automation.config import (
 )
 from homeassistant.components.blueprint.models import Blueprint, BlueprintInputs
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
-import yaml
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 BLUEPRINTS = EXAMPLES / "blueprints" / "automation" / "dacs_hw"
 
 
+# An entity ID wherever a card may name one: `entity:`, a plain row of
+# `entities:`, a condition's or an action's `entity_id`.
+ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
+
+
 def _entity_ids(node: Any) -> set[str]:
-    """Every ``entity:`` value in a dashboard."""
-    found: set[str] = set()
+    """Every entity ID a dashboard's cards refer to."""
+    if isinstance(node, str):
+        return {node} if ENTITY_ID.match(node) else set()
     if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "entity" and isinstance(value, str):
-                found.add(value)
-            else:
-                found |= _entity_ids(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _entity_ids(item)
-    return found
+        # Keys such as `type` or `format` take words, never entity IDs.
+        return set().union(*(_entity_ids(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_entity_ids(item) for item in node))
+    return set()
 
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
-async def test_dashboard_entities_exist(hass: HomeAssistant) -> None:
-    """Every entity the example dashboard shows is one the integration creates."""
-    dashboard = yaml.safe_load((EXAMPLES / "dashboard.yaml").read_text("utf-8"))
+def test_entity_ids_are_found_in_every_place_a_card_names_one() -> None:
+    """Rows given as plain strings and conditions count; words do not."""
+    card = {
+        "type": "entities",
+        "entities": ["sensor.a", {"entity": "switch.b", "format": "time"}],
+        "conditions": [{"condition": "state", "entity": "binary_sensor.c"}],
+        "tap_action": {"action": "call-service", "target": {"entity_id": ["button.d"]}},
+        "title": "Heat pump",
+    }
+    assert _entity_ids(card) == {"sensor.a", "switch.b", "binary_sensor.c", "button.d"}
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_dashboard_loads_and_every_entity_it_names_exists(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    entity_registry: er.EntityRegistry,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Home Assistant loads the example dashboard; each entity it shows is ours.
+
+    The heat pump is set up as a resident would have it (linked, default
+    entities only): an entity renamed, removed or disabled by default shows
+    up here, not as a broken card on someone's wall.
+    """
+    assert await async_setup_component(
+        hass,
+        "lovelace",
+        {
+            "lovelace": {
+                "dashboards": {
+                    "dacs-hw": {
+                        "mode": "yaml",
+                        "filename": str(EXAMPLES / "dashboard.yaml"),
+                        "title": "Heat pump and grid",
+                    }
+                }
+            }
+        },
+    )
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "lovelace/config", "url_path": "dacs-hw"})
+    response = await client.receive_json()
+    assert response["success"], response
+    dashboard = response["result"]
+    assert dashboard["views"]
+
     wanted = _entity_ids(dashboard)
-    assert wanted
-    missing = {entity_id for entity_id in wanted if hass.states.get(entity_id) is None}
-    assert not missing
+    # The resident's ways out are on it.
+    assert {
+        "switch.hybrid_heat_pump_flexibility_participation",
+        "button.hybrid_heat_pump_pause_flexibility_for_4_hours",
+    } <= wanted
+    problems: dict[str, str] = {}
+    for entity_id in sorted(wanted):
+        entry = entity_registry.async_get(entity_id)
+        if entry is None:
+            problems[entity_id] = "no such entity"
+        elif entry.config_entry_id != mock_config_entry.entry_id:
+            problems[entity_id] = f"belongs to {entry.platform}"
+        elif entry.disabled_by is not None:
+            problems[entity_id] = f"disabled by {entry.disabled_by}"
+        elif hass.states.get(entity_id) is None:
+            problems[entity_id] = "no state"
+    assert not problems
 
 
 @pytest.mark.parametrize(

@@ -126,3 +126,26 @@ async def test_unknown_entry(hass: HomeAssistant) -> None:
             {ATTR_CONFIG_ENTRY_ID: "not-an-entry"},
             blocking=True,
         )
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_pause_while_switched_off_is_refused(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """Off stays off: a pause would end by itself and switch the home back in."""
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": SWITCH}, blocking=True
+    )
+    with pytest.raises(ServiceValidationError) as refused:
+        await hass.services.async_call(
+            DOMAIN,
+            SERVICE_PAUSE_PARTICIPATION,
+            {
+                ATTR_CONFIG_ENTRY_ID: mock_config_entry.entry_id,
+                ATTR_DURATION: {"hours": 3},
+            },
+            blocking=True,
+        )
+    assert refused.value.translation_key == "pause_while_off"
+    assert hass.states.get(SWITCH).state == STATE_OFF
+    assert hass.states.get(PAUSED_UNTIL).state == STATE_UNKNOWN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from custom_components.dacs_hw import PLATFORMS
 from custom_components.dacs_hw.binary_sensor import BINARY_SENSORS
+from custom_components.dacs_hw.button import PAUSE
 from custom_components.dacs_hw.climate import HEATING
 from custom_components.dacs_hw.number import MANUAL_LIMIT, NUMBERS
 from custom_components.dacs_hw.sensor import SENSORS
@@ -57,6 +59,7 @@ def test_every_entity_is_translated_and_has_an_icon() -> None:
     icons = _load("icons.json")["entity"]
     platforms = {
         "binary_sensor": BINARY_SENSORS,
+        "button": (PAUSE,),
         "number": (*NUMBERS, MANUAL_LIMIT),
         "sensor": SENSORS,
         "switch": (PARTICIPATION,),
@@ -71,6 +74,7 @@ def test_every_entity_is_translated_and_has_an_icon() -> None:
     assert HEATING.translation_key in english["climate"]
     assert {platform.value for platform in PLATFORMS} == {
         "binary_sensor",
+        "button",
         "climate",
         "number",
         "sensor",
@@ -128,3 +132,55 @@ def test_brand_icon() -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(data[16:20]) == 256
     assert int.from_bytes(data[20:24]) == 256
+
+
+def _flow_keys(source: str) -> dict[str, set[str]]:
+    """The step ids, form errors and abort reasons the config flow's code names."""
+    found: dict[str, set[str]] = {"step": set(), "error": set(), "abort": set()}
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and isinstance(node.value, ast.Constant):
+            if node.arg == "step_id":
+                found["step"].add(node.value.value)
+            elif node.arg == "reason":
+                found["abort"].add(node.value.value)
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and any(
+                isinstance(t, ast.Subscript)
+                and isinstance(t.value, ast.Name)
+                and t.value.id == "errors"
+                for t in node.targets
+            )
+        ):
+            found["error"].add(node.value.value)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+            isinstance(node.returns, ast.Name | ast.BinOp)
+            and "str" in ast.unparse(node.returns)
+        ):
+            # The helpers that answer with a form error.
+            found["error"] |= {
+                ret.value.value
+                for ret in ast.walk(node)
+                if isinstance(ret, ast.Return)
+                and isinstance(ret.value, ast.Constant)
+                and isinstance(ret.value.value, str)
+            }
+    return found
+
+
+def test_every_step_error_and_abort_of_the_config_flow_is_translated() -> None:
+    """What the flow shows has words in both languages; every menu option is a step."""
+    found = _flow_keys((INTEGRATION / "config_flow.py").read_text("utf-8"))
+    assert {"reconfigure_s2", "s2"} <= found["step"]
+    assert {"different_s2_device", "no_s2_device", "s2_unsupported"} <= found["error"]
+    for language in ("en", "nl"):
+        translations = _load(f"translations/{language}.json")
+        config = translations["config"]
+        steps = set(config["step"]) | set(translations["options"]["step"])
+        assert found["step"] <= steps, language
+        assert found["error"] <= set(config["error"]), language
+        assert found["abort"] <= set(config["abort"]), language
+        for step in config["step"].values():
+            assert set(step.get("menu_options", {})) <= set(config["step"]), language

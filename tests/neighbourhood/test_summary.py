@@ -9,7 +9,11 @@ import numpy as np
 from dacs.testbed.neighbourhood.counterfactual import LoadTrace
 from dacs.testbed.neighbourhood.live import event_profile
 from dacs.testbed.neighbourhood.scenario import Scenario
-from dacs.testbed.neighbourhood.summary import format_summary, summarise
+from dacs.testbed.neighbourhood.summary import (
+    format_clock_lag,
+    format_summary,
+    summarise,
+)
 
 SCENARIO = Scenario(
     homes=2,
@@ -59,3 +63,13 @@ def test_summary_reports_isps_next_to_minutes() -> None:
     assert "ISPs over the limit (of 4)" in text
     assert "largest ISP excess" in text
     assert "1.3 kW (12%)" in text
+
+
+def test_minutes_over_are_told_apart_by_whether_the_clock_was_kept() -> None:
+    lag = np.array([0.0, 5.0, 200.0, 90.0, 1.0])
+    load = np.array([9.0, 11.0, 11.0, 9.0, 11.0])
+    line = format_clock_lag(lag, load, np.full(5, 10.0), speed=120)
+    assert line == (
+        "simulated clock: worst lag 200 s at 120x, 2 minutes sampled more than "
+        "60 s late; minutes over the limit while on time 2, while late 1"
+    )

@@ -62,17 +62,13 @@ def test_a_run_is_deterministic() -> None:
 
 @pytest.mark.parametrize(
     "signal",
-    [SignalKind.FIXED, SignalKind.OPENADR, SignalKind.UFTP, SignalKind.EMERGENCY],
+    [SignalKind.FIXED, SignalKind.OPENADR, SignalKind.EMERGENCY],
 )
 def test_every_signal_kind_becomes_a_cap(signal: SignalKind) -> None:
     spec = replace(SMALL, signal=signal)
     ask = grid_ask(spec, prognosis_kw=[30.0] * 18, rated_kw=40.0, cap_kw=25.0)
     assert (ask.envelope is None) == (signal is SignalKind.FIXED)
     assert (ask.fixed is None) == (signal is not SignalKind.FIXED)
-    if signal is SignalKind.UFTP:
-        assert ask.envelope is not None
-        # 20 % of the 30 kW prognosis ordered away in every ISP.
-        assert {i.cap_w for i in ask.envelope.intervals} == {24_000.0}
 
 
 def test_residents_who_step_out_and_homes_that_go_offline() -> None:

@@ -15,6 +15,7 @@ from .api import (
     homes,
     measurements,
     monitoring,
+    probes,
     session,
 )
 from .api.app_keys import OPENADR_VEN, SERVICE
@@ -78,6 +79,7 @@ def create_app(
     app.router.add_get("/api/v1/openapi.json", serve_openapi)
     for resource in (
         monitoring,
+        probes,
         congestion_points,
         events,
         measurements,

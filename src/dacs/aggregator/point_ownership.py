@@ -1,7 +1,8 @@
 """Which congestion points this instance controls: all when it runs alone, its leases in a cluster.
 
 Each control cycle begins here (``refresh``): the leases are renewed, a
-surplus let go of or the fair share taken, and a point taken over gets its
+surplus let go of or the fair share taken, homes enrolled through another
+instance are added (``enrolled_homes.py``), and a point taken over gets its
 state back from the database before its first cycle. In a cluster the
 envelopes in force of the owned points are read from the database every
 cycle too, so an event put in force through another instance's API (or
@@ -24,6 +25,7 @@ from dacs.protocol import Cancel, Command
 from .config import ClusterConfig
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl
+from .enrolled_homes import EnrolledHomes, Route
 from .fan_out import CommandFanOut
 from .ownership.keeper import OwnershipChange, OwnershipKeeper
 from .registry.registry import Registry
@@ -50,12 +52,18 @@ class PointOwnership:
         restorer: StateRestorer,
         registry: Registry,
         fleet: Fleet,
+        route: Route = lambda _home_id, _broker_id: None,
     ) -> None:
-        """Alone when ``keeper`` is None: every point is this instance's."""
+        """Alone when ``keeper`` is None: every point is this instance's.
+
+        ``route`` learns the central broker of every home read here.
+        """
         self.keeper = keeper
         self._restorer = restorer
         self._registry = registry
         self._fleet = fleet
+        self._route = route
+        self._enrolled = EnrolledHomes(registry, fleet, restorer, route)
         self.holders: dict[str, LeaseHolder] = {}
 
     @classmethod
@@ -67,6 +75,7 @@ class PointOwnership:
         restorer: StateRestorer,
         registry: Registry,
         fleet: Fleet,
+        route: Route = lambda _home_id, _broker_id: None,
     ) -> PointOwnership:
         """Leases in PostgreSQL when the cluster is enabled, else alone."""
         keeper = None
@@ -80,7 +89,9 @@ class PointOwnership:
                 lease_s=config.lease_s,
                 margin_s=config.margin_s,
             )
-        return cls(keeper, restorer=restorer, registry=registry, fleet=fleet)
+        return cls(
+            keeper, restorer=restorer, registry=registry, fleet=fleet, route=route
+        )
 
     def controls(self, point_id: str) -> bool:
         """True while this instance may command the point's homes."""
@@ -112,9 +123,14 @@ class PointOwnership:
             if view.congestion_point_id in owned
         }
 
+    @property
+    def instance_id(self) -> str | None:
+        """This instance's name in the lease table (None when alone)."""
+        return None if self.keeper is None else self.keeper.instance_id
+
     def ready(self) -> bool:
-        """Alone; or the database answered the last renewal (so it owns or can own)."""
-        return self.keeper is None or self.keeper.database_reachable
+        """Alone; or the leases were renewed recently enough to command on."""
+        return self.keeper is None or self.keeper.renewing()
 
     async def refresh(
         self,
@@ -129,6 +145,15 @@ class PointOwnership:
         for point_id in change.lost:
             if (control := controls.get(point_id)) is not None:
                 control.epoch = None
+        if not self.keeper.database_reachable:
+            # Cut off: what follows reads the database too, and would hold
+            # the cycle up to a connection timeout for nothing.
+            return change
+        try:
+            await self._enrolled.follow()
+        except Exception:
+            # Known next cycle; their telemetry is resent until receipted.
+            _LOGGER.exception("homes enrolled through other instances not read")
         try:
             await self._follow(self.keeper, controls, fan_out, change, now)
         except Exception:
@@ -153,6 +178,7 @@ class PointOwnership:
             rows = await self._registry.homes()
             for row in rows:
                 self._fleet.add(row.id, row.congestion_point_id)
+                self._route(row.id, self._registry.broker_of(row))
             self._restorer.apply_stored(rows)
             unanswered = await self._restorer.restore(controls, now, points=gained)
             # Stored by the old owner, perhaps never published: the same

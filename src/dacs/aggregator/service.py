@@ -138,6 +138,7 @@ class AggregatorService(LiveState, MessageSink):
             restorer=self._restorer,
             registry=self.registry,
             fleet=self.fleet,
+            route=self.link.assign,
         )
         self._webhook = AlertWebhook(config.control.alert_webhook)
         self.alerts = AlertPublisher(

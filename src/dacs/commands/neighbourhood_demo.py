@@ -151,6 +151,7 @@ async def _main(args: argparse.Namespace) -> int:
     from dacs.testbed.neighbourhood.settlement_run import format_settlement  # noqa: PLC0415
     from dacs.testbed.neighbourhood.summary import (  # noqa: PLC0415
         format_alerts,
+        format_clock_lag,
         format_summary,
         limit_per_minute,
         summarise,
@@ -265,6 +266,7 @@ async def _main(args: argparse.Namespace) -> int:
     print()
     print(format_summary(summary))
     print(format_over_spans(over_spans(scenario.start, result.trace.total_kw, limits)))
+    print(format_clock_lag(result.lag_s, result.trace.total_kw, limits, args.speed))
     csv_path, plot_path = write_evening(
         args.out,
         start=scenario.start,

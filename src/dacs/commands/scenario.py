@@ -166,7 +166,10 @@ def _live_checks(
             f"{100 * check.live_share_minutes_over:.1f} % minutes over, "
             f"extra gas {check.live_extra_gas_m3:.1f} m³ "
             f"(fast path {check.fast_extra_gas_m3:.1f}), largest ISP gap "
-            f"{check.largest_isp_gap_kw:.1f} kW over {check.isps_compared} ISPs "
+            f"{check.largest_isp_gap_kw:.1f} kW "
+            f"({100 * check.largest_isp_gap_share:.0f} % of its cap) over "
+            f"{check.isps_compared} ISPs under the same caps; behind the clock "
+            f"in {len(check.behind)} ISPs (worst lag {check.worst_lag_s:.0f} s) "
             f"({check.runtime_s:.0f} s)",
             flush=True,
         )

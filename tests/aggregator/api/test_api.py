@@ -430,6 +430,8 @@ async def test_health_metrics_openapi(client: TestClient[Any, Any]) -> None:
     assert await service.link.wait_connected(10)
     health = await client.get("/health")
     assert health.status == 200
+    assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/readyz")).status == 200  # not clustered
     metrics = await (await client.get("/metrics", headers=SCRAPER)).text()
     assert "dacs_broker_connected 1" in metrics
     assert "# TYPE dacs_commands_sent_total counter" in metrics

@@ -665,6 +665,8 @@ async def test_the_demo_link_signs_in_in_chromium(
             "document.getElementById('connection').textContent === 'Live'"
         )
         assert (await page.evaluate("location.pathname")) == "/dashboard/"
+        # Not clustered: this aggregator controls every point, no owner shown.
+        assert await page.evaluate("document.getElementById('owner').hidden")
         assert "token" not in await page.evaluate("location.href")
         visited = await _visited(page)
         assert not any(READER_TOKEN in url for url in visited), visited

@@ -34,6 +34,7 @@ from dacs.aggregator.config import (
 from dacs.aggregator.domain.broker_assignment import broker_for_point
 from dacs.aggregator.mqtt.link import ingest_filter
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
+from dacs.aggregator.registry.registry import Registry
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.tables import HomeRow, TelemetryRow
 from dacs.home import HomeController
@@ -385,16 +386,33 @@ async def test_an_instance_in_a_cluster_connects_to_the_brokers_its_points_need(
         await _until(
             lambda: service.link.in_use == {"b1"}, 20, "only the first broker in use"
         )
-        await _enroll_street(service, points["b2"], 1)
+        # A home enrolled through another instance (its own registry, same
+        # database) is learnt once per cycle, with its broker.
+        await service.registry.add_congestion_point(
+            point_id=points["b2"], name="b2", rated_capacity_kw=100, grid_operator="DSO"
+        )
+        await service.reload()
+        await _until(
+            lambda: service.ownership.controls(points["b2"]), 20, "b2's point owned"
+        )
+        elsewhere = Registry(
+            service.sessions,
+            provisioner=OpenBrokerProvisioner(),
+            now=service.clock.now,
+            broker_ids=BROKERS,
+        )
+        (code,) = await elsewhere.create_codes(points["b2"], count=1)
+        home_id = (await elsewhere.enroll(code.code)).home_id
         await _until(
             lambda: (
                 service.ownership.controls(points["b2"])
+                and service.link.broker_of(home_id) == "b2"
                 and service.link.in_use == {"b2"}
                 and service.link.links["b2"].connected
                 and not service.link.links["b1"].connected
             ),
             20,
-            "connected to b2 only, the broker of its one point",
+            "connected to b2 only, the broker of its one point's home",
         )
         await _enroll_street(service, points["b1"], 1)
         await _until(

@@ -34,7 +34,7 @@ from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.settlement.config import SettlementConfig
 from dacs.aggregator.settlement.flex_source import TelemetryFlexSource
 from dacs.aggregator.settlement.statements import StatementIssuer
-from dacs.aggregator.uftp.flex_settlement import average_delivered_w
+from dacs.aggregator.uftp.flex_settlement import delivered_w
 from dacs.protocol import Channel, Statement, decode, format_time, topic
 from dacs.testbed.servers import MosquittoBroker
 
@@ -155,12 +155,14 @@ async def test_compliance_sets_the_homes_delivery_beside_the_transformer(
     assert list(reported) == [
         pytest.approx(isp["delivered_kw"], abs=0.006) for isp in isps
     ]
-    for isp in isps:
+    windows = {}
+    for number, isp in enumerate(isps):
         start = datetime.fromisoformat(isp["start"])
-        measured_w = average_delivered_w(
-            deliveries, start, start + timedelta(minutes=15)
-        )
-        assert measured_w == pytest.approx(isp["delivered_kw"] * 1000, abs=1.0)
+        windows[number] = (start, start + timedelta(minutes=15))
+    measured = delivered_w(deliveries, windows)
+    assert [measured[n] for n in range(len(isps))] == [
+        pytest.approx(isp["delivered_kw"] * 1000, abs=1.0) for isp in isps
+    ]
 
 
 async def test_statements_endpoints_and_roles(client: TestClient[Any, Any]) -> None:

@@ -135,14 +135,17 @@ async def test_settlement_compares_delivered_flex(
         point: str, start: datetime, end: datetime
     ) -> Sequence[IntervalDelivery]:
         assert point == POINT
+        # The settlement's figures come per ISP, as the compliance answer's do.
+        quarters = int((end - start) / ISP_DURATION)
         return [
             IntervalDelivery(
-                start=start,
-                end=end,
+                start=start + n * ISP_DURATION,
+                end=start + (n + 1) * ISP_DURATION,
                 baseline_kw=8.0,
                 measured_kw=4.05,
                 delivered_kw=3.95,
             )
+            for n in range(quarters)
         ]
 
     add_synthetic_homes(bare_service, bare_service.clock.now(), [0.1, 0.2, 0.3, 0.4])

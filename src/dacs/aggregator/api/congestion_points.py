@@ -14,7 +14,13 @@ from .app_keys import SERVICE
 from .auth import Role, requires
 from .errors import error_response
 from .requests import CongestionPointCreate, parse, read_object
-from .responses import CongestionPoint, LastCycle, Quarantine, QuarantineLifted
+from .responses import (
+    CongestionPoint,
+    LastCycle,
+    PointOwner,
+    Quarantine,
+    QuarantineLifted,
+)
 from .views import event_json, participation_counts
 
 _LOGGER = logging.getLogger(__name__)
@@ -96,6 +102,24 @@ def _point_json(
         "last_cycle": last_cycle,
         "events": [] if control is None else [event_json(e) for e in control.envelopes],
         "quarantine": _quarantine_json(service, point_id),
+        "owner": _owner_json(service, point_id),
+    }
+
+
+def _owner_json(service: AggregatorService, point_id: str) -> PointOwner | None:
+    """The lease as the last cycle read it (None when not clustered)."""
+    ownership = service.ownership
+    if ownership.keeper is None:
+        return None
+    holder = ownership.holders.get(point_id)
+    if holder is None:  # registered since the last cycle: no lease row read yet
+        return None
+    return {
+        "instance": holder.owner,
+        "epoch": holder.epoch,
+        "expires_at": format_time(holder.expires_at),
+        "live": holder.live,
+        "this_instance": holder.live and holder.owner == ownership.instance_id,
     }
 
 

@@ -20,7 +20,7 @@ from dacs.aggregator.domain.compliance import (
     held_per_minute,
     isp_caps,
 )
-from dacs.aggregator.domain.delivery import IntervalDelivery
+from dacs.aggregator.domain.delivery import IntervalDelivery, deliveries_per_isp
 from dacs.aggregator.domain.envelope import CapacityEnvelope
 from dacs.aggregator.settlement.errors import SettlementError
 from dacs.aggregator.storage.envelopes import EnvelopeLedger
@@ -88,7 +88,7 @@ async def _deliveries(
         # delivery is missing rather than failing the whole answer.
         _LOGGER.info("compliance of %s without deliveries: %s", point_id, err)
         return {}
-    return {interval.start: interval for interval in intervals}
+    return deliveries_per_isp(intervals)
 
 
 def point_compliance(

@@ -1,4 +1,4 @@
-"""What an orchestrator and Prometheus poll: ``/health`` and ``/metrics``."""
+"""What an orchestrator and Prometheus poll: ``/health`` and ``/metrics`` (``probes.py``: ``/healthz``, ``/readyz``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from aiohttp import web
 
 from dacs.aggregator.control.quarantine import PointQuarantine
 from dacs.aggregator.ingest.home_quarantine import HomeQuarantine
+from dacs.aggregator.point_ownership import PointOwnership
 from dacs.aggregator.supervisor import TaskState
 from dacs.protocol import format_time
 
@@ -123,6 +124,7 @@ async def metrics(request: web.Request) -> web.Response:
             for point_id, count in sorted(service.failed_cycles.items())
         ),
         *_quarantine_lines(service.quarantine, service.link.quarantine),
+        *_ownership_lines(service.ownership),
     ]
     return web.Response(
         text="\n".join(lines) + "\n",
@@ -155,6 +157,38 @@ def _quarantine_lines(points: PointQuarantine, homes: HomeQuarantine) -> list[st
         "# HELP dacs_quarantined_messages_dropped_total Messages of quarantined homes.",
         "# TYPE dacs_quarantined_messages_dropped_total counter",
         f"dacs_quarantined_messages_dropped_total {homes.dropped}",
+    ]
+
+
+def _ownership_lines(ownership: PointOwnership) -> list[str]:
+    """This instance's leases on congestion points (nothing when not clustered)."""
+    if ownership.keeper is None:
+        return []
+    counters = ownership.keeper.counters
+    age = "NaN" if counters.lease_age_s is None else f"{counters.lease_age_s:.3f}"
+    return [
+        "# HELP dacs_cluster_points_owned Congestion points whose lease this instance holds.",
+        "# TYPE dacs_cluster_points_owned gauge",
+        f"dacs_cluster_points_owned {counters.owned}",
+        "# HELP dacs_cluster_lease_age_seconds Since the leases were last renewed (NaN: never).",
+        "# TYPE dacs_cluster_lease_age_seconds gauge",
+        f"dacs_cluster_lease_age_seconds {age}",
+        "# HELP dacs_cluster_takeovers_total Leases taken: free, expired or let go of by another.",
+        "# TYPE dacs_cluster_takeovers_total counter",
+        f"dacs_cluster_takeovers_total {counters.takeovers}",
+        "# HELP dacs_cluster_leases_lost_total Leases found taken over, or past their deadline.",
+        "# TYPE dacs_cluster_leases_lost_total counter",
+        f"dacs_cluster_leases_lost_total {counters.lost}",
+        "# TYPE dacs_cluster_leases_released_total counter",
+        f"dacs_cluster_leases_released_total {counters.released}",
+        "# TYPE dacs_cluster_lease_renewal_failures_total counter",
+        f"dacs_cluster_lease_renewal_failures_total {counters.renewal_failures}",
+        "# HELP dacs_congestion_point_owned 1 for each point this instance holds the lease of.",
+        "# TYPE dacs_congestion_point_owned gauge",
+        *(
+            f'dacs_congestion_point_owned{{congestion_point="{point_id}"}} 1'
+            for point_id in sorted(ownership.keeper.owned)
+        ),
     ]
 
 

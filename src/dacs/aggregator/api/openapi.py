@@ -44,6 +44,8 @@ _REQUEST_MODELS: tuple[type[Any], ...] = (
 )
 _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.Health,
+    responses.Liveness,
+    responses.Readiness,
     responses.CongestionPoint,
     responses.Event,
     responses.Cancelled,

@@ -59,6 +59,23 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         method="get",
+        path="/healthz",
+        summary="liveness: the process serves HTTP (nothing else is checked)",
+        responses={"200": "alive"},
+        answer="Liveness",
+    ),
+    Operation(
+        method="get",
+        path="/readyz",
+        summary="readiness of this instance: database, broker and, clustered, its leases",
+        responses={
+            "200": "ready",
+            "503": "not ready: the database, the broker or the lease renewal failed",
+        },
+        answer="Readiness",
+    ),
+    Operation(
+        method="get",
         path="/metrics",
         summary="Prometheus metrics",
         responses={"200": "text exposition"},

@@ -32,6 +32,23 @@ class Health(TypedDict):
     tasks_down: list[TaskDown]
 
 
+class Liveness(TypedDict):
+    """``/healthz``: the process serves; nothing else is checked."""
+
+    status: str  # always "alive"
+    instance: str | None  # the lease table's name for it; None when not clustered
+
+
+class Readiness(TypedDict):
+    """``/readyz``: 503 unless the database answers, the broker is connected and, clustered, the leases are renewed."""
+
+    status: str  # "ready" or "not_ready"
+    instance: str | None  # None when not clustered
+    database: bool  # answered a trivial query within 2 s
+    broker_connected: bool
+    leases_renewed: bool | None  # None when not clustered
+
+
 class DashboardSession(TypedDict):
     """Whether this browser is signed in to the dashboard (a read-only session)."""
 
@@ -94,6 +111,17 @@ class CongestionPoint(TypedDict):
     last_cycle: LastCycle | None  # None before the first cycle
     events: list[Event]
     quarantine: Quarantine | None  # None while control runs for the point
+    owner: PointOwner | None  # None when not clustered: this instance controls it
+
+
+class PointOwner(TypedDict):
+    """Which aggregator instance holds a congestion point's lease, as of the last cycle."""
+
+    instance: str | None  # None: no instance holds it (free, or its holder stopped)
+    epoch: int  # the fencing token its commands carry
+    expires_at: Time
+    live: bool  # the lease had not expired when it was read
+    this_instance: bool  # the instance that answered holds it
 
 
 class Quarantine(TypedDict):

@@ -7,7 +7,7 @@ OpenADR VEN (``DELIVERED_FLEX`` reports) and the UFTP aggregator
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -44,6 +44,18 @@ class IntervalDelivery:
     def delivered_kwh(self) -> float:
         """Energy not drawn in this interval."""
         return self.delivered_kw * (self.end - self.start).total_seconds() / 3600.0
+
+
+def deliveries_per_isp(
+    intervals: Iterable[IntervalDelivery],
+) -> dict[datetime, IntervalDelivery]:
+    """The deliveries that span one whole ISP, by the ISP's start.
+
+    The compliance answer, the VEN's ``DELIVERED_FLEX`` and the AGR's check of
+    a ``FlexSettlement`` all look an ISP's delivery up here, so the grid
+    operator is told one figure per ISP whichever way it asks.
+    """
+    return {d.start: d for d in intervals if d.end - d.start == SETTLEMENT_INTERVAL}
 
 
 class DeliveredFlexSource(Protocol):

@@ -32,7 +32,11 @@ from openadr3_client.oadr310.models.resource.resource import (
 )
 from openadr3_client.oadr310.models.ven.ven import NewVenVenRequest
 
-from dacs.aggregator.domain.delivery import SETTLEMENT_INTERVAL, IntervalDelivery
+from dacs.aggregator.domain.delivery import (
+    SETTLEMENT_INTERVAL,
+    IntervalDelivery,
+    deliveries_per_isp,
+)
 from dacs.aggregator.domain.flex_model import FlexModel
 
 from .plans import DispatchInterval
@@ -122,9 +126,7 @@ def delivered_flex(
     None while a quarter hour is missing: the report covers every interval
     (adjacent hours included) once, so it waits until all are known.
     """
-    by_start = {
-        d.start: d for d in deliveries if d.end - d.start == SETTLEMENT_INTERVAL
-    }
+    by_start = deliveries_per_isp(deliveries)
     report_intervals = []
     for interval in sorted(intervals, key=lambda i: i.interval_id):
         quarters = int(interval.duration / SETTLEMENT_INTERVAL)

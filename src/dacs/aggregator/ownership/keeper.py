@@ -95,6 +95,13 @@ class OwnershipKeeper:
         lease = self._held.get(point_id)
         return lease is not None and self._monotonic() < lease.deadline - self._margin_s
 
+    def renewing(self) -> bool:
+        """True while the last renewal is recent enough to command on (for /readyz)."""
+        return (
+            self._renewed_at is not None
+            and self._monotonic() - self._renewed_at < self._lease_s - self._margin_s
+        )
+
     def epoch(self, point_id: str) -> int | None:
         """The epoch this instance holds the point in (None: not held)."""
         lease = self._held.get(point_id)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import logging
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -271,6 +271,15 @@ class Registry:
             query = query.where(HomeRow.congestion_point_id == congestion_point_id)
         async with self._sessions() as session:
             return (await session.execute(query)).scalars().all()
+
+    async def home_counts(self) -> dict[str, int]:
+        """How many homes are enrolled behind each congestion point (an index-only count)."""
+        query = select(HomeRow.congestion_point_id, func.count()).group_by(
+            HomeRow.congestion_point_id
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(query)
+            return {str(point): int(count) for point, count in rows.tuples()}
 
     async def home(self, home_id: str) -> HomeRow:
         """One home; NotFoundError for unknown ids."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 import logging
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 10.0
 
 
 def normalise_url(url: str) -> str:
@@ -31,7 +33,12 @@ def normalise_url(url: str) -> str:
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for the URL; SQLite gets WAL and enforced foreign keys."""
     url = normalise_url(url)
-    engine = create_async_engine(url, pool_pre_ping=True)
+    # asyncpg waits 60 s for a connection by default; an unreachable database
+    # (a partition, /readyz) should be noticed sooner.
+    connect_args = (
+        {"timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql+asyncpg") else {}
+    )
+    engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -43,6 +50,17 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
     return engine
+
+
+async def database_reachable(engine: AsyncEngine, *, timeout_s: float) -> bool:
+    """True when the database answers a trivial query within ``timeout_s`` (for /readyz)."""
+    try:
+        async with asyncio.timeout(timeout_s), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as err:  # noqa: BLE001 - any failure means not reachable
+        _LOGGER.warning("the database did not answer the readiness probe: %s", err)
+        return False
+    return True
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -50,7 +50,7 @@ from .errors import (
 )
 from .flex_order import order_envelope, process_flex_order
 from .flex_request import process_flex_request
-from .flex_settlement import average_delivered_w, isp_windows, process_flex_settlement
+from .flex_settlement import delivered_w, isp_windows, process_flex_settlement
 from .forecast import CongestionPointLoadForecast, PersistenceForecast
 from .header import DSO, check_routing, expect
 from .home_flex import home_flex
@@ -393,10 +393,9 @@ async def _orders_and_deliveries(
             if delivered is not None
             else None
         )
-        for number, (start, end) in windows.items():
-            ours[number] = (
-                average_delivered_w(intervals, start, end)
-                if intervals is not None
-                else None
-            )
+        ours.update(
+            delivered_w(intervals, windows)
+            if intervals is not None
+            else dict.fromkeys(windows)
+        )
     return orders, measured

@@ -10,7 +10,7 @@ from typing import Any
 from shapeshifter_uftp import AcceptedRejected, FlexSettlement, FlexSettlementResponse
 from shapeshifter_uftp.uftp import AcceptedDisputed, FlexOrderSettlementStatus
 
-from dacs.aggregator.domain.delivery import IntervalDelivery
+from dacs.aggregator.domain.delivery import IntervalDelivery, deliveries_per_isp
 from dacs.aggregator.storage.tables import UftpFlexOrderRow, UftpInboundRow
 
 from . import isp as isps
@@ -49,19 +49,16 @@ def isp_windows(
     return windows
 
 
-def average_delivered_w(
-    intervals: Sequence[IntervalDelivery], start: datetime, end: datetime
-) -> float | None:
-    """The mean delivered flex (W) of the intervals overlapping ``start``..``end``."""
-    overlapping = [i for i in intervals if i.start < end and i.end > start]
-    if not overlapping:
-        return None
-    seconds = sum((i.end - i.start).total_seconds() for i in overlapping)
-    return (
-        sum(i.delivered_kw * (i.end - i.start).total_seconds() for i in overlapping)
-        / seconds
-        * 1000
-    )
+def delivered_w(
+    intervals: Sequence[IntervalDelivery],
+    windows: Mapping[int, tuple[datetime, datetime]],
+) -> dict[int, float | None]:
+    """The delivered flex (W) of each ISP, None where the settlement has none for it."""
+    by_isp = deliveries_per_isp(intervals)
+    return {
+        number: by_isp[start].delivered_kw * 1000 if start in by_isp else None
+        for number, (start, _) in windows.items()
+    }
 
 
 def process_flex_settlement(

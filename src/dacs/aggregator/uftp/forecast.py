@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from dacs.aggregator.domain.flex_model import FlexModel
 from dacs.aggregator.grid_port import GridPort, OtherLoadForecast
 
 # The other load (W) at a congestion point and moment, from a forecast (the
@@ -38,10 +39,14 @@ class PersistenceForecast:
     def __call__(self, congestion_point_id: str, at: datetime, now: datetime) -> float:
         """Load in W at ``at``."""
         model = self._port.flex_model(self._port.homes(congestion_point_id), now)
-        heat_pumps = float(model.baseline_w.sum())
         if self._other_load is not None:
             other = self._other_load(congestion_point_id, at)
         else:
             report = self._port.last_cycle(congestion_point_id)
             other = report.other_load_w if report is not None else 0.0
-        return max(0.0, heat_pumps + max(0.0, other))
+        return persistence_load_w(model, other)
+
+
+def persistence_load_w(model: FlexModel, other_w: float) -> float:
+    """The homes' baselines now plus the other load (W, never below 0)."""
+    return max(0.0, float(model.baseline_w.sum()) + max(0.0, other_w))

@@ -22,6 +22,7 @@ import tempfile
 
 from aiohttp import web
 import numpy as np
+from numpy.typing import NDArray
 
 from dacs.aggregator.api.app_keys import SERVICE
 from dacs.aggregator.api.settlement_routes import SETTLEMENT
@@ -142,6 +143,11 @@ class LiveRun:
     alerts: dict[str, int] = field(
         default_factory=dict
     )  # raised during the run, by kind
+    # Per minute sample: how many simulated seconds late the recorder woke.
+    # On a busy machine the event loop falls behind the scaled clock; every
+    # real second it lags, ``speed`` simulated seconds pass with no control
+    # cycle, and the minutes it covers judge the machine, not the control.
+    lag_s: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 def event_profile(
@@ -175,6 +181,7 @@ async def run_live(
     on_progress: Callable[[float, float, float], None] | None = None,
     grid_signal: GridSignal = GridSignal.PROFILE,
     expected_kw: Sequence[float] | None = None,
+    profile: CapacityEnvelope | None = None,
     vtn_strict: bool = False,
     vtn_version: str = "3.1.0",
     s2_homes: int = 0,
@@ -185,6 +192,10 @@ async def run_live(
     profile entered by the operator, an OpenADR event from a VTN or a UFTP
     FlexRequest; ``expected_kw`` is the load the grid operator expects per
     15 minutes of the event (what it asks to be reduced, over UFTP);
+    ``profile`` is what the grid operator asks per 15 minutes (default: the
+    demo's day-ahead ramps into and out of ``cap_kw``), whichever signal
+    carries it: the profile itself, the caps of an OpenADR event, or a UFTP
+    request for ``expected_kw`` less it;
     ``vtn_strict`` runs the OpenADR VTN as a minimal, specification-literal one,
     ``vtn_version`` as an OpenADR 3.1.0 or 3.0.1 VTN; the last ``s2_homes``
     homes' heat pumps speak S2 instead of Modbus.
@@ -195,7 +206,8 @@ async def run_live(
     grid = make_operator(
         grid_signal, clock, vtn_strict=vtn_strict, vtn_version=vtn_version
     )
-    profile = event_profile(scenario, cap_kw, rated_kw)
+    if profile is None:
+        profile = event_profile(scenario, cap_kw, rated_kw)
     request = GridRequest(
         profile=profile,
         expected_kw=list(expected_kw)
@@ -370,6 +382,7 @@ async def _record(
     steps = int(scenario.duration.total_seconds() // STEP_S)
     heat_pump = np.zeros(steps)
     household = np.zeros(steps)
+    lag = np.zeros(steps)
     indoor = np.zeros(steps)
     shortfall_minutes = 0.0
     gas_before = sum(r.plant.gas_m3 for r in rigs)
@@ -380,6 +393,7 @@ async def _record(
         if delay > 0:
             await clock.sleep(delay)
         now = clock.now()
+        lag[step] = (now - target).total_seconds()
         hp_w = sum(r.plant.hp_electric_w for r in rigs)
         hh_w = sum(household_power_w(now, kwh) for kwh in annual)
         service.record_measurement(POINT_ID, now, hp_w + hh_w)
@@ -413,4 +427,5 @@ async def _record(
         curtailed_minutes=[r.curtailed_minutes for r in rigs],
         commands_sent=service.counters.commands_sent,
         shortfall_minutes=shortfall_minutes,
+        lag_s=lag,
     )

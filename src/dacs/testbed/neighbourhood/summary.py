@@ -215,3 +215,30 @@ def format_alerts(alerts: Mapping[str, int]) -> str:
         return "alerts raised by the aggregator: none"
     listed = ", ".join(f"{kind} {count}" for kind, count in sorted(alerts.items()))
     return f"alerts raised by the aggregator: {listed}"
+
+
+# Two control cycles late: a cycle did not run in time.
+LATE_S = 60.0
+
+
+def format_clock_lag(
+    lag_s: NDArray[np.float64],
+    load_kw: NDArray[np.float64],
+    limits_kw: NDArray[np.float64],
+    speed: float,
+) -> str:
+    """Whether the run kept its accelerated clock, and the minutes over while it did not.
+
+    Every real second the event loop lags, ``speed`` simulated seconds pass
+    without a control cycle: minutes over then tell of a busy machine.
+    """
+    minutes = min(len(lag_s), len(load_kw), len(limits_kw))
+    late = lag_s[:minutes] > LATE_S
+    over = load_kw[:minutes] - limits_kw[:minutes] > 1e-6
+    worst = float(lag_s[:minutes].max(initial=0.0))
+    return (
+        f"simulated clock: worst lag {worst:.0f} s at {speed:.0f}x, "
+        f"{int(late.sum())} minutes sampled more than {LATE_S:.0f} s late; "
+        f"minutes over the limit while on time {int((over & ~late).sum())}, "
+        f"while late {int((over & late).sum())}"
+    )

@@ -15,6 +15,7 @@ transformer's load is measured every minute and the control cycle runs every
 from __future__ import annotations
 
 from collections.abc import Callable
+import copy
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -86,6 +87,9 @@ class FastRun:
     commands: int
     shortfall_minutes: float
     not_following_alerts: int
+    # The aggregator's view of the homes when the grid operator's signal
+    # arrived (``GridAsk.announced``): a UFTP offer is made from it.
+    fleet_at_announce: Fleet | None = None
 
     @property
     def total_w(self) -> NDArray[np.float64]:
@@ -176,6 +180,7 @@ def run_fast(
     curtailed = np.zeros(len(homes))
     commands = 0
     announced = False
+    fleet_at_announce: Fleet | None = None
     incident = scenario.start + spec.incident_at
     opted_out = homes[: spec.opt_outs]
     offline = homes[spec.opt_outs : spec.opt_outs + spec.offline]
@@ -191,6 +196,12 @@ def run_fast(
             now = scenario.start + timedelta(seconds=minute * 60 + sub * STEP_S)
             if now == incident:
                 _incident(fleet, opted_out, offline, now)
+            if (
+                fleet_at_announce is None
+                and ask.announced is not None
+                and now >= ask.announced
+            ):
+                fleet_at_announce = copy.deepcopy(fleet)
             if (
                 control is not None
                 and not announced
@@ -253,6 +264,7 @@ def run_fast(
         commands=commands,
         shortfall_minutes=dacs.shortfall_cycles * CYCLE_S / 60 if dacs else 0.0,
         not_following_alerts=dacs.not_following if dacs else 0,
+        fleet_at_announce=fleet_at_announce,
     )
 
 

@@ -23,7 +23,7 @@ from .best_plan import BestPlan, HomeOptions, best_plan
 from .equal_share import EqualShareController
 from .fast_home import device_capabilities
 from .fast_run import DacsController, FastRun, Physics, run_fast
-from .grid_signals import GridAsk, cap_lookup, grid_ask
+from .grid_signals import GridAsk, announced_at, cap_lookup, grid_ask
 from .outcome import RunOutcome, assess_run, overlaps
 from .spec import ScenarioSpec
 
@@ -41,6 +41,7 @@ class ScenarioResult:
     spec: ScenarioSpec
     rated_kw: float
     cap_kw: float
+    requested_kw: tuple[float, ...]  # what the grid operator asked per event ISP
     outcomes: dict[str, RunOutcome]
     best: BestPlan | None  # None for the emergency stop (nothing to optimise)
     minutes: NDArray[np.float64]  # since the scenario's start
@@ -82,8 +83,14 @@ def run_scenario(
     """Run one scenario under every controller and solve its best plan."""
     began = time.perf_counter()
     weather = weather or WeatherSeries.default(wrap=True)
+    # The aggregator's view when the signal arrives is the same with or
+    # without control: nothing is limited before the grid operator asks.
     uncontrolled = run_fast(
-        spec, GridAsk(rated_kw=1e6), weather, controller=None, physics=physics
+        spec,
+        GridAsk(rated_kw=1e6, announced=announced_at(spec)),
+        weather,
+        controller=None,
+        physics=physics,
     )
     rated_kw, cap_kw = limits(uncontrolled, spec)
     scenario = spec.neighbourhood()
@@ -93,6 +100,7 @@ def run_scenario(
         prognosis_kw=_isp_means_kw(uncontrolled, event),
         rated_kw=rated_kw,
         cap_kw=cap_kw,
+        fleet=uncontrolled.fleet_at_announce,
     )
     runs = {
         "none": uncontrolled,
@@ -134,6 +142,7 @@ def run_scenario(
         spec=spec,
         rated_kw=rated_kw,
         cap_kw=cap_kw,
+        requested_kw=ask.requested_kw,
         outcomes=outcomes,
         best=best,
         minutes=minutes,

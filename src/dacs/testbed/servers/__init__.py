@@ -9,12 +9,14 @@ from .errors import ServiceError, ServiceStartError
 from .mosquitto import MosquittoBroker
 from .ports import find_free_port, wait_for_port
 from .postgres import PostgresServer
+from .tcp_proxy import TcpProxy
 
 __all__ = [
     "MosquittoBroker",
     "PostgresServer",
     "ServiceError",
     "ServiceStartError",
+    "TcpProxy",
     "find_free_port",
     "wait_for_port",
 ]

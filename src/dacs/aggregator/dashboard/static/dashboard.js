@@ -17,6 +17,8 @@
   const API = "../api/v1/";
   const MAX_CYCLES = 2880;
   const RECONNECT_MS = 5000;
+  // A cluster moves a point to another instance within a few cycles.
+  const OWNER_REFRESH_MS = 15000;
   const EVENT_KINDS = new Set(["dynamic", "manual", "emergency"]);
   const CURTAILING_SOURCES = new Set(["aggregator", "floor", "gas_only"]);
   const TIME_ZONE = "Europe/Amsterdam";
@@ -64,6 +66,7 @@
     streamDownSince: null,
     lastCycleAt: null,
     reconnectTimer: null,
+    ownerTimer: null,
     // Bumped when the point changes, so late answers about the old one are ignored.
     generation: 0,
   };
@@ -215,6 +218,9 @@
     state.homesTime = null;
     $("count-total").textContent = point ? point.homes : 0;
     if (point) renderCounts(point.counts);
+    renderOwner(point ? point.owner : null);
+    clearInterval(state.ownerTimer);
+    state.ownerTimer = setInterval(() => refreshOwner(generation), OWNER_REFRESH_MS);
     try {
       await loadPoint(generation);
     } catch (err) {
@@ -243,6 +249,16 @@
     // Counts from now: a loop that stays silent from here on raises an alert.
     state.lastCycleAt = past.cycles.length ? Date.now() : null;
     renderAll();
+  }
+
+  async function refreshOwner(generation) {
+    let point;
+    try {
+      point = await api(`congestion-points/${encodeURIComponent(state.pointId)}`);
+    } catch (err) {
+      return; // the live feed's own alerts say the aggregator is unreachable
+    }
+    if (generation === state.generation) renderOwner(point.owner);
   }
 
   // -- live stream ------------------------------------------------------------
@@ -321,6 +337,18 @@
     renderChart();
     renderHomes();
     renderAlerts();
+  }
+
+  function renderOwner(owner) {
+    // null: not clustered, this aggregator controls every point.
+    const box = $("owner");
+    box.hidden = !owner;
+    if (!owner) return;
+    const holder = owner.live && owner.instance;
+    const name = holder ? `${owner.instance} (epoch ${owner.epoch})` : "none: being taken over";
+    $("owner-instance").textContent = owner.this_instance ? `${name} · this instance` : name;
+    box.dataset.instance = holder ? owner.instance : "";
+    box.classList.toggle("owner-none", !holder);
   }
 
   function renderCounts(counts) {
