@@ -198,3 +198,14 @@ def test_a_broker_move_keeps_its_certificate_lines() -> None:
         decode(_move(broker | {"id": "b2\n"}))
     with pytest.raises(ProtocolError, match="without TLS"):
         decode(_move(broker | {"tls": False, "ca_certificate": pem}))
+
+
+def test_an_enrollment_answer_names_its_broker_by_a_valid_id_or_not_at_all() -> None:
+    """1.2: ``mqtt.broker_id`` is optional; a present one is a broker id."""
+    assert decode_enrollment_response(_enrollment()).mqtt.broker_id == ""
+    named = decode_enrollment_response(_enrollment(broker_id="b-2"))
+    assert named.mqtt.broker_id == "b-2"
+    assert json.loads(json.dumps(named.to_dict()))["mqtt"]["broker_id"] == "b-2"
+    for bad in ("B2", "", "-b2", "b" * 33, "b 2"):
+        with pytest.raises(ProtocolError):
+            decode_enrollment_response(_enrollment(broker_id=bad))

@@ -10,6 +10,7 @@ to any instance, and one that does not know the home drops it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 import logging
 
 from .control.fleet import Fleet
@@ -18,17 +19,28 @@ from .restore import StateRestorer
 
 _LOGGER = logging.getLogger(__name__)
 
+# Where messages for a home go: (home id, broker id), BrokerLinks.assign.
+type Route = Callable[[str, str], None]
+
 
 class EnrolledHomes:
     """Compares the homes per point with the database; loads the points that differ."""
 
     def __init__(
-        self, registry: Registry, fleet: Fleet, restorer: StateRestorer
+        self,
+        registry: Registry,
+        fleet: Fleet,
+        restorer: StateRestorer,
+        route: Route = lambda _home_id, _broker_id: None,
     ) -> None:
-        """Read ``registry`` into ``fleet``; stored status and preferences too."""
+        """Read ``registry`` into ``fleet``; stored status and preferences too.
+
+        ``route`` learns each new home's central broker (several brokers).
+        """
         self._registry = registry
         self._fleet = fleet
         self._restorer = restorer
+        self._route = route
 
     async def follow(self) -> list[str]:
         """Add the homes enrolled elsewhere since the last call; return their ids."""
@@ -47,6 +59,7 @@ class EnrolledHomes:
             ]
             for row in rows:
                 self._fleet.add(row.id, row.congestion_point_id)
+                self._route(row.id, self._registry.broker_of(row))
             self._restorer.apply_stored(rows)
             added += [row.id for row in rows]
         if added:

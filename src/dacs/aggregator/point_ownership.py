@@ -11,7 +11,7 @@ withdrawn there) reaches the owner within one cycle.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 import logging
 import os
@@ -25,7 +25,7 @@ from dacs.protocol import Cancel, Command
 from .config import ClusterConfig
 from .control.fleet import Fleet
 from .control.loop import CongestionPointControl
-from .enrolled_homes import EnrolledHomes
+from .enrolled_homes import EnrolledHomes, Route
 from .fan_out import CommandFanOut
 from .ownership.keeper import OwnershipChange, OwnershipKeeper
 from .registry.registry import Registry
@@ -52,13 +52,18 @@ class PointOwnership:
         restorer: StateRestorer,
         registry: Registry,
         fleet: Fleet,
+        route: Route = lambda _home_id, _broker_id: None,
     ) -> None:
-        """Alone when ``keeper`` is None: every point is this instance's."""
+        """Alone when ``keeper`` is None: every point is this instance's.
+
+        ``route`` learns the central broker of every home read here.
+        """
         self.keeper = keeper
         self._restorer = restorer
         self._registry = registry
         self._fleet = fleet
-        self._enrolled = EnrolledHomes(registry, fleet, restorer)
+        self._route = route
+        self._enrolled = EnrolledHomes(registry, fleet, restorer, route)
         self.holders: dict[str, LeaseHolder] = {}
 
     @classmethod
@@ -70,6 +75,7 @@ class PointOwnership:
         restorer: StateRestorer,
         registry: Registry,
         fleet: Fleet,
+        route: Route = lambda _home_id, _broker_id: None,
     ) -> PointOwnership:
         """Leases in PostgreSQL when the cluster is enabled, else alone."""
         keeper = None
@@ -83,7 +89,9 @@ class PointOwnership:
                 lease_s=config.lease_s,
                 margin_s=config.margin_s,
             )
-        return cls(keeper, restorer=restorer, registry=registry, fleet=fleet)
+        return cls(
+            keeper, restorer=restorer, registry=registry, fleet=fleet, route=route
+        )
 
     def controls(self, point_id: str) -> bool:
         """True while this instance may command the point's homes."""
@@ -103,6 +111,17 @@ class PointOwnership:
             return True
         view = self._fleet.homes.get(message.home_id)
         return view is not None and self.keeper.may_command(view.congestion_point_id)
+
+    def brokers_needed(self, broker_of: Callable[[str], str]) -> set[str] | None:
+        """The brokers of the homes behind the points this instance owns (None: alone, every broker)."""
+        if self.keeper is None:
+            return None
+        owned = self.keeper.owned
+        return {
+            broker_of(home_id)
+            for home_id, view in self._fleet.homes.items()
+            if view.congestion_point_id in owned
+        }
 
     @property
     def instance_id(self) -> str | None:
@@ -159,6 +178,7 @@ class PointOwnership:
             rows = await self._registry.homes()
             for row in rows:
                 self._fleet.add(row.id, row.congestion_point_id)
+                self._route(row.id, self._registry.broker_of(row))
             self._restorer.apply_stored(rows)
             unanswered = await self._restorer.restore(controls, now, points=gained)
             # Stored by the old owner, perhaps never published: the same

@@ -140,6 +140,7 @@ class AggregatorService(LiveState, MessageSink):
             restorer=self._restorer,
             registry=self.registry,
             fleet=self.fleet,
+            route=self.link.assign,
         )
         self._webhook = AlertWebhook(config.control.alert_webhook)
         self.alerts = AlertPublisher(
@@ -320,6 +321,8 @@ class AggregatorService(LiveState, MessageSink):
         change = await self.ownership.refresh(self.controls, self.fan_out, now)
         if any(g.congestion_point_id not in self.controls for g in change.gained):
             await self.reload()  # a point registered through another instance
+        if (brokers := self.ownership.brokers_needed(self.link.broker_of)) is not None:
+            await self.link.need(brokers)  # in a cluster: the owned points' brokers
         reports = []
         for point_id, control in self.controls.items():
             if self.quarantine.holds(point_id) or not self.ownership.controls(point_id):

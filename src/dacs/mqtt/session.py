@@ -170,6 +170,21 @@ class MqttSession:
             return False
         return True
 
+    async def unsubscribe_all(self, timeout_s: float) -> None:
+        """Drop the subscriptions on the broker (best effort) before leaving it for good.
+
+        A persistent session keeps its subscriptions while away, and the
+        broker queues for it what they match (its share of a shared one too).
+        """
+        client = self._client
+        if client is None or not self._subscriptions:
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await client.unsubscribe(list(self._subscriptions))
+        except (aiomqtt.MqttError, TimeoutError) as err:
+            self._logger.warning("could not unsubscribe on %s: %s", self._where, err)
+
     def reconnect(self) -> None:
         """End the connection now and connect again at once (settings read anew).
 

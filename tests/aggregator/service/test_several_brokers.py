@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 import json
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,13 @@ from dacs.aggregator.api.enrollment import (
     enroll,
 )
 from dacs.aggregator.api.ratelimit import RateLimiter
+from dacs.aggregator.app import create_app
 from dacs.aggregator.broker_endpoints import home_addresses
 from dacs.aggregator.clock import SystemClock
 from dacs.aggregator.config import (
     AggregatorConfig,
+    ApiConfig,
+    ClusterConfig,
     ControlConfig,
     DatabaseConfig,
     EnrollmentConfig,
@@ -33,10 +37,11 @@ from dacs.aggregator.config import (
 from dacs.aggregator.domain.broker_assignment import broker_for_point
 from dacs.aggregator.mqtt.link import ingest_filter
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
+from dacs.aggregator.registry.registry import Registry
 from dacs.aggregator.service import AggregatorService
 from dacs.aggregator.storage.tables import HomeRow, TelemetryRow
 from dacs.home import HomeController
-from dacs.protocol import Channel, decode_enrollment_response, topic
+from dacs.protocol import BrokerMove, Channel, decode, decode_enrollment_response, topic
 from dacs.testbed.servers import MosquittoBroker
 
 from .conftest import homes_on_broker
@@ -359,3 +364,129 @@ async def test_an_unusable_or_unknown_move_is_refused_and_the_home_stays(
         assert home.link is not None
         assert home.link.settings.port == port
         assert home.link.connected
+
+
+async def test_an_instance_in_a_cluster_connects_to_the_brokers_its_points_need(
+    postgres_dsn: str, two_brokers: dict[str, MosquittoBroker]
+) -> None:
+    entries = tuple(f"{name}=127.0.0.1:{b.port}" for name, b in two_brokers.items())
+    config = AggregatorConfig(
+        database=DatabaseConfig(url=postgres_dsn, telemetry_flush_s=0.2),
+        mqtt=MqttConfig(client_id="agg-cluster", brokers=entries),
+        enrollment=EnrollmentConfig(brokers=entries, broker_tls=False),
+        control=ControlConfig(cycle_s=0.5),
+        cluster=ClusterConfig(
+            enabled=True, instance_id="one", lease_s=3.0, margin_s=1.0
+        ),
+    )
+    service = AggregatorService(
+        config, clock=SystemClock(), provisioner=OpenBrokerProvisioner()
+    )
+    await service.start()
+    try:
+        # Before it owns anything: the first broker, so it still ingests.
+        points = _points_on_each_broker()
+        await _until(
+            lambda: service.link.in_use == {"b1"}, 20, "only the first broker in use"
+        )
+        # A home enrolled through another instance (its own registry, same
+        # database) is learnt once per cycle, with its broker.
+        await service.registry.add_congestion_point(
+            point_id=points["b2"], name="b2", rated_capacity_kw=100, grid_operator="DSO"
+        )
+        await service.reload()
+        await _until(
+            lambda: service.ownership.controls(points["b2"]), 20, "b2's point owned"
+        )
+        elsewhere = Registry(
+            service.sessions,
+            provisioner=OpenBrokerProvisioner(),
+            now=service.clock.now,
+            broker_ids=BROKERS,
+        )
+        (code,) = await elsewhere.create_codes(points["b2"], count=1)
+        home_id = (await elsewhere.enroll(code.code)).home_id
+        await _until(
+            lambda: (
+                service.ownership.controls(points["b2"])
+                and service.link.broker_of(home_id) == "b2"
+                and service.link.in_use == {"b2"}
+                and service.link.links["b2"].connected
+                and not service.link.links["b1"].connected
+            ),
+            20,
+            "connected to b2 only, the broker of its one point's home",
+        )
+        await _enroll_street(service, points["b1"], 1)
+        await _until(
+            lambda: service.link.in_use == {"b1", "b2"} and service.link.all_connected,
+            20,
+            "connected to both brokers once it owns a point on each",
+        )
+    finally:
+        await service.stop()
+
+
+async def test_an_operator_moves_a_home_through_the_api(
+    tmp_path: Path, two_brokers: dict[str, MosquittoBroker]
+) -> None:
+    config = replace(
+        _config(tmp_path, two_brokers, "agg-api"),
+        api=ApiConfig(operator_tokens=("op-token",)),
+    )
+    operator = {"Authorization": "Bearer op-token"}
+    point = _points_on_each_broker()["b1"]
+    async with TestClient(TestServer(create_app(config), host="127.0.0.1")) as client:
+        answer = await client.post(
+            "/api/v1/congestion-points",
+            headers=operator,
+            json={
+                "id": point,
+                "name": point,
+                "rated_capacity_kw": 100,
+                "grid_operator": "DSO",
+            },
+        )
+        assert answer.status == 201, await answer.text()
+        answer = await client.post(
+            "/api/v1/enrollment-codes",
+            headers=operator,
+            json={"congestion_point_id": point},
+        )
+        (code,) = await answer.json()
+        answer = await client.post("/api/v1/enrollments", json={"code": code["code"]})
+        enrolled = await answer.json()
+        assert enrolled["mqtt"]["broker_id"] == "b1"
+        home_id = enrolled["home_id"]
+        path = f"/api/v1/homes/{home_id}/broker-move"
+        refused = await client.post(path, headers=operator, json={"broker_id": "b9"})
+        assert refused.status == 400
+        assert "unknown broker 'b9'; known: b1, b2" in (await refused.json())["message"]
+        unknown = await client.post(
+            "/api/v1/homes/h-nobody/broker-move",
+            headers=operator,
+            json={"broker_id": "b2"},
+        )
+        assert unknown.status == 404
+        denied = await client.post(path, json={"broker_id": "b2"})
+        assert denied.status == 401
+        moved = await client.post(path, headers=operator, json={"broker_id": "b2"})
+        assert moved.status == 200, await moved.text()
+        assert await moved.json() == {
+            "home_id": home_id,
+            "left": "b1",
+            "joined": "b2",
+            "moved": True,
+        }
+        again = await client.post(path, headers=operator, json={"broker_id": "b2"})
+        assert (await again.json())["moved"] is False
+    # The move waits retained on the old broker for the home.
+    async with aiomqtt.Client(
+        "127.0.0.1", two_brokers["b1"].port, identifier="late-home"
+    ) as late:
+        await late.subscribe(topic(home_id, Channel.COMMAND), qos=1)
+        async with asyncio.timeout(10):
+            message = await anext(aiter(late.messages))
+    move = decode(bytes(message.payload), channel=Channel.COMMAND)  # type: ignore[arg-type]
+    assert isinstance(move, BrokerMove)
+    assert (move.broker.broker_id, move.broker.port) == ("b2", two_brokers["b2"].port)

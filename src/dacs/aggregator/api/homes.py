@@ -7,11 +7,14 @@ from datetime import datetime
 from aiohttp import web
 
 from dacs.aggregator.control.fleet import HomeView
+from dacs.aggregator.mqtt.link import PublishError
 from dacs.aggregator.registry.errors import NotFoundError
 
 from .app_keys import SERVICE
 from .auth import Role, requires
-from .responses import Home
+from .errors import error_response
+from .requests import BrokerMoveCreate, parse, read_object
+from .responses import BrokerMoved, Home
 
 routes = web.RouteTableDef()
 
@@ -40,6 +43,35 @@ async def get_home(request: web.Request) -> web.Response:
     if view is None:
         raise NotFoundError(f"unknown home {request.match_info['home_id']!r}")
     return web.json_response(_home_json(view, service.clock.now()))
+
+
+@routes.post("/api/v1/homes/{home_id}/broker-move")
+@requires(Role.OPERATOR)
+async def move_home(request: web.Request) -> web.Response:
+    """Tell a home to use another central broker: ``{"broker_id"}``."""
+    service = request.app[SERVICE]
+    body = parse(BrokerMoveCreate, await read_object(request))
+    home_id = request.match_info["home_id"]
+    try:
+        outcome = await service.broker_mover.move(
+            home_id, body.broker_id, now=service.clock.now()
+        )
+    except PublishError as err:
+        # Stored and routed already; telling the home again is harmless.
+        return error_response(
+            503,
+            "internal",
+            f"home {home_id} is moved to {body.broker_id}, but a broker did not "
+            f"confirm: {err}; repeat the request when both brokers are connected",
+        )
+    return web.json_response(
+        BrokerMoved(
+            home_id=outcome.home_id,
+            left=outcome.left,
+            joined=outcome.joined,
+            moved=outcome.moved,
+        )
+    )
 
 
 def _home_json(view: HomeView, now: datetime) -> Home:

@@ -26,6 +26,7 @@ from .errors import ERROR_CODES
 from .operations import OPERATIONS, Operation
 from .requests import (
     EVENT_BODIES,
+    BrokerMoveCreate,
     CodesCreate,
     CongestionPointCreate,
     Measurement,
@@ -41,6 +42,7 @@ _REQUEST_MODELS: tuple[type[Any], ...] = (
     Measurement,
     CodesCreate,
     SessionCreate,
+    BrokerMoveCreate,
 )
 _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.Health,
@@ -54,6 +56,7 @@ _RESPONSE_TYPES: tuple[type[Any], ...] = (
     responses.Compliance,
     responses.Alert,
     responses.Home,
+    responses.BrokerMoved,
     responses.EnrollmentCode,
     responses.Revoked,
     responses.DashboardSession,

@@ -243,6 +243,20 @@ OPERATIONS: tuple[Operation, ...] = (
         answer="Home",
     ),
     Operation(
+        method="post",
+        path="/api/v1/homes/{home_id}/broker-move",
+        summary="tell a home to use another central broker (protocol 1.2 broker_move)",
+        role=Role.OPERATOR,
+        responses={
+            "200": "moved (or on that broker already)",
+            "400": "unknown broker",
+            "404": "unknown home",
+            "503": "stored, but a broker did not confirm: repeat",
+        },
+        body="BrokerMoveCreate",
+        answer="BrokerMoved",
+    ),
+    Operation(
         method="get",
         path="/api/v1/enrollment-codes",
         summary="list enrollment codes",

@@ -246,6 +246,16 @@ class SessionCreate(RequestBody):
     ]
 
 
+class BrokerMoveCreate(RequestBody):
+    """Move a home to another central broker (docs/protocol.md, broker move)."""
+
+    broker_id: Annotated[
+        str,
+        Text(identifier=True),
+        Field(description="one of the ids in the aggregator's [mqtt] brokers"),
+    ]
+
+
 class CodesCreate(RequestBody):
     """Enrollment codes to create for homes behind a congestion point."""
 

@@ -225,6 +225,15 @@ class EnrollmentCode(TypedDict):
     note: str
 
 
+class BrokerMoved(TypedDict):
+    """A home told to use another central broker."""
+
+    home_id: str
+    left: str  # the broker it was on
+    joined: str  # the broker it is on now
+    moved: bool  # False: it was on that broker already, nothing was sent
+
+
 class Revoked(TypedDict):
     """An enrollment code made unusable."""
 

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+import contextlib
 from dataclasses import replace
 import logging
 
 from dacs.aggregator.config import MqttConfig
-from dacs.aggregator.ingest.home_quarantine import (
-    HomeQuarantine,
-    HomeQuarantineSettings,
-)
 from dacs.protocol import Channel, Message, Receipt
 
-from .link import AggregatorLink, Delivery, IngestCounters, MessageSink
+from .link import AggregatorLink, Delivery, IngestCounters, MessageSink, home_quarantine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,13 +39,7 @@ class BrokerLinks:
         publish_timeout_s: float,
     ) -> None:
         """A link for every broker in ``config.endpoints``; run() connects them all."""
-        self.quarantine = HomeQuarantine(
-            HomeQuarantineSettings(
-                refusals=config.home_quarantine_refusals,
-                window_s=config.home_quarantine_window_s,
-                release_s=config.home_quarantine_s,
-            )
-        )
+        self.quarantine = home_quarantine(config)
         endpoints = config.endpoints
         self.links = {
             endpoint.broker_id: AggregatorLink(
@@ -63,6 +54,10 @@ class BrokerLinks:
         }
         self.default_broker = endpoints[0].broker_id
         self._broker_of: dict[str, str] = {}
+        # The links this instance runs: every broker until need() narrows it.
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._needed = set(self.links)
+        self._group: asyncio.TaskGroup | None = None
 
     # -- where homes are ----------------------------------------------------------
 
@@ -100,8 +95,13 @@ class BrokerLinks:
 
     @property
     def all_connected(self) -> bool:
-        """True while every broker is connected."""
-        return all(link.connected for link in self.links.values())
+        """True while every broker this instance uses is connected."""
+        return all(self.links[broker].connected for broker in self.in_use)
+
+    @property
+    def in_use(self) -> frozenset[str]:
+        """The brokers this instance connects to now."""
+        return frozenset(self._needed)
 
     @property
     def counters(self) -> IngestCounters:
@@ -114,11 +114,32 @@ class BrokerLinks:
         return total
 
     async def wait_connected(self, within_s: float) -> bool:
-        """Wait until every broker is connected; False when ``within_s`` passes first."""
+        """Wait until every broker in use is connected; False when ``within_s`` passes first."""
         results = await asyncio.gather(
-            *(link.wait_connected(within_s) for link in self.links.values())
+            *(self.links[broker].wait_connected(within_s) for broker in self.in_use)
         )
         return all(results)
+
+    async def need(self, broker_ids: Iterable[str]) -> None:
+        """Connect to exactly these brokers (at least the first one), leave the others.
+
+        For an instance in a cluster: the brokers of the homes of the points
+        it owns. One broker always stays, so an instance that owns nothing
+        yet still takes its part of the ingest and counts as connected.
+        """
+        wanted = {broker for broker in broker_ids if broker in self.links}
+        wanted = wanted or {self.default_broker}
+        if wanted == self._needed:
+            return
+        gone, self._needed = self._needed - wanted, wanted
+        if added := wanted - gone - set(self._running):
+            _LOGGER.info("connecting to broker(s) %s", ", ".join(sorted(added)))
+        for broker in gone:
+            _LOGGER.info("leaving broker %s: no point of ours uses it", broker)
+            await self.links[broker].leave()
+            if (task := self._running.pop(broker, None)) is not None:
+                task.cancel()
+        self._start_needed()
 
     async def publish(self, message: Message, *, retain: bool = False) -> None:
         """Publish on the home's broker and wait for its PUBACK (see AggregatorLink)."""
@@ -153,10 +174,23 @@ class BrokerLinks:
         await link.clear_retained(home_id, channel)
 
     async def run(self) -> None:
-        """Run every link until cancelled."""
+        """Run the links in use until cancelled; need() changes which."""
         async with asyncio.TaskGroup() as group:
-            for link in self.links.values():
-                group.create_task(link.run())
+            self._group = group
+            try:
+                self._start_needed()
+                await asyncio.Event().wait()  # until cancelled
+            finally:
+                self._group = None
+                self._running.clear()
+
+    def _start_needed(self) -> None:
+        if self._group is None:
+            return  # run() starts them
+        for broker in sorted(self._needed - set(self._running)):
+            self._running[broker] = self._group.create_task(
+                _until_cancelled(self.links[broker].run()), name=f"dacs-broker-{broker}"
+            )
 
     def _by_link[M: Message](
         self, messages: Iterable[M]
@@ -165,3 +199,9 @@ class BrokerLinks:
         for message in messages:
             groups.setdefault(self.broker_of(message.home_id), []).append(message)
         return [(self.links[broker], group) for broker, group in groups.items()]
+
+
+async def _until_cancelled(work: Awaitable[None]) -> None:
+    """A link stopped by need() ends quietly, without ending the group."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await work

@@ -121,6 +121,17 @@ class MessageSink:
         """An ack arrived."""
 
 
+def home_quarantine(config: MqttConfig) -> HomeQuarantine:
+    """The quarantine of noisy homes, as configured (shared by a deployment's links)."""
+    return HomeQuarantine(
+        HomeQuarantineSettings(
+            refusals=config.home_quarantine_refusals,
+            window_s=config.home_quarantine_window_s,
+            release_s=config.home_quarantine_s,
+        )
+    )
+
+
 class AggregatorLink:
     """Ingest from all homes, publish to any home; reconnects by itself."""
 
@@ -140,13 +151,7 @@ class AggregatorLink:
         self._config = config
         self._sink = sink
         self.counters = IngestCounters()
-        self.quarantine = quarantine or HomeQuarantine(
-            HomeQuarantineSettings(
-                refusals=config.home_quarantine_refusals,
-                window_s=config.home_quarantine_window_s,
-                release_s=config.home_quarantine_s,
-            )
-        )
+        self.quarantine = quarantine or home_quarantine(config)
         self.publish_window = publish_window
         self._publish_timeout_s = publish_timeout_s
         self._window = asyncio.Semaphore(publish_window)
@@ -166,7 +171,7 @@ class AggregatorLink:
             on_connect=on_connect,
             on_disconnect=self._release_waits,
             backoff=Backoff(RECONNECT_FIRST_S, config.reconnect_max_s),
-            name=f"the central broker at {config.host}:{config.port}",
+            name="the central broker",  # the session adds the address
             logger=_LOGGER,
         )
 
@@ -178,6 +183,10 @@ class AggregatorLink:
     async def wait_connected(self, within_s: float) -> bool:
         """Wait for the connection; False when ``within_s`` passes first."""
         return await self._session.wait_connected(within_s)
+
+    async def leave(self) -> None:
+        """Unsubscribe before this instance drops the broker: its session is persistent."""
+        await self._session.unsubscribe_all(self._publish_timeout_s)
 
     async def publish(self, message: Message, *, retain: bool = False) -> None:
         """Publish a message to its home's topic (QoS 1) and wait for the broker's PUBACK.
