@@ -26,6 +26,7 @@ from dacs.protocol import Participation, Preferences, decode, topic
 from dacs.protocol.topics import Channel
 from dacs.testbed.browser import headless_chromium
 from dacs.testbed.ha_frontend import (
+    LOAD_TIMEOUT_S,
     click,
     device_of,
     entity_state,
@@ -117,7 +118,9 @@ async def test_a_resident_steps_out_on_the_device_page(
         device_page = f"/config/devices/device/{device_id}"
         await page.navigate(f"{home_assistant.url}{device_page}")
         await log_in(page, USERNAME, PASSWORD)
-        await page.wait_for(f"location.pathname === {device_page!r}", within_s=30)
+        await page.wait_for(
+            f"location.pathname === {device_page!r}", within_s=LOAD_TIMEOUT_S
+        )
         await wait_for_labels(page, (SWITCH, LIMIT, EARNINGS))
         await page.wait_for(
             f"parseFloat(document.querySelector('home-assistant').hass.states[{LIMIT_ENTITY!r}]?.state) === 900",
