@@ -24,7 +24,7 @@ import pytest
 
 from dacs.protocol import Participation, Preferences, decode, topic
 from dacs.protocol.topics import Channel
-from dacs.testbed.browser import headless_chromium
+from dacs.testbed.browser import PageWaitError, headless_chromium
 from dacs.testbed.ha_frontend import (
     LOAD_TIMEOUT_S,
     click,
@@ -117,7 +117,11 @@ async def test_a_resident_steps_out_on_the_device_page(
         # The link to the device page leads to the login page and back.
         device_page = f"/config/devices/device/{device_id}"
         await page.navigate(f"{home_assistant.url}{device_page}")
-        await log_in(page, USERNAME, PASSWORD)
+        try:
+            await log_in(page, USERNAME, PASSWORD)
+        except PageWaitError:
+            await page.screenshot(ARTIFACTS / "login-failed.png")
+            raise
         await page.wait_for(
             f"location.pathname === {device_page!r}", within_s=LOAD_TIMEOUT_S
         )
