@@ -51,6 +51,7 @@ from dacs.testbed.servers.ports import LOOPBACK
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ha"
 SWITCH_ENTITY = "switch.hybrid_heat_pump_flexibility_participation"
 LIMIT_ENTITY = "sensor.hybrid_heat_pump_power_limit_in_force"
+SOURCE_ENTITY = "sensor.hybrid_heat_pump_power_limit_source"
 SWITCH = "Flexibility participation"
 LIMIT = "Power limit in force"
 EARNINGS = "Earnings this month"
@@ -131,6 +132,7 @@ async def test_a_resident_steps_out_on_the_device_page(
             within_s=ANSWER_TIMEOUT_S,
         )
         assert await entity_state(page, SWITCH_ENTITY) == "on"
+        assert await entity_state(page, SOURCE_ENTITY) == "aggregator"
         await wait_until_settled(page)
         await page.screenshot(ARTIFACTS / "device-page.png", full_page=True)
 
@@ -142,6 +144,9 @@ async def test_a_resident_steps_out_on_the_device_page(
         stepped_out = await _next_participation(preferences, Participation.OFF)
         assert stepped_out.home_id == HOME_ID
         await wait_for_state(page, SWITCH_ENTITY, "off")
+        # Stepping out releases the event's limit at once; the page says so.
+        await wait_for_state(page, SOURCE_ENTITY, "none")
+        await wait_for_labels(page, ("No limit",))
         await wait_until_settled(page)
         await page.screenshot(ARTIFACTS / "device-page-stepped-out.png", full_page=True)
         assert page.errors == []
