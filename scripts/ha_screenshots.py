@@ -30,6 +30,7 @@ from dacs.testbed.ha_frontend import (
     open_in_app,
     row_control,
     row_label,
+    send_login,
     wait_for_labels,
     wait_for_state,
     wait_until_connected,
@@ -102,7 +103,7 @@ async def walk_through(page: Page, url: str, device_id: str, out: Path) -> None:
     await page.navigate(f"{url}/config/devices/device/{device_id}")
     await fill_in_login(page, USERNAME, PASSWORD)
     await shoot(page, out / "ha-login.png")
-    await click(page, button("Log in"))
+    await send_login(page)
     await wait_until_connected(page)
 
     # Resident: the device page during a flexibility event, then stepped out.

@@ -24,8 +24,9 @@ import pytest
 
 from dacs.protocol import Participation, Preferences, decode, topic
 from dacs.protocol.topics import Channel
-from dacs.testbed.browser import headless_chromium
+from dacs.testbed.browser import PageWaitError, headless_chromium
 from dacs.testbed.ha_frontend import (
+    LOAD_TIMEOUT_S,
     click,
     device_of,
     entity_state,
@@ -50,6 +51,7 @@ from dacs.testbed.servers.ports import LOOPBACK
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ha"
 SWITCH_ENTITY = "switch.hybrid_heat_pump_flexibility_participation"
 LIMIT_ENTITY = "sensor.hybrid_heat_pump_power_limit_in_force"
+SOURCE_ENTITY = "sensor.hybrid_heat_pump_power_limit_source"
 SWITCH = "Flexibility participation"
 LIMIT = "Power limit in force"
 EARNINGS = "Earnings this month"
@@ -116,14 +118,21 @@ async def test_a_resident_steps_out_on_the_device_page(
         # The link to the device page leads to the login page and back.
         device_page = f"/config/devices/device/{device_id}"
         await page.navigate(f"{home_assistant.url}{device_page}")
-        await log_in(page, USERNAME, PASSWORD)
-        await page.wait_for(f"location.pathname === {device_page!r}", within_s=30)
+        try:
+            await log_in(page, USERNAME, PASSWORD)
+        except PageWaitError:
+            await page.screenshot(ARTIFACTS / "login-failed.png")
+            raise
+        await page.wait_for(
+            f"location.pathname === {device_page!r}", within_s=LOAD_TIMEOUT_S
+        )
         await wait_for_labels(page, (SWITCH, LIMIT, EARNINGS))
         await page.wait_for(
             f"parseFloat(document.querySelector('home-assistant').hass.states[{LIMIT_ENTITY!r}]?.state) === 900",
             within_s=ANSWER_TIMEOUT_S,
         )
         assert await entity_state(page, SWITCH_ENTITY) == "on"
+        assert await entity_state(page, SOURCE_ENTITY) == "aggregator"
         await wait_until_settled(page)
         await page.screenshot(ARTIFACTS / "device-page.png", full_page=True)
 
@@ -135,6 +144,9 @@ async def test_a_resident_steps_out_on_the_device_page(
         stepped_out = await _next_participation(preferences, Participation.OFF)
         assert stepped_out.home_id == HOME_ID
         await wait_for_state(page, SWITCH_ENTITY, "off")
+        # Stepping out releases the event's limit at once; the page says so.
+        await wait_for_state(page, SOURCE_ENTITY, "none")
+        await wait_for_labels(page, ("No limit",))
         await wait_until_settled(page)
         await page.screenshot(ARTIFACTS / "device-page-stepped-out.png", full_page=True)
         assert page.errors == []

@@ -18,8 +18,9 @@ from .browser import Page, PageWaitError
 
 # Waits sized for a loaded two-core machine: Home Assistant's first page
 # load compiles and renders a few megabytes of JavaScript.
-LOAD_TIMEOUT_S = 90.0
+LOAD_TIMEOUT_S = 120.0
 STEP_TIMEOUT_S = 45.0
+LOGIN_ATTEMPTS = 3
 # How often a walk through every shadow root polls: the frontend loads its
 # icons when the page is idle, which a tighter loop would starve.
 WALK_EVERY_S = 0.5
@@ -167,10 +168,37 @@ async def fill_in_login(page: Page, username: str, password: str) -> None:
     await type_into(page, "input[name=password]", password)
 
 
+async def send_login(page: Page) -> None:
+    """Click *Log in* until the login page is left, as a person clicks again.
+
+    On a loaded machine the first click can land before the form listens;
+    the login page then just stays. A refused login is an error at once.
+    """
+    for _attempt in range(LOGIN_ATTEMPTS):
+        await click(page, button("Log in"))
+        try:
+            await page.wait_for(
+                "location.pathname !== '/auth/authorize'",
+                STEP_TIMEOUT_S,
+                what="leaving the login page",
+            )
+        except PageWaitError:
+            refused = await page.evaluate(
+                in_page(
+                    "return deepAll('ha-alert').filter(visible).map(textOf).join(' ');"
+                )
+            )
+            if refused:
+                raise PageWaitError(f"the login was refused: {refused}") from None
+        else:
+            return
+    raise PageWaitError(f"still on the login page after {LOGIN_ATTEMPTS} clicks")
+
+
 async def log_in(page: Page, username: str, password: str) -> None:
     """Sign in on Home Assistant's login page; wait until the frontend is connected."""
     await fill_in_login(page, username, password)
-    await click(page, button("Log in"))
+    await send_login(page)
     await wait_until_connected(page)
 
 
