@@ -150,6 +150,7 @@ async def test_make_demo_runs_on_the_embedded_broker_and_stops_on_ctrl_c(
     assert "peak transformer load" in text
     assert "commands sent:" in text
     assert "over the limit" in text
+    assert "simulated clock: worst lag" in text  # whether the run kept time
     assert b"Traceback" not in err
     assert demo_folders(tmp_path) == []
     with (tmp_path / "evening" / "evening.csv").open(encoding="utf-8") as handle:
