@@ -13,8 +13,9 @@ its lease ends and the last instance takes everything over.
 The homes are on two brokers, as their enrollment assigned them (each
 point's homes share one); every instance connects to the brokers its points
 need.
-``DACS_FAULTS=long`` runs 300 homes; ``make test`` 60, so that it stays
-within about 90 s on a busy 2-core machine.
+``DACS_FAULTS=long`` runs 300 homes; ``make test`` 24, so that it stays
+near 90 s on a busy 2-core machine (60 homes took 4 minutes at a load
+average of 15, most of it starting the simulated heat pumps).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from .cluster_harness import (
 _LOGGER = logging.getLogger(__name__)
 LONG = os.environ.get("DACS_FAULTS") == "long"
 POINTS = [f"cp-{n}" for n in range(6)]
-HOMES_PER_POINT = 50 if LONG else 10
+HOMES_PER_POINT = 50 if LONG else 4
 INSTANCES = ("agg-0", "agg-1", "agg-2")
 VICTIM, CUT, LAST = INSTANCES
 CYCLE_S = 2.0
@@ -308,11 +309,18 @@ async def test_sigkill_then_cut_off_from_postgresql(
                 proxy.cut()
                 cut_at = time.time()
                 _LOGGER.info("cut %s off from PostgreSQL; it held %s", CUT, cut_points)
-                # Its leases as its last renewal left them: when each ends.
+                # Its leases as its last renewal left them: when each ends. A
+                # lease already gone by this read (a renewal late under load)
+                # ended before the read.
                 await asyncio.sleep(0.5)
                 at_cut = await leases(postgres_dsn)
-                assert all(at_cut[p].owner == CUT for p in cut_points)
-                lease_end = {p: at_cut[p].expires_at.timestamp() for p in cut_points}
+                read_at = time.time()
+                lease_end = {
+                    p: at_cut[p].expires_at.timestamp()
+                    if at_cut[p].owner == CUT
+                    else read_at
+                    for p in cut_points
+                }
 
                 async def all_to_last() -> bool:
                     now = await leases(postgres_dsn)
