@@ -38,6 +38,31 @@ def test_compose_wires_the_services() -> None:
     assert 'ENTRYPOINT ["dacs", "aggregator", "serve"]' in dockerfile
 
 
+def test_compose_runs_two_clustered_instances_on_two_brokers() -> None:
+    compose = yaml.safe_load((ROOT / "aggregator" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"mosquitto", "mosquitto-2", "aggregator", "aggregator-2"} <= set(services)
+    configs = []
+    for name in ("aggregator", "aggregator-2"):
+        environment = {
+            key: value.split(":-", 1)[-1].rstrip("}") if "${" in value else value
+            for key, value in services[name]["environment"].items()
+        }
+        # The example file with each instance's environment is a valid cluster.
+        configs.append(
+            load_config(ROOT / "aggregator" / "aggregator.example.toml", environment)
+        )
+        assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
+    first, second = configs
+    assert first.cluster.enabled
+    assert second.cluster.enabled
+    assert first.cluster.instance_id != second.cluster.instance_id
+    assert first.mqtt.client_id != second.mqtt.client_id
+    hosts = {endpoint.host for endpoint in first.mqtt.endpoints}
+    assert hosts == {"mosquitto", "mosquitto-2"}
+    assert [e.broker_id for e in first.enrollment.endpoints] == ["b1", "b2"]
+
+
 def test_serve_refuses_a_broken_configuration(tmp_path: Path) -> None:
     broken = tmp_path / "bad.toml"
     broken.write_text("[api]\nport = 'eighty'\n")

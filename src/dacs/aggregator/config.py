@@ -82,6 +82,10 @@ class MqttConfig:
     # Several central brokers: "id=host:port" entries (broker_endpoints.py);
     # empty: the one broker at host:port. One account works on every broker.
     brokers: tuple[str, ...] = ()
+    # The broker keeps this instance's subscriptions and queue while it is
+    # away. A clustered instance never keeps it (service.py): a dead one's
+    # session would go on taking its share of the shared subscriptions.
+    persistent_session: bool = True
 
     @property
     def endpoints(self) -> tuple[BrokerEndpoint, ...]:

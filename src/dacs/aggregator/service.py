@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 import logging
 
@@ -94,8 +94,13 @@ class AggregatorService(LiveState, MessageSink):
         self.engine = engine or create_engine(config.database.url)
         self.sessions = session_factory(self.engine)
         self.fleet = Fleet()
+        # Clustered, a killed instance's persistent session would hold its share
+        # of the homes' messages (mqtt/link.py); the live instances take it.
+        mqtt = config.mqtt
+        if config.cluster.enabled:
+            mqtt = replace(mqtt, persistent_session=False)
         self.link = BrokerLinks(
-            config.mqtt,
+            mqtt,
             self,
             on_connect=self._redeliver_after_connect,
             publish_window=config.mqtt.publish_window,

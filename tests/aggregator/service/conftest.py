@@ -20,11 +20,16 @@ type Street = list[tuple[Any, HeatPump, HomeController]]
 
 @asynccontextmanager
 async def homes_on_broker(
-    broker_port: int, home_ids: list[str], **controller: Any
+    broker_port: int,
+    home_ids: list[str],
+    *,
+    home_class: type[HomeController] = HomeController,
+    **controller: Any,
 ) -> AsyncIterator[Street]:
     """Run each home with a simulated heat pump, linked to the broker.
 
-    ``controller`` overrides the home controllers' intervals and options.
+    ``controller`` overrides the home controllers' intervals and options;
+    ``home_class`` may be a controller that records more (the failover test's).
     """
     options = {
         "telemetry_interval_s": 0.5,
@@ -45,7 +50,7 @@ async def homes_on_broker(
             await server.start()
             heat_pump = HeatPump("127.0.0.1", server.port)
             await heat_pump.connect()
-            home = HomeController(
+            home = home_class(
                 heat_pump,
                 home_id=home_id,
                 broker=BrokerSettings(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +21,7 @@ import subprocess
 
 from sqlalchemy import text
 
+from dacs.aggregator.broker_endpoints import SINGLE_BROKER_ID
 from dacs.aggregator.registry.provisioning import OpenBrokerProvisioner
 from dacs.aggregator.registry.registry import Registry
 from dacs.aggregator.storage.database import create_engine, migrate, session_factory
@@ -43,16 +44,27 @@ AGGREGATOR_RECONNECT_MAX_S = 10.0
 type Stored = Counter[tuple[str, str, int]]  # (home, boot, seq) -> rows
 
 
-async def enroll_homes(database_url: str, count: int) -> list[str]:
-    """A congestion point and ``count`` enrolled homes in a migrated database."""
+@asynccontextmanager
+async def registry_on(
+    database_url: str, broker_ids: Sequence[str] = (SINGLE_BROKER_ID,)
+) -> AsyncIterator[Registry]:
+    """A registry on a migrated database, closed afterwards."""
     engine = create_engine(database_url)
     try:
         await migrate(engine)
-        registry = Registry(
+        yield Registry(
             session_factory(engine),
             provisioner=OpenBrokerProvisioner(),
             now=lambda: datetime.now(UTC),
+            broker_ids=broker_ids,
         )
+    finally:
+        await engine.dispose()
+
+
+async def enroll_homes(database_url: str, count: int) -> list[str]:
+    """A congestion point and ``count`` enrolled homes in a migrated database."""
+    async with registry_on(database_url) as registry:
         await registry.add_congestion_point(
             point_id="tr-1",
             name="Fault street",
@@ -61,8 +73,6 @@ async def enroll_homes(database_url: str, count: int) -> list[str]:
         )
         codes = await registry.create_codes("tr-1", count=count)
         return [(await registry.enroll(code.code)).home_id for code in codes]
-    finally:
-        await engine.dispose()
 
 
 async def stored_telemetry(database_url: str) -> Stored:
@@ -84,27 +94,43 @@ async def stored_telemetry(database_url: str) -> Stored:
 class AggregatorProcess:
     """``dacs aggregator serve`` in a child process, started and killed at will."""
 
-    def __init__(self, workdir: Path, database_url: str, broker_port: int) -> None:
-        """Write the configuration; start() runs it."""
-        self.log_path = workdir / "aggregator.log"
-        self.config_path = workdir / "aggregator.toml"
+    def __init__(
+        self,
+        workdir: Path,
+        database_url: str,
+        broker_port: int,
+        *,
+        name: str = "aggregator",
+        cycle_s: float = 5,
+        api: str = "",
+        mqtt: str = "",
+        extra: str = "",
+    ) -> None:
+        """Write the configuration (``api``, ``mqtt``: more of theirs; ``extra``: more sections)."""
+        self.name = name
+        self.api_port = find_free_port()
+        self.log_path = workdir / f"{name}.log"
+        self.config_path = workdir / f"{name}.toml"
+        client_id = "dacs-aggregator-1" if name == "aggregator" else f"dacs-{name}"
         self.config_path.write_text(
             f"""
 [api]
 host = "127.0.0.1"
-port = {find_free_port()}
+port = {self.api_port}
+{api}
 [database]
 url = "{database_url}"
 telemetry_flush_s = 1.0
 [mqtt]
 host = "127.0.0.1"
 port = {broker_port}
-client_id = "dacs-aggregator-1"
+client_id = "{client_id}"
 receipt_interval_s = 1.0
 reconnect_max_s = {AGGREGATOR_RECONNECT_MAX_S}
+{mqtt}
 [control]
-cycle_s = 5
-""",
+cycle_s = {cycle_s}
+{extra}""",
             encoding="utf-8",
         )
         self._process: subprocess.Popen[bytes] | None = None
@@ -127,6 +153,11 @@ cycle_s = 5
                 assert self._process is not None
                 assert self._process.poll() is None, self.log()[-3000:]
                 await asyncio.sleep(0.1)
+
+    @property
+    def pid(self) -> int | None:
+        """The running process's id (None when stopped)."""
+        return None if self._process is None else self._process.pid
 
     def kill(self) -> None:
         """SIGKILL: nothing buffered is written, nothing is said goodbye."""

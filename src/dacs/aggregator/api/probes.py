@@ -38,7 +38,9 @@ async def readyz(request: web.Request) -> web.Response:
     """Readiness: 503 unless the database, the broker and (clustered) the leases are fine."""
     service = request.app[SERVICE]
     database = await database_reachable(service.engine, timeout_s=DATABASE_TIMEOUT_S)
-    broker = service.link.connected
+    # Every broker: a point's homes are all on one, so one broker down
+    # stops whole points (docs/architecture.md).
+    broker = service.link.all_connected
     clustered = service.ownership.keeper is not None
     leases = service.ownership.ready() if clustered else None
     ready = database and broker and leases is not False

@@ -45,7 +45,7 @@ class Readiness(TypedDict):
     status: str  # "ready" or "not_ready"
     instance: str | None  # None when not clustered
     database: bool  # answered a trivial query within 2 s
-    broker_connected: bool
+    broker_connected: bool  # every configured broker
     leases_renewed: bool | None  # None when not clustered
 
 

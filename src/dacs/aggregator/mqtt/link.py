@@ -85,6 +85,21 @@ class Delivery:
     failed: tuple[Message, ...]  # could not be published at all (logged)
 
 
+# Split between the instances of a cluster. A home's status (its heat pump
+# and floor) and its resident's preferences are few and every instance needs
+# them, the owner of its point above all: plain subscriptions, which also
+# bring the retained ones to an instance that connects later.
+SHARED_CHANNELS = (Channel.TELEMETRY, Channel.ACK)
+
+
+def ingest_filters(shared_group: str) -> list[str]:
+    """The subscriptions of one link: shared where the instances split the work."""
+    return [
+        ingest_filter(channel, shared_group if channel in SHARED_CHANNELS else "")
+        for channel in INGEST_CHANNELS
+    ]
+
+
 def ingest_filter(channel: Channel, shared_group: str) -> str:
     """The subscription for one ingest channel; no group means a plain subscription.
 
@@ -163,10 +178,7 @@ class AggregatorLink:
         self._clear_pending: set[tuple[str, Channel]] = set()
         self._session = MqttSession(
             self._client_settings,
-            subscriptions=[
-                ingest_filter(channel, config.shared_group)
-                for channel in INGEST_CHANNELS
-            ],
+            subscriptions=ingest_filters(config.shared_group),
             on_message=self.dispatch,
             on_connect=on_connect,
             on_disconnect=self._release_waits,
@@ -376,7 +388,7 @@ class AggregatorLink:
             username=config.username,
             password=config.password,
             client_id=config.client_id,
-            clean_session=False,
+            clean_session=not config.persistent_session,
             tls=ssl.create_default_context(cafile=config.tls_ca_file)
             if config.tls_ca_file
             else None,
