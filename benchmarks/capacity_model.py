@@ -60,7 +60,8 @@ class Capacity:
     instances_for_fan_out: int
     instances_for_ingest: int
     points_per_instance: int
-    brokers: int
+    brokers: int  # for the worst cycle: every home commanded at once
+    brokers_steady: int  # for the telemetry alone
     telemetry_rows_per_s: float
     postgres_cores: float
     disk_gb_per_day: float
@@ -87,6 +88,7 @@ def plan(fleet: Fleet, figures: dict[str, Figure], row_bytes: float) -> Capacity
         instances_for_ingest=for_ingest,
         points_per_instance=math.ceil(fleet.congestion_points / (instances - 1 or 1)),
         brokers=brokers,
+        brokers_steady=math.ceil(rows_per_s / figures["broker_msgs_per_s"].value),
         telemetry_rows_per_s=rows_per_s,
         postgres_cores=cores,
         disk_gb_per_day=per_day_gb,
@@ -230,7 +232,10 @@ def main() -> int:
         f"{capacity.instances_for_ingest}, + {fleet.spare_instances} spare), "
         f"about {capacity.points_per_instance:,} congestion points each"
     )
-    print(f"  MQTT brokers         {capacity.brokers}")
+    print(
+        f"  MQTT brokers         {capacity.brokers} for a fleet-wide command in 2 s, "
+        f"{capacity.brokers_steady} for the telemetry alone"
+    )
     print(f"  telemetry rows/s     {capacity.telemetry_rows_per_s:,.0f}")
     print(f"  PostgreSQL cores     {capacity.postgres_cores:.1f} (writes, upper bound)")
     print(
