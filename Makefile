@@ -8,7 +8,7 @@ SOURCES := src/dacs custom_components/dacs_hw
 # Home Assistant version: Home Assistant installs from them with no index.
 WHEELHOUSE_STAMP := .tools/wheelhouse.stamp
 
-.PHONY: setup test lint format typecheck pytest demo bench ha screenshots lock clean dist version wheelhouse
+.PHONY: setup test lint format typecheck pytest demo bench capacity ha screenshots lock clean dist version wheelhouse
 
 $(STAMP): pyproject.toml constraints.txt scripts/setup.sh scripts/find-python.sh
 	scripts/setup.sh
@@ -49,6 +49,9 @@ screenshots: $(STAMP) ## the guides' screenshots of the real Home Assistant fron
 
 bench: $(STAMP) ## speed and memory goals, as ratios against in-run baselines
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+capacity: $(STAMP) ## the capacity model: make bench's figures scaled to 1,000,000 homes
+	$(BIN)/python -m benchmarks.capacity_model $(CAPACITY_ARGS)
 
 dist: $(STAMP) ## build the dacs-hw wheel and sdist into dist/ (docs/release.md)
 	$(BIN)/python scripts/release.py dist

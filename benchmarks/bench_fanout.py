@@ -114,6 +114,8 @@ from .harness import BenchResult
 
 HOMES = 10_000
 GOAL_P99_S = 2.0
+# One instance's fan-out within this factor of the bare client's (#14).
+GOAL_RATIO_TO_BARE = 1.2
 # Two cores: one process of simulated homes per core, the aggregator and the
 # broker share them. More processes only add contention.
 _HOME_PROCESSES = 2
@@ -646,6 +648,60 @@ def _met(run: _FanOut) -> bool:
     return _p(run.since_start_s, 0.99) < GOAL_P99_S and complete
 
 
+def _median_p99(runs: list[_FanOut]) -> float:
+    return statistics.median(_p(r.since_start_s, 0.99) for r in runs)
+
+
+def homes_at_goal(homes: int, p99_s: float) -> int:
+    """Homes one instance serves at the goal p99, scaling the measured p99 linearly.
+
+    Linear because the fan-out is CPU-bound per home (the notes' CPU per
+    home): twice the homes, twice the messages through the same cores.
+    """
+    return int(homes * GOAL_P99_S / p99_s) if p99_s > 0 else 0
+
+
+def _per_instance(
+    service: dict[str, list[_FanOut]], bare: _FanOut
+) -> list[BenchResult]:
+    """One instance against the bare client of the same run, and its homes at the goal."""
+    bare_p99 = _p(bare.since_start_s, 0.99)
+    bare_name = f"bare aiomqtt client, same window, same run (p99 {bare_p99:.2f} s)"
+    results = []
+    for database, runs in service.items():
+        p99 = _median_p99(runs)
+        results.append(
+            BenchResult(
+                name=f"fanout: per-instance ratio on {database}, service / bare",
+                unit="ms",
+                value=p99 * 1000,
+                baseline_name=bare_name,
+                baseline_value=bare_p99 * 1000,
+                goal=f"ratio <= {GOAL_RATIO_TO_BARE}",
+                met=bare_p99 > 0 and p99 / bare_p99 <= GOAL_RATIO_TO_BARE,
+                notes=f"median service p99 {p99:.2f} s of {len(runs)} runs",
+            )
+        )
+        served = homes_at_goal(HOMES, p99)
+        results.append(
+            BenchResult(
+                name=f"fanout: homes per instance at p99 <= 2 s, {database}",
+                unit="",
+                value=served,
+                baseline_name=f"{HOMES:,} homes measured",
+                baseline_value=HOMES,
+                goal=f">= {HOMES:,}",
+                met=served >= HOMES,
+                notes=(
+                    f"{HOMES:,} x {GOAL_P99_S:.0f} s / median p99 {p99:.2f} s "
+                    "(linear in homes: the fan-out is CPU-bound per home); "
+                    f"the bare client alone would serve {homes_at_goal(HOMES, bare_p99):,}"
+                ),
+            )
+        )
+    return results
+
+
 def run() -> list[BenchResult]:
     """Fan-out p99 of the service path, its parts, and a raw round trip."""
     with MosquittoBroker(extra_config=_BROKER_CONFIG) as broker:
@@ -684,6 +740,7 @@ def run() -> list[BenchResult]:
                 ),
             )
         )
+    results += _per_instance(service, bare)
     for name, outcome in (
         (f"fanout: {HOMES:,} homes, link publish_all + protocol (p99)", link),
         (f"fanout: {HOMES:,} echoes, bare client, no decoding (p99)", bare),

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from alembic import command
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dacs.aggregator.config import ConfigError, DatabaseConfig, load_config
 from dacs.aggregator.ingest.telemetry_writer import TelemetryWriter
 from dacs.aggregator.partition_upkeep import PartitionUpkeepTask
-from dacs.aggregator.storage.database import create_engine, migrate
+from dacs.aggregator.storage.database import alembic_config, create_engine, migrate
 from dacs.aggregator.storage.telemetry_partitions import (
     maintain_partitions,
     partition_days,
@@ -283,3 +284,42 @@ def test_a_retention_below_one_day_is_refused() -> None:
         load_config(environ={"DACS_DATABASE_TELEMETRY_RETENTION_DAYS": "0"})
     config = load_config(environ={"DACS_DATABASE_TELEMETRY_RETENTION_DAYS": "731"})
     assert config.database.telemetry_retention_days == 731
+
+
+def _downgrade_partitions(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0008_telemetry_partitions-1")
+
+
+async def test_the_migration_goes_back_and_forth_with_every_row(
+    postgres_dsn: str,
+) -> None:
+    engine = create_engine(postgres_dsn)
+    try:
+        await migrate(engine)
+        await _write(
+            engine,
+            [_telemetry(i, _at(TODAY - timedelta(days=40 * i))) for i in range(5)],
+        )
+        kinds = []
+        for step in ("down", "up"):
+            async with engine.begin() as connection:
+                if step == "down":
+                    await connection.run_sync(_downgrade_partitions)
+            if step == "up":
+                await migrate(engine)
+            async with engine.connect() as connection:
+                kinds.append(
+                    (
+                        await connection.scalar(
+                            text(
+                                "SELECT relkind::text FROM pg_class WHERE relname = 'telemetry'"
+                            )
+                        ),
+                        await connection.scalar(text("SELECT count(*) FROM telemetry")),
+                    )
+                )
+    finally:
+        await engine.dispose()
+    assert kinds == [("r", 5), ("p", 5)]

@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import numpy as np
+from numpy.typing import NDArray
+
 from dacs.aggregator.domain.envelope import EnvelopeKind
 from dacs.protocol import AckResult
-from dacs.protocol.rules import follows_limit
+from dacs.protocol.rules import FOLLOW_TOLERANCE_SHARE, FOLLOW_TOLERANCE_W
 
-from .dispatch import current_cap_w
-from .fleet import Fleet
+from .fleet import Fleet, HomeView
 from .loop import CycleReport
+
+_NAN = float("nan")
 
 
 class AlertKind(StrEnum):
@@ -76,59 +80,65 @@ class AlertMonitor:
         event_running = (
             report.cap is not None and report.cap.kind is not EnvelopeKind.FIXED
         )
-        for view in fleet.of(self.congestion_point_id):
-            telemetry = view.telemetry
-            cap = current_cap_w(view, now)
-            power = telemetry.electric_power_w if telemetry else None
-            # A home whose comfort guard released the limit follows its
-            # resident, as it must: that is counted as a comfort override.
-            released = telemetry is not None and telemetry.comfort_override
-            # A home that refused its command has no limit to follow.
-            refused = view.command_result is AckResult.REJECTED
-            if (
-                cap is not None
-                and power is not None
-                and not released
-                and not refused
-                and view.reachable(now)
-                and not follows_limit(power, cap)
-            ):
-                since = self._above_since.setdefault(view.home_id, now)
-                if now - since >= timedelta(minutes=self.follow_minutes):
-                    flag(
-                        AlertKind.NOT_FOLLOWING_LIMIT,
-                        view.home_id,
-                        f"draws {power:.0f} W against a limit of {cap:.0f} W since {since:%H:%M}",
-                    )
-            else:
-                self._above_since.pop(view.home_id, None)
-            if event_running and view.device is not None and not view.reachable(now):
+        views = fleet.of(self.congestion_point_id)
+        checks = _HomeChecks.of(views, now)
+        above = checks.above_limit()
+        since_now = set()
+        # Flagged below in the homes' order, as the per-home checks did.
+        not_following: dict[int, str] = {}
+        for i in np.flatnonzero(above).tolist():
+            home_id = views[i].home_id
+            since_now.add(home_id)
+            since = self._above_since.setdefault(home_id, now)
+            if now - since >= timedelta(minutes=self.follow_minutes):
+                not_following[i] = (
+                    f"draws {checks.power[i]:.0f} W against a limit of "
+                    f"{checks.cap[i]:.0f} W since {since:%H:%M}"
+                )
+        for home_id in [h for h in self._above_since if h not in since_now]:
+            del self._above_since[home_id]
+        offline = checks.offline(event_running)
+        implausible = checks.implausible()
+        # Only homes with an override now, just before or in the last day can
+        # raise the override alert; the rest are skipped, not counted empty.
+        overriding = set(np.flatnonzero(checks.overridden).tolist()) | {
+            i
+            for i, view in enumerate(views)
+            if self._was_overridden.get(view.home_id)
+            or self._overrides.get(view.home_id)
+        }
+        for i in sorted(
+            set(np.flatnonzero(offline | implausible).tolist())
+            | overriding
+            | set(not_following)
+        ):
+            view = views[i]
+            if i in not_following:
+                flag(AlertKind.NOT_FOLLOWING_LIMIT, view.home_id, not_following[i])
+            if offline[i]:
                 flag(
                     AlertKind.OFFLINE_DURING_EVENT,
                     view.home_id,
                     "offline during a flexibility event",
                 )
-            if telemetry is not None and view.device is not None:
-                nominal = view.device.nominal_power_w
-                indoor = telemetry.indoor_temp_c
-                if (power is not None and power > 1.5 * nominal + 500) or (
-                    indoor is not None and not 5.0 <= indoor <= 35.0
-                ):
-                    flag(
-                        AlertKind.IMPLAUSIBLE_TELEMETRY,
-                        view.home_id,
-                        f"implausible telemetry: {power} W, indoor {indoor} °C",
-                    )
-            self._count_override(
-                view.home_id, bool(telemetry and telemetry.comfort_override), now
-            )
-            recent = self._overrides.get(view.home_id)
-            if recent is not None and len(recent) >= self.comfort_overrides_per_day:
+            if implausible[i]:
+                telemetry = view.telemetry
+                power = telemetry.electric_power_w if telemetry else None
+                indoor = telemetry.indoor_temp_c if telemetry else None
                 flag(
-                    AlertKind.REPEATED_COMFORT_OVERRIDE,
+                    AlertKind.IMPLAUSIBLE_TELEMETRY,
                     view.home_id,
-                    f"{len(recent)} comfort overrides in 24 hours: check the comfort floor or the heating",
+                    f"implausible telemetry: {power} W, indoor {indoor} °C",
                 )
+            if i in overriding:
+                self._count_override(view.home_id, bool(checks.overridden[i]), now)
+                recent = self._overrides.get(view.home_id)
+                if recent is not None and len(recent) >= self.comfort_overrides_per_day:
+                    flag(
+                        AlertKind.REPEATED_COMFORT_OVERRIDE,
+                        view.home_id,
+                        f"{len(recent)} comfort overrides in 24 hours: check the comfort floor or the heating",
+                    )
         if report.shortfall_w > 0:
             flag(
                 AlertKind.SHORTFALL,
@@ -148,3 +158,93 @@ class AlertMonitor:
             times.append(now)
         while times and now - times[0] > timedelta(hours=24):
             times.popleft()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _HomeChecks:
+    """What the alert checks read of each home, as arrays (NaN: not known).
+
+    One pass over the homes collects it; the checks themselves run over
+    the arrays, and only the homes they flag are visited again.
+    """
+
+    cap: NDArray[np.float64]  # the limit the command in force sets now
+    power: NDArray[np.float64]
+    indoor: NDArray[np.float64]
+    nominal: NDArray[np.float64]
+    reachable: NDArray[np.bool_]
+    has_device: NDArray[np.bool_]
+    has_telemetry: NDArray[np.bool_]
+    overridden: NDArray[np.bool_]  # the comfort guard released the limit
+    refused: NDArray[np.bool_]  # the home refused its command
+
+    @classmethod
+    def of(cls, views: list[HomeView], now: datetime) -> _HomeChecks:
+        """Collect the columns of these homes."""
+        rows = [_check_row(view, now) for view in views]
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+        number = [np.array(columns[i], dtype=np.float64) for i in range(4)]
+        flags = [np.array(columns[i], dtype=np.bool_) for i in range(4, 9)]
+        return cls(
+            cap=number[0],
+            power=number[1],
+            indoor=number[2],
+            nominal=number[3],
+            reachable=flags[0],
+            has_device=flags[1],
+            has_telemetry=flags[2],
+            overridden=flags[3],
+            refused=flags[4],
+        )
+
+    def above_limit(self) -> NDArray[np.bool_]:
+        """Drawing more than the limit allows (``rules.follows_limit``), where it counts.
+
+        A home whose comfort guard released the limit follows its resident,
+        as it must; one that refused its command has no limit to follow.
+        """
+        tolerance = np.maximum(FOLLOW_TOLERANCE_W, FOLLOW_TOLERANCE_SHARE * self.cap)
+        with np.errstate(invalid="ignore"):
+            above = self.power > self.cap + tolerance  # NaN: no limit or no power
+        result: NDArray[np.bool_] = (
+            above & ~self.overridden & ~self.refused & self.reachable
+        )
+        return result
+
+    def offline(self, event_running: bool) -> NDArray[np.bool_]:
+        """A known device out of reach while an event runs."""
+        result: NDArray[np.bool_] = self.has_device & ~self.reachable & event_running
+        return result
+
+    def implausible(self) -> NDArray[np.bool_]:
+        """Power far over the nominal, or an indoor temperature no house has."""
+        with np.errstate(invalid="ignore"):
+            too_much = self.power > 1.5 * self.nominal + 500
+            odd_indoor = ~np.isnan(self.indoor) & ~(
+                (self.indoor >= 5.0) & (self.indoor <= 35.0)
+            )
+        result: NDArray[np.bool_] = (
+            self.has_telemetry & self.has_device & (too_much | odd_indoor)
+        )
+        return result
+
+
+def _check_row(view: HomeView, now: datetime) -> tuple[float | bool, ...]:
+    telemetry = view.telemetry
+    device = view.device
+    # dispatch.current_cap_w without its envelope-end test: a limit_at that
+    # finds an interval covering ``now`` before expiry is before that end.
+    cap = view.command.limit_at(now) if view.command is not None else None
+    power = telemetry.electric_power_w if telemetry is not None else None
+    indoor = telemetry.indoor_temp_c if telemetry is not None else None
+    return (
+        _NAN if cap is None else cap,
+        _NAN if power is None else power,
+        _NAN if indoor is None else indoor,
+        device.nominal_power_w if device is not None else 0.0,
+        view.reachable(now),
+        device is not None,
+        telemetry is not None,
+        telemetry is not None and telemetry.comfort_override,
+        view.command_result is AckResult.REJECTED,
+    )

@@ -113,7 +113,12 @@ class EnrollmentCodeRow(Base):
 
 
 class TelemetryRow(Base):
-    """One telemetry message; (home, boot, seq) is unique, so duplicates cannot enter."""
+    """One telemetry message; (home, boot, seq) is unique, so duplicates cannot enter.
+
+    On PostgreSQL the table is partitioned by day (migration 0008): there the
+    keys hold ``ts`` too, (id, ts) and (home, ts, boot, seq), and the guard
+    stands in for ``ix_telemetry_home_ts``.
+    """
 
     __tablename__ = "telemetry"
     __table_args__ = (
