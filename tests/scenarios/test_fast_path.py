@@ -11,7 +11,7 @@ import pytest
 
 from dacs.cli import main
 from dacs.testbed.neighbourhood.counterfactual import run_uncontrolled
-from dacs.testbed.scenarios.fast_run import DacsController, run_fast
+from dacs.testbed.scenarios.fast_run import DacsController, FastRun, run_fast
 from dacs.testbed.scenarios.grid_signals import GridAsk, grid_ask
 from dacs.testbed.scenarios.report import summarise, write_report
 from dacs.testbed.scenarios.spec import ScenarioError, ScenarioSpec, SignalKind, suite
@@ -27,8 +27,24 @@ WEATHER = WeatherSeries.default(wrap=True)
 SMALL = ScenarioSpec(name="small", day=date(2025, 1, 20), homes=10)
 
 
-def test_without_control_it_is_the_same_evening_as_the_reference_simulation() -> None:
-    fast = run_fast(SMALL, GridAsk(rated_kw=1e6), WEATHER, controller=None)
+# Each run of the small evening costs seconds: the module runs the uncontrolled
+# evening and our control once and compares fresh runs against them.
+@pytest.fixture(scope="module")
+def uncontrolled() -> FastRun:
+    return run_fast(SMALL, GridAsk(rated_kw=1e6), WEATHER, controller=None)
+
+
+@pytest.fixture(scope="module")
+def controlled(uncontrolled: FastRun) -> tuple[GridAsk, FastRun]:
+    rated, cap = limits(uncontrolled, SMALL)
+    ask = grid_ask(SMALL, prognosis_kw=[30.0] * 18, rated_kw=rated, cap_kw=cap)
+    return ask, run_fast(SMALL, ask, WEATHER, controller=DacsController)
+
+
+def test_without_control_it_is_the_same_evening_as_the_reference_simulation(
+    uncontrolled: FastRun,
+) -> None:
+    fast = uncontrolled
     reference = run_uncontrolled(SMALL.neighbourhood(), WEATHER)
     assert fast.commands == 0
     # 10 s steps against 60 s steps of the same physics.
@@ -55,11 +71,8 @@ def test_our_control_holds_the_cap_of_every_isp(small_result: ScenarioResult) ->
     assert ours.extra_gas_m3 >= small_result.best.extra_gas_m3 * 0.99
 
 
-def test_a_run_is_deterministic() -> None:
-    uncontrolled = run_fast(SMALL, GridAsk(rated_kw=1e6), WEATHER, controller=None)
-    rated, cap = limits(uncontrolled, SMALL)
-    ask = grid_ask(SMALL, prognosis_kw=[30.0] * 18, rated_kw=rated, cap_kw=cap)
-    first = run_fast(SMALL, ask, WEATHER, controller=DacsController)
+def test_a_run_is_deterministic(controlled: tuple[GridAsk, FastRun]) -> None:
+    ask, first = controlled
     second = run_fast(SMALL, ask, WEATHER, controller=DacsController)
     assert np.array_equal(first.total_w, second.total_w)
     assert first.commands == second.commands
@@ -111,12 +124,11 @@ def test_the_command_lists_and_refuses_unknown_scenarios(
     assert "no-such-scenario" in capsys.readouterr().err
 
 
-def test_the_vectorised_physics_runs_the_same_evening() -> None:
+def test_the_vectorised_physics_runs_the_same_evening(
+    controlled: tuple[GridAsk, FastRun],
+) -> None:
     """The scenario suite's switch: one model for the street gives the same run."""
-    uncontrolled = run_fast(SMALL, GridAsk(rated_kw=1e6), WEATHER, controller=None)
-    rated, cap = limits(uncontrolled, SMALL)
-    ask = grid_ask(SMALL, prognosis_kw=[30.0] * 18, rated_kw=rated, cap_kw=cap)
-    per_home = run_fast(SMALL, ask, WEATHER, controller=DacsController)
+    ask, per_home = controlled
     vectorised = run_fast(
         SMALL, ask, WEATHER, controller=DacsController, physics="vectorised"
     )

@@ -8,11 +8,18 @@ day of history and uses the neighbours' pooled fit; "the same interval
 yesterday" scores 61.4 % / 44.1 %. The generic homes (steady thermostat, no
 hot water, exact sensors) give about 9 % on every other of these days. The bounds leave room for
 floating-point drift, not for a worse method.
+
+``make test`` runs the same bounds on fewer event days (three of the eight,
+two for the generic homes: measured 15.6 % at the congestion point against
+44.2 % for yesterday, 15.5 % pooled, 4.3 % generic); ``DACS_STUDY=long`` runs
+the full study above. The short variant still fails a baseline that ignores
+the weather or predicts 25 % high.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+import os
 
 import numpy as np
 import pytest
@@ -24,7 +31,12 @@ from dacs.testbed.sim.baseline_accuracy import (
     measure_baseline_accuracy,
 )
 
-DAYS = tuple(date(2024, 12, 18) + timedelta(days=9 * i) for i in range(8))
+STUDY = os.environ.get("DACS_STUDY") == "long"
+ALL_DAYS = tuple(date(2024, 12, 18) + timedelta(days=9 * i) for i in range(8))
+# The simulation costs about 6 s of CPU per event day: make test keeps a
+# cold, a mid-winter and a mild day (every third); the study runs all eight.
+DAYS = ALL_DAYS if STUDY else ALL_DAYS[::3]
+GENERIC_DAYS = ALL_DAYS[::2] if STUDY else ALL_DAYS[::4]
 
 
 def test_own_history_baseline_beats_yesterday_on_realistic_homes() -> None:
@@ -48,7 +60,7 @@ def test_own_history_baseline_beats_yesterday_on_realistic_homes() -> None:
 
 def test_on_generic_homes_the_baseline_is_much_closer() -> None:
     report = measure_baseline_accuracy(
-        AccuracyScenario(homes=12, event_days=DAYS[::2], realistic=False)
+        AccuracyScenario(homes=12, event_days=GENERIC_DAYS, realistic=False)
     )
     assert report.congestion_point.nmae < 0.12
     assert report.home_intervals.nmae < 0.12
